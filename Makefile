@@ -1,0 +1,42 @@
+# Storehouse: `make run` to try it, `make test` to check it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := wsgi
+
+# The development Casdoor server and the app configured against it, unless
+# CASDOOR_ENDPOINT points at a real Casdoor.
+DEV_CASDOOR_PORT ?= 8000
+
+.PHONY: run test install browser casdoor-dev db-upgrade clean bench
+
+$(BIN)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(BIN)/.installed
+
+db-upgrade: install
+	$(BIN)/flask db upgrade
+
+run: install
+	@scripts/run-dev.sh
+
+casdoor-dev: install
+	$(BIN)/python -m devcasdoor --host 127.0.0.1 --port $(DEV_CASDOOR_PORT) --dev-controls
+
+# Debian's Chromium for the browser tests; installed when missing and we may.
+browser:
+	@scripts/ensure-chromium.sh
+
+test: install browser
+	$(BIN)/python -m pytest
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+		echo "== again on PostgreSQL ($$TEST_DATABASE_URL) =="; \
+		STOREHOUSE_TEST_DB_LABEL=postgresql $(BIN)/python -m pytest; \
+	fi
+
+clean:
+	rm -rf $(VENV) .pytest_cache

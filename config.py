@@ -1,0 +1,166 @@
+"""Storehouse configuration.
+
+This is the only module that reads the environment (``.env`` is loaded through
+python-dotenv). Every setting has a visible default here; features read their
+settings from ``app.config`` and never from ``os.environ``.
+"""
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+load_dotenv(BASE_DIR / ".env")
+
+
+def _env(name, default=""):
+    return os.environ.get(name, default).strip()
+
+
+def _env_bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name, default):
+    value = _env(name)
+    return int(value) if value else default
+
+
+def database_url(url):
+    """Return ``url`` with a driver SQLAlchemy can use for PostgreSQL.
+
+    Hosting platforms hand out ``postgres://`` and ``postgresql://`` URLs; we
+    always talk to PostgreSQL through psycopg 3.
+    """
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _read_version():
+    """The running version: ``BACKEND_VERSION`` wins, else the shipped VERSION file.
+
+    The VERSION file sits next to this module, so it ships with the code; a
+    missing file is a packaging error we report as such rather than as 0.0.0.
+    """
+    override = _env("BACKEND_VERSION")
+    if override:
+        return override
+    try:
+        return (BASE_DIR / "VERSION").read_text().strip() or "unknown (empty VERSION file)"
+    except OSError:
+        return "unknown (VERSION file missing: ship it or set BACKEND_VERSION)"
+
+
+def _secret_key():
+    """SECRET_KEY from the environment, else one generated once per instance.
+
+    A generated key is written to ``instance/secret_key`` so sessions survive a
+    restart of ``make run`` without anybody having to invent a secret.
+    """
+    key = _env("SECRET_KEY")
+    if key:
+        return key
+    path = INSTANCE_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    import secrets
+
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+class Config:
+    APP_NAME = "Storehouse"
+    VERSION = _read_version()
+    SECRET_KEY = _secret_key()
+
+    SQLALCHEMY_DATABASE_URI = database_url(
+        _env("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'storehouse.db'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    #: Local email/password sign-up next to Casdoor SSO.
+    SIGNUP_ENABLED = _env_bool("SIGNUP_ENABLED", True)
+    #: First admin for ``flask users bootstrap`` (generated and printed once when empty).
+    BOOTSTRAP_ADMIN_EMAIL = _env("BOOTSTRAP_ADMIN_EMAIL")
+    BOOTSTRAP_ADMIN_PASSWORD = _env("BOOTSTRAP_ADMIN_PASSWORD")
+    #: Name of the store created on first run.
+    DEFAULT_STORE_NAME = _env("DEFAULT_STORE_NAME", "general")
+
+    # Server-side sessions: the cookie holds only the signed session key.
+    SESSION_COOKIE_NAME = "storehouse_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    #: None means "Secure when the request came over HTTPS".
+    SESSION_COOKIE_SECURE = None
+    SESSION_LIFETIME_DAYS = _env_int("SESSION_LIFETIME_DAYS", 14)
+    #: How often the "last seen" time of a session is written, in seconds.
+    SESSION_TOUCH_INTERVAL = 60
+
+    # Rate limits (Flask-Limiter). memory:// per process; redis://... in production.
+    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    SIGNIN_FAILURE_LIMIT = _env("SIGNIN_FAILURE_LIMIT", "5 per minute;30 per hour")
+
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    WTF_CSRF_CHECK_DEFAULT = False  # checked in webapp.security, which knows about API tokens
+
+    LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+
+    # Casdoor single sign-on. Shadow mode when any of the first four is empty.
+    CASDOOR_ENDPOINT = _env("CASDOOR_ENDPOINT")
+    CASDOOR_CLIENT_ID = _env("CASDOOR_CLIENT_ID")
+    CASDOOR_CLIENT_SECRET = _env("CASDOOR_CLIENT_SECRET")
+    CASDOOR_ORG_NAME = _env("CASDOOR_ORG_NAME")
+    CASDOOR_APP_NAME = _env("CASDOOR_APP_NAME")
+    #: Public key PEM; single-line with literal \n escapes is accepted.
+    CASDOOR_CERTIFICATE = _env("CASDOOR_CERTIFICATE")
+    CASDOOR_TOKEN_CACHE_TTL = _env_int("CASDOOR_TOKEN_CACHE_TTL", 300)
+    CASDOOR_TIMEOUT = float(_env("CASDOOR_TIMEOUT", "10"))
+    CASDOOR_CLAIM_USERNAME = _env("CASDOOR_CLAIM_USERNAME", "name,preferred_username")
+    CASDOOR_CLAIM_DISPLAY_NAME = _env("CASDOOR_CLAIM_DISPLAY_NAME", "displayName,name")
+    CASDOOR_CLAIM_EMAIL = _env("CASDOOR_CLAIM_EMAIL", "email")
+    CASDOOR_CLAIM_GROUPS = _env("CASDOOR_CLAIM_GROUPS", "groups")
+    CASDOOR_CLAIM_AVATAR = _env("CASDOOR_CLAIM_AVATAR", "avatar,picture")
+    CASDOOR_CLAIM_HOMEPAGE = _env("CASDOOR_CLAIM_HOMEPAGE", "homepage")
+    CASDOOR_REQUIRED_GROUPS = _env("CASDOOR_REQUIRED_GROUPS")
+    CASDOOR_ADMIN_GROUPS = _env("CASDOOR_ADMIN_GROUPS")
+
+    #: A Homepage that names no store: True = no store at all, False = all stores.
+    STORE_BINDING_FAIL_CLOSED = _env_bool("STORE_BINDING_FAIL_CLOSED", False)
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False  # the debugger would show stack traces; `make run` is for trying the app
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production"
+    SQLALCHEMY_DATABASE_URI = database_url(_env("TEST_DATABASE_URL") or "sqlite://")
+    RATELIMIT_STORAGE_URI = "memory://"
+    SERVER_NAME = None
+    BOOTSTRAP_ADMIN_EMAIL = ""
+    BOOTSTRAP_ADMIN_PASSWORD = ""
+    SIGNUP_ENABLED = True
+    # Tests configure Casdoor explicitly against the development server.
+    CASDOOR_ENDPOINT = ""
+    CASDOOR_CLIENT_ID = ""
+    CASDOOR_CLIENT_SECRET = ""
+    CASDOOR_ORG_NAME = ""
+    CASDOOR_APP_NAME = ""
+    CASDOOR_CERTIFICATE = ""
+    CASDOOR_REQUIRED_GROUPS = ""
+    CASDOOR_ADMIN_GROUPS = ""
+    CASDOOR_TIMEOUT = 3.0
+    STORE_BINDING_FAIL_CLOSED = False

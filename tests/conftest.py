@@ -1,0 +1,163 @@
+"""Fixtures: a fresh app per test on one migrated database, factories, sign-in.
+
+The schema is built once per run by the migrations (never ``create_all``), on
+SQLite by default or on ``TEST_DATABASE_URL`` (PostgreSQL). Every test starts
+from empty tables: rows are deleted after each test, so tests may commit and
+do not depend on each other's order.
+"""
+import os
+
+import flask_migrate
+import pytest
+from flask import g, has_app_context
+from flask.testing import FlaskClient
+import sqlalchemy as sa
+
+from config import TestingConfig, database_url
+from tests.helpers import post_form
+from webapp import create_app
+from webapp.extensions import db as _db
+
+
+@pytest.fixture(scope="session")
+def database_uri(tmp_path_factory):
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return database_url(url)
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'storehouse-test.db'}"
+
+
+_apps_made = []
+
+
+@pytest.fixture(scope="session")
+def make_app(database_uri):
+    """Build an app on the test database with config overrides."""
+
+    def make(**overrides):
+        # NullPool: every app in the run gets its own engine, and pooled
+        # connections would outlive the test that opened them.
+        settings = {"SQLALCHEMY_DATABASE_URI": database_uri,
+                    "SQLALCHEMY_ENGINE_OPTIONS": {"poolclass": sa.pool.NullPool}}
+        config = type("Config", (TestingConfig,), {**settings, **overrides})
+        app = create_app(config)
+        _apps_made.append(app)
+        return app
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _dispose_engines():
+    """Close the connection pools of every app a test built (PostgreSQL would
+    otherwise keep one idle connection per test)."""
+    yield
+    while _apps_made:
+        app = _apps_made.pop()
+        with app.app_context():
+            _db.session.remove()
+            _db.engine.dispose()
+
+
+def drop_everything(engine):
+    meta = sa.MetaData()
+    meta.reflect(bind=engine)
+    meta.drop_all(bind=engine)
+
+
+@pytest.fixture(scope="session")
+def migrated(make_app):
+    app = make_app()
+    with app.app_context():
+        drop_everything(_db.engine)
+        flask_migrate.upgrade()
+    yield
+    with app.app_context():
+        _db.engine.dispose()
+
+
+def clear_tables():
+    tables = [t for t in reversed(_db.metadata.sorted_tables)]
+    if _db.engine.dialect.name == "postgresql":
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        _db.session.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            _db.session.execute(table.delete())
+    _db.session.commit()
+
+
+@pytest.fixture
+def app_config():
+    """Override in a module or test to change config: ``{"SIGNUP_ENABLED": False}``."""
+    return {}
+
+
+class IsolatedClient(FlaskClient):
+    """A test client that gives every request a clean ``g``.
+
+    The ``app`` fixture keeps an app context pushed for the test body, and Flask
+    reuses it for each request, ``g`` included (Flask-WTF caches the CSRF token
+    there, the auth layer the user). Production never shares ``g`` between
+    requests, so neither do the tests.
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            g.__dict__.clear()
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def app(make_app, migrated, app_config):
+    app = make_app(**app_config)
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        yield app
+        _db.session.remove()
+        clear_tables()
+
+
+@pytest.fixture(autouse=True)
+def _push_request_context():
+    """pytest-flask would push a request context around every test, sharing
+    ``g`` between requests; our tests make real requests instead."""
+    yield
+
+
+@pytest.fixture
+def db(app):
+    return _db
+
+
+@pytest.fixture
+def create_user(app):
+    from webapp.auth import service
+
+    counter = iter(range(1, 10_000))
+
+    def create(username=None, email=None, password="correct horse battery", **fields):
+        n = next(counter)
+        username = username or f"user{n}"
+        user = service.create_local_user(username, email or f"{username}@example.com", password,
+                                         fields.pop("display_name", ""))
+        for name, value in fields.items():
+            setattr(user, name, value)
+        _db.session.commit()
+        user.plain_password = password
+        return user
+
+    return create
+
+
+@pytest.fixture
+def login():
+    """Sign ``user`` in on ``client`` through the real local sign-in form."""
+
+    def do_login(client, user, password=None):
+        response = post_form(client, "/auth/login",
+                             {"email": user.email, "password": password or user.plain_password})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return response
+
+    return do_login

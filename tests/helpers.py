@@ -1,0 +1,24 @@
+"""Small helpers shared by the tests (fixtures live in conftest.py)."""
+import re
+
+_META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+def csrf_token(client):
+    """A CSRF token for the client's current session, read off a rendered page."""
+    page = client.get("/auth/login")
+    match = _META_CSRF.search(page.get_data(as_text=True))
+    assert match, "no csrf-token meta tag on the sign-in page"
+    return match.group(1)
+
+
+def post_form(client, path, data=None, **kwargs):
+    """POST a form the way a browser would: with the session's CSRF token."""
+    data = dict(data or {})
+    data.setdefault("csrf_token", csrf_token(client))
+    return client.post(path, data=data, **kwargs)
+
+
+def session_cookie(client, app):
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    return cookie.value if cookie else None

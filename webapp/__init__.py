@@ -1,0 +1,48 @@
+"""Storehouse: an AI knowledge workspace split into stores, with Casdoor SSO."""
+from pathlib import Path
+
+from flask import Flask
+
+from config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config_class=Config):
+    """Build the app: bind extensions, register blueprints, errors and commands."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    app.config.from_object(config_class)
+
+    from webapp import cli, errors, security, templating
+    from webapp.extensions import csrf, db, limiter, migrate
+    from webapp.logging import init_logging
+    from webapp.sessions.interface import DatabaseSessionInterface
+
+    init_logging(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    app.session_interface = DatabaseSessionInterface()
+    security.init_app(app)
+    templating.init_app(app)
+
+    from webapp import models  # noqa: F401  (every model registered with SQLAlchemy)
+    from webapp.api import bp as api_bp
+    from webapp.auth import bp as auth_bp
+    from webapp.auth.current import load_current_user
+    from webapp.main import bp as main_bp
+
+    app.before_request(load_current_user)
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(api_bp)
+
+    errors.init_app(app)
+    cli.init_app(app)
+    return app

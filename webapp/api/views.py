@@ -1,0 +1,47 @@
+from flask import current_app, g, jsonify, request
+
+from webapp.api import bp
+from webapp.auth import current, service
+from webapp.auth.decorators import login_required
+from webapp.auth.views import _is_failed_signin, _signin_limit
+from webapp.errors import StorehouseError
+from webapp.extensions import db, limiter
+
+
+@bp.get("/handshake/")
+def handshake():
+    """The running version, from the shipped VERSION file or BACKEND_VERSION."""
+    return jsonify(version=current_app.config["VERSION"], name=current_app.config["APP_NAME"])
+
+
+def json_body():
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise StorehouseError("Send a JSON object body with Content-Type: application/json.",
+                              error="invalid_json")
+    return data
+
+
+@bp.post("/auth/login/")
+@limiter.limit(_signin_limit, deduct_when=lambda response: response.status_code != 200)
+def login():
+    """Email/password sign-in for API clients; answers the session payload."""
+    data = json_body()
+    user = service.authenticate_local(data.get("email"), data.get("password"))
+    key = current.sign_in(user, "password", api=True)
+    db.session.commit()
+    return jsonify(current.session_payload(user, key))
+
+
+@bp.post("/auth/logout/")
+@login_required
+def logout():
+    current.sign_out()
+    db.session.commit()
+    return jsonify(ok=True)
+
+
+@bp.get("/me/")
+@login_required
+def me():
+    return jsonify(user=current.user_payload(g.user), auth_method=g.auth_method)

@@ -1,0 +1,32 @@
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Regexp
+
+#: A shape check only: deliverability is the mail server's business, and strict
+#: validators reject real internal domains such as ``corp.local``.
+EMAIL_SHAPE = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="Enter an email address like name@example.com.")
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), EMAIL_SHAPE])
+    password = PasswordField("Password", validators=[DataRequired()])
+    next = HiddenField()
+
+
+class SignupForm(FlaskForm):
+    username = StringField(
+        "Username",
+        validators=[
+            DataRequired(),
+            Length(min=3, max=64),
+            Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                   message="Use letters, digits, '.', '_' or '-', starting with a letter or digit."),
+        ],
+    )
+    email = EmailField("Email", validators=[DataRequired(), EMAIL_SHAPE, Length(max=255)])
+    display_name = StringField("Display name", validators=[Length(max=255)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=8, max=200)])
+    confirm = PasswordField(
+        "Repeat password", validators=[DataRequired(), EqualTo("password", message="The passwords differ.")]
+    )
+    next = HiddenField()

@@ -1,0 +1,62 @@
+"""Local sign-in, sign-up and sign-out pages."""
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+
+from webapp.auth import bp, current, service
+from webapp.auth.errors import AuthError, SignupError
+from webapp.auth.forms import LoginForm, SignupForm
+from webapp.extensions import db, limiter
+from webapp.security import safe_next_url
+
+
+def _signin_limit():
+    return current_app.config["SIGNIN_FAILURE_LIMIT"]
+
+
+def _is_failed_signin(response):
+    # Only failures count towards the limit: a successful sign-in redirects.
+    return response.status_code != 302
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_signin_limit, methods=["POST"], deduct_when=_is_failed_signin)
+def login():
+    form = LoginForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        try:
+            user = service.authenticate_local(form.email.data, form.password.data)
+        except AuthError as exc:
+            form.password.errors.append(exc.message)
+        else:
+            current.sign_in(user, "password")
+            db.session.commit()
+            flash(f"Welcome back, {user.label}.", "success")
+            return redirect(safe_next_url(form.next.data))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup():
+    if not current_app.config["SIGNUP_ENABLED"]:
+        abort(404)
+    form = SignupForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        try:
+            user = service.create_local_user(
+                form.username.data, form.email.data, form.password.data, form.display_name.data
+            )
+        except SignupError as exc:
+            flash(exc.message, "error")
+        else:
+            current.sign_in(user, "password")
+            db.session.commit()
+            flash(f"Welcome to Storehouse, {user.label}.", "success")
+            return redirect(safe_next_url(form.next.data))
+    return render_template("auth/signup.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    current.sign_out()
+    db.session.commit()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))

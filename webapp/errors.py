@@ -1,0 +1,118 @@
+"""App-wide error handling: HTML pages, or JSON under /api/.
+
+Domain errors of each feature subclass ``StorehouseError``; they carry the HTTP
+status and a message a person can act on. Anything unexpected becomes a 500
+page with the request id, never a stack trace, and the database session is
+rolled back so a half-done change is not saved.
+"""
+import logging
+
+from flask import g, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from webapp.extensions import db
+
+log = logging.getLogger("webapp.errors")
+
+#: code -> (error slug, message shown when the exception carries none of its own)
+DEFAULT_MESSAGES = {
+    400: ("bad_request", "The request could not be understood. Check the form and try again."),
+    401: ("unauthorized", "Sign in to continue."),
+    403: ("forbidden", "You do not have access to this page."),
+    404: ("not_found", "There is nothing here. Check the address, or go back to your store."),
+    405: ("method_not_allowed", "This address does not accept that kind of request."),
+    409: ("conflict", "This conflicts with the current state. Reload and try again."),
+    429: ("too_many_requests", "Too many attempts. Wait a minute, then try again."),
+    500: ("internal_error", "Something went wrong on our side. Try again; if it keeps happening, "
+          "give the request id below to your administrator."),
+    503: ("service_unavailable", "A service Storehouse depends on is unavailable. Try again shortly."),
+}
+
+
+class StorehouseError(Exception):
+    """Base of every domain error: an HTTP status and a message for a person."""
+
+    status_code = 400
+    error = None
+
+    def __init__(self, message, *, status_code=None, error=None):
+        super().__init__(message)
+        self.message = message
+        if status_code is not None:
+            self.status_code = status_code
+        if error is not None:
+            self.error = error
+
+
+def wants_json():
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def error_response(code, message=None, error=None, *, template=None, headers=None, **context):
+    slug, default = DEFAULT_MESSAGES.get(code, ("error", "Something went wrong."))
+    message = message or default
+    error = error or slug
+    if wants_json():
+        response = jsonify(error=error, message=message, request_id=g.get("request_id"))
+    else:
+        response = render_template(
+            template or "errors/error.html", code=code, error=error, message=message,
+            request_id=g.get("request_id"), **context,
+        )
+    if isinstance(response, str):
+        from flask import make_response
+
+        response = make_response(response)
+    response.status_code = code
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def handle_http_exception(exc):
+    if exc.code is None or exc.code < 400:
+        return exc
+    description = exc.description
+    # werkzeug's stock descriptions are written for developers; ours for people.
+    if type(exc).description == description:
+        description = None
+    headers = {}
+    if exc.code == 405 and getattr(exc, "valid_methods", None):
+        headers["Allow"] = ", ".join(exc.valid_methods)
+    if exc.code == 429:
+        description = DEFAULT_MESSAGES[429][1]
+    return error_response(exc.code, description, headers=headers)
+
+
+def handle_csrf_error(exc):
+    log.warning("CSRF check failed on %s %s: %s", request.method, request.path, exc.description)
+    return error_response(
+        400,
+        "The form expired or was sent from somewhere else (missing or invalid CSRF token). "
+        "Reload the page and submit it again.",
+        "csrf_failed",
+    )
+
+
+def handle_domain_error(exc):
+    db.session.rollback()
+    return error_response(exc.status_code, exc.message, exc.error)
+
+
+def handle_unexpected(exc):
+    db.session.rollback()
+    log.exception("Unhandled error on %s %s", request.method, request.path)
+    return error_response(500)
+
+
+def init_app(app):
+    app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(StorehouseError, handle_domain_error)
+    if not app.testing:
+        # In tests an unexpected exception should fail the test loudly.
+        app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,3 @@
+"""Every feature's models, imported so that Alembic sees them (imports only)."""
+from webapp.sessions.models import Session  # noqa: F401
+from webapp.users.models import User  # noqa: F401

@@ -1,0 +1,16 @@
+"""What every template can see: the product name, the version, sign-in state."""
+from flask import current_app, g
+
+
+def inject_globals():
+    return {
+        "app_name": current_app.config["APP_NAME"],
+        "app_version": current_app.config["VERSION"],
+        "current_user": g.get("user"),
+        "signup_enabled": current_app.config["SIGNUP_ENABLED"],
+        "casdoor_configured": getattr(current_app.extensions.get("casdoor"), "configured", False),
+    }
+
+
+def init_app(app):
+    app.context_processor(inject_globals)

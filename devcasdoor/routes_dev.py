@@ -36,7 +36,7 @@ def list_users():
 
 @bp.post("/users/<org>/<name>")
 def patch_user(org, name):
-    """Patch any fields of a user (no Casdoor rules applied) and return it."""
+    """Patch any fields of a user (no Casdoor rules applied; renames allowed) and return it."""
     state = _server().state
     with state.lock:
         user = state.user(org, name)
@@ -47,6 +47,9 @@ def patch_user(org, name):
         user.update(copy.deepcopy(fields))
         user["balance"] = float(user["balance"])
         user["balanceCredit"] = float(user["balanceCredit"])
+        if (user["owner"], user["name"]) != (org, name):
+            state.users.pop((org, name))
+            state.users[(user["owner"], user["name"])] = user
         organization = state.organizations.get(org)
         if organization is not None:
             organization["userBalance"] = round(

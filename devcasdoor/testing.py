@@ -37,7 +37,7 @@ class DevControls:
         response.raise_for_status()
         return response.json()
 
-    def patch_user(self, org, name, **fields):
+    def patch_user(self, org, name, /, **fields):
         """Overwrite fields of ``org/name`` (e.g. ``homepage="general"``); returns the user."""
         return self._call("POST", f"/users/{org}/{name}", fields)
 

@@ -161,3 +161,36 @@ def login():
         return response
 
     return do_login
+
+
+# -- Casdoor: the development server over loopback ------------------------
+
+
+@pytest.fixture(scope="session")
+def dev_casdoor_server(tmp_path_factory):
+    from devcasdoor.testing import DevCasdoor
+
+    with DevCasdoor(state_dir=tmp_path_factory.mktemp("devcasdoor"), webhook_poll_seconds=0.1) as server:
+        yield server
+
+
+@pytest.fixture
+def casdoor(dev_casdoor_server):
+    """The development Casdoor server, back at its demo seed for this test."""
+    dev_casdoor_server.controls.reset()
+    dev_casdoor_server.controls.clear_faults()
+    yield dev_casdoor_server
+    dev_casdoor_server.controls.clear_faults()
+
+
+@pytest.fixture
+def casdoor_overrides():
+    """Parametrize to change the Casdoor config: ``{"application": "storehouse-standard"}``."""
+    return {}
+
+
+@pytest.fixture
+def sso_app_config(casdoor, casdoor_overrides):
+    from tests.casdoor_helpers import casdoor_config
+
+    return casdoor_config(casdoor, **casdoor_overrides)

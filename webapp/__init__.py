@@ -18,7 +18,7 @@ def create_app(config_class=Config):
     )
     app.config.from_object(config_class)
 
-    from webapp import cli, errors, security, templating
+    from webapp import casdoor, cli, errors, security, templating
     from webapp.extensions import csrf, db, limiter, migrate
     from webapp.logging import init_logging
     from webapp.sessions.interface import DatabaseSessionInterface
@@ -31,10 +31,13 @@ def create_app(config_class=Config):
     app.session_interface = DatabaseSessionInterface()
     security.init_app(app)
     templating.init_app(app)
+    casdoor.init_app(app)
 
     from webapp import models  # noqa: F401  (every model registered with SQLAlchemy)
+    from webapp.accounts import bp as accounts_bp
     from webapp.api import bp as api_bp
     from webapp.auth import bp as auth_bp
+    from webapp.auth.casdoor_views import bp as casdoor_bp
     from webapp.auth.current import load_current_user
     from webapp.main import bp as main_bp
 
@@ -42,6 +45,8 @@ def create_app(config_class=Config):
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(casdoor_bp)
+    app.register_blueprint(accounts_bp)
 
     errors.init_app(app)
     cli.init_app(app)

@@ -9,6 +9,7 @@ def inject_globals():
         "current_user": g.get("user"),
         "signup_enabled": current_app.config["SIGNUP_ENABLED"],
         "casdoor_configured": getattr(current_app.extensions.get("casdoor"), "configured", False),
+        "account_links": [("accounts.connected", "Connected accounts")] if g.get("user") else [],
     }
 
 

@@ -56,7 +56,11 @@ def signup():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    """End the local session, then Casdoor's when the session came from Casdoor."""
+    from webapp.auth.casdoor_views import casdoor_logout_url
+
+    casdoor_url = casdoor_logout_url()
     current.sign_out()
     db.session.commit()
     flash("You are signed out.", "info")
-    return redirect(url_for("auth.login"))
+    return redirect(casdoor_url or url_for("auth.login"))

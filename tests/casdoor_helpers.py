@@ -1,0 +1,72 @@
+"""Driving Casdoor sign-in against the development Casdoor server, over HTTP."""
+import json
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+from tests.helpers import post_form
+
+DEMO_SEED = Path(__file__).resolve().parent.parent / "devcasdoor" / "seed" / "demo.json"
+DEMO_PASSWORD = "storehouse-dev"
+
+
+def demo_application(name):
+    seed = json.loads(DEMO_SEED.read_text())
+    for app in seed["applications"]:
+        if app["name"] == name:
+            return app
+    raise KeyError(name)
+
+
+def casdoor_config(server, application="storehouse", **overrides):
+    """App config pointing at the development server's demo application."""
+    app = demo_application(application)
+    config = {
+        "CASDOOR_ENDPOINT": server.url,
+        "CASDOOR_CLIENT_ID": app["clientId"],
+        "CASDOOR_CLIENT_SECRET": app["clientSecret"],
+        "CASDOOR_ORG_NAME": "storehouse",
+        "CASDOOR_APP_NAME": application,
+    }
+    config.update(overrides)
+    return config
+
+
+def authorize_at_casdoor(authorize_url, username, password=DEMO_PASSWORD):
+    """What the person does on Casdoor's page: open it, submit the form. Returns the redirect target."""
+    page = requests.get(authorize_url, timeout=10)
+    assert page.status_code == 200, page.text[:300]
+    answer = requests.post(authorize_url, data={"username": username, "password": password},
+                           allow_redirects=False, timeout=10)
+    assert answer.status_code == 302, answer.text[:500]
+    return answer.headers["Location"]
+
+
+def local_path(url):
+    parts = urlsplit(url)
+    return parts.path + ("?" + parts.query if parts.query else "")
+
+
+def sso_sign_in(client, username, password=DEMO_PASSWORD, next_url=None):
+    """Sign in on the Flask test client through the full browser flow; returns the callback response."""
+    start = client.get("/auth/casdoor/login", query_string={"next": next_url} if next_url else None)
+    assert start.status_code == 302, start.get_data(as_text=True)[:500]
+    callback = authorize_at_casdoor(start.headers["Location"], username, password)
+    return client.get(local_path(callback))
+
+
+def sso_link(client, username, password=DEMO_PASSWORD):
+    """Connected accounts > Link Casdoor, through Casdoor, back to the callback."""
+    start = post_form(client, "/auth/casdoor/link")
+    assert start.status_code == 302, start.get_data(as_text=True)[:500]
+    callback = authorize_at_casdoor(start.headers["Location"], username, password)
+    return client.get(local_path(callback))
+
+
+def code_for_api(server, application, username, redirect_uri="http://localhost:5173/callback", **extra):
+    """A code as another front end (an SPA) would get it; returns the code."""
+    location = server.get_code(demo_application(application)["clientId"], username, DEMO_PASSWORD,
+                               redirect_uri, state="api-state", nonce=extra.get("nonce", "api-nonce"),
+                               code_challenge=extra.get("code_challenge"))
+    return parse_qs(urlsplit(location).query)["code"][0]

@@ -1,0 +1,84 @@
+"""Casdoor endpoints of the JSON API (same semantics as the runbook's)."""
+import requests
+from flask import g, jsonify
+
+from webapp.api import bp
+from webapp.api.views import json_body
+from webapp.auth import current, identities
+from webapp.auth.decorators import login_required
+from webapp.auth.oidc import exchange_code
+from webapp.casdoor import get_casdoor, require_casdoor
+from webapp.casdoor.claims import identity_from_claims
+from webapp.casdoor.client import unavailable
+from webapp.casdoor.errors import IdentityConflict
+from webapp.errors import StorehouseError
+from webapp.extensions import db
+
+
+@bp.get("/auth/casdoor/config/")
+def casdoor_config():
+    """Whether SSO is on, and what a front end needs to start it. Never the secret."""
+    casdoor = get_casdoor()
+    if casdoor is None:
+        return jsonify(configured=False, endpoint=None, client_id=None, organization=None, application=None,
+                       signin_url=None)
+    settings = casdoor.settings
+    metadata = casdoor.api._metadata or {}
+    return jsonify(
+        configured=True,
+        endpoint=settings.endpoint,
+        client_id=settings.client_id,
+        organization=settings.organization,
+        application=settings.application,
+        signin_url=metadata.get("authorization_endpoint") or f"{settings.endpoint}/login/oauth/authorize",
+    )
+
+
+def _verified_identity(casdoor):
+    data = json_body()
+    code, redirect_uri = data.get("code"), data.get("redirect_uri")
+    if not code or not redirect_uri:
+        raise StorehouseError("Send 'code' and 'redirect_uri' (and 'code_verifier' when you used PKCE).",
+                              error="invalid_request")
+    try:
+        token = exchange_code(casdoor.oauth, code, redirect_uri, data.get("code_verifier"))
+    except requests.RequestException as exc:
+        raise unavailable(casdoor.settings, exc)
+    claims = casdoor.verifier.verify(token["id_token"], nonce=data.get("nonce"))
+    return identity_from_claims(casdoor.settings, claims, casdoor.api), token
+
+
+@bp.post("/auth/casdoor/exchange/")
+def casdoor_exchange():
+    """Code -> session payload, like a local sign-in. 503 unconfigured, 401 verification, 403 group gate."""
+    casdoor = require_casdoor()
+    identity, token = _verified_identity(casdoor)
+    try:
+        user = identities.resolve_sign_in(casdoor.settings, identity)
+    except identities.LinkRequired as exc:
+        raise IdentityConflict(
+            f"A Storehouse account ({exc.candidate.username}) already uses this email or username. Sign in to "
+            "it with its password and bind Casdoor (POST /api/v1/auth/casdoor/bind/), or sign in on the web "
+            "to create a separate account.", error="casdoor_link_required")
+    key = current.sign_in(user, "casdoor", api=True, casdoor_id_token=token.get("id_token"))
+    db.session.commit()
+    return jsonify(current.session_payload(user, key))
+
+
+@bp.post("/auth/casdoor/bind/")
+@login_required
+def casdoor_bind():
+    """Link the Casdoor identity behind ``code`` to the signed-in user; 409 when linked elsewhere."""
+    casdoor = require_casdoor()
+    identity, _ = _verified_identity(casdoor)
+    identities.link_identity(casdoor.settings, g.user, identity)
+    db.session.commit()
+    return jsonify(linked=True, casdoor_sub=identity.subject, user=current.user_payload(g.user))
+
+
+@bp.delete("/auth/casdoor/bind/")
+@login_required
+def casdoor_unbind():
+    identities.unlink_identity(g.user)
+    db.session.commit()
+    return jsonify(linked=False, user=current.user_payload(g.user))

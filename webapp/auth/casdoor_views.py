@@ -1,0 +1,144 @@
+"""Casdoor sign-in, callback, bind, and the "this email already has an account" step."""
+import logging
+from functools import wraps
+
+import requests
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+
+from webapp.auth import current, identities, service
+from webapp.auth.decorators import login_required
+from webapp.auth.errors import AuthError
+from webapp.auth.oidc import authorize_redirect, complete_authorization
+from webapp.auth.views import _is_failed_signin, _signin_limit
+from webapp.casdoor import require_casdoor
+from webapp.casdoor.claims import ProviderIdentity, identity_from_claims
+from webapp.casdoor.client import unavailable
+from webapp.casdoor.errors import SignInError
+from webapp.extensions import db, limiter
+from webapp.security import safe_next_url
+from webapp.users.models import User
+
+bp = Blueprint("casdoor", __name__, url_prefix="/auth/casdoor")
+log = logging.getLogger("webapp.auth.casdoor")
+
+FLOW_KEY = "casdoor_flow"
+PENDING_KEY = "casdoor_pending"
+
+
+def network_errors_as_unavailable(view):
+    """Authlib talks to Casdoor with requests; a dead Casdoor becomes a 503 naming it."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except requests.RequestException as exc:
+            raise unavailable(require_casdoor().settings, exc)
+
+    return wrapped
+
+
+def _start(intent):
+    casdoor = require_casdoor()
+    session[FLOW_KEY] = {"intent": intent, "next": safe_next_url(request.values.get("next"))}
+    return authorize_redirect(casdoor.oauth, url_for("casdoor.callback", _external=True))
+
+
+@bp.get("/login")
+@network_errors_as_unavailable
+def login():
+    return _start("signin")
+
+
+@bp.post("/link")
+@login_required
+@network_errors_as_unavailable
+def link():
+    """Connected accounts > Link Casdoor: open Casdoor with the bind intent."""
+    return _start("bind")
+
+
+@bp.get("/callback")
+@network_errors_as_unavailable
+def callback():
+    casdoor = require_casdoor()
+    flow = session.pop(FLOW_KEY, None) or {"intent": "signin", "next": url_for("main.index")}
+    claims, token = complete_authorization(casdoor.oauth)
+    identity = identity_from_claims(casdoor.settings, claims, casdoor.api)
+
+    if flow["intent"] == "bind":
+        if g.user is None:
+            raise SignInError("Your Storehouse session ended before Casdoor answered. Sign in and link again.")
+        identities.link_identity(casdoor.settings, g.user, identity)
+        db.session.commit()
+        flash(f"Linked Casdoor account {identity.organization}/{identity.casdoor_name}.", "success")
+        return redirect(url_for("accounts.connected"))
+
+    try:
+        user = identities.resolve_sign_in(casdoor.settings, identity)
+    except identities.LinkRequired as exc:
+        session[PENDING_KEY] = {"identity": identity.to_dict(), "candidate_id": exc.candidate.id,
+                                "id_token": token.get("id_token"), "next": flow["next"]}
+        return redirect(url_for("casdoor.link_account"))
+    current.sign_in(user, "casdoor", casdoor_id_token=token.get("id_token"))
+    db.session.commit()
+    flash(f"Signed in as {user.label} through Casdoor.", "success")
+    return redirect(flow["next"])
+
+
+def _pending():
+    pending = session.get(PENDING_KEY)
+    if not pending:
+        return None, None, None
+    candidate = db.session.get(User, pending["candidate_id"])
+    return pending, ProviderIdentity.from_dict(pending["identity"]), candidate
+
+
+@bp.route("/link-account", methods=["GET", "POST"])
+@limiter.limit(_signin_limit, methods=["POST"], deduct_when=_is_failed_signin)
+def link_account():
+    """An unknown Casdoor identity matched a local account: prove it, or make a separate one."""
+    casdoor = require_casdoor()
+    pending, identity, candidate = _pending()
+    if pending is None or candidate is None:
+        flash("That Casdoor sign-in is no longer pending. Start again.", "warning")
+        return redirect(url_for("auth.login"))
+    error = None
+    if request.method == "POST":
+        if request.form.get("action") == "create":
+            user = identities.provision_user(casdoor.settings, identity, keep_email=False)
+            message = f"Created a separate account {user.username} for your Casdoor sign-in."
+        else:
+            try:
+                user = service.authenticate_local(candidate.email, request.form.get("password", ""))
+            except AuthError as exc:
+                error = exc.message
+                user = None
+            else:
+                identities.link_identity(casdoor.settings, user, identity)
+                message = f"Linked Casdoor to your account {user.username}."
+        if user is not None:
+            session.pop(PENDING_KEY, None)
+            current.sign_in(user, "casdoor", casdoor_id_token=pending["id_token"])
+            db.session.commit()
+            flash(message, "success")
+            return redirect(pending["next"])
+    return render_template("auth/casdoor_link_account.html", identity=identity, candidate=candidate,
+                           error=error), (200 if error is None else 401)
+
+
+def casdoor_logout_url():
+    """Where sign-out continues when this session came from Casdoor (None otherwise)."""
+    from webapp.auth.oidc import logout_url
+    from webapp.casdoor import get_casdoor
+
+    casdoor = get_casdoor()
+    id_token = session.get("casdoor_id_token")
+    if casdoor is None or not id_token or getattr(session, "auth_method", None) != "casdoor":
+        return None
+    try:
+        return logout_url(casdoor.oauth, id_token, url_for("auth.login", _external=True))
+    except (requests.RequestException, RuntimeError) as exc:
+        # The local session ends regardless; Casdoor's may outlive it.
+        log.warning("Could not build the Casdoor sign-out URL: %s", exc)
+        return None

@@ -1,0 +1,174 @@
+"""The only code that maps a provider identity to a Storehouse user.
+
+Rules:
+- a known ``casdoor_sub`` signs in as its user;
+- an unknown one whose email or username matches a local account is never
+  linked silently (whoever controls a Casdoor record with that email would get
+  the account): ``LinkRequired`` asks the person to prove the local account
+  (its password) or to create a separate one;
+- otherwise a new account is provisioned. The username is set once and never
+  rewritten from claims.
+
+Services flush; the caller commits.
+"""
+import logging
+import re
+from datetime import timedelta
+
+from webapp.auth import service
+from webapp.auth.errors import AccountDisabled
+from webapp.casdoor.errors import GroupGateError, IdentityConflict
+from webapp.extensions import db
+from webapp.users.models import User, utcnow
+
+log = logging.getLogger("webapp.auth.casdoor")
+
+PROFILE_SYNC_INTERVAL = timedelta(minutes=5)
+
+
+class LinkRequired(Exception):
+    """An unknown Casdoor identity matches an existing local account."""
+
+    def __init__(self, identity, candidate):
+        super().__init__(candidate.username)
+        self.identity = identity
+        self.candidate = candidate
+
+
+def check_group_gate(settings, identity):
+    """:raises GroupGateError: CASDOOR_REQUIRED_GROUPS is set and the user is in none (exact match)."""
+    if settings.required_groups and not set(identity.groups) & set(settings.required_groups):
+        log.warning("Refused Casdoor sign-in of %s (%s): not in any required group %s (has %s)",
+                    identity.username, identity.subject, settings.required_groups, identity.groups)
+        raise GroupGateError(identity.username, settings.required_groups)
+
+
+def find_by_subject(subject):
+    return db.session.execute(db.select(User).filter_by(casdoor_sub=subject)).scalar_one_or_none()
+
+
+def sync_profile(user, identity, now=None, *, force=False):
+    """Copy the profile claims onto ``user``, at most once every 5 minutes.
+
+    The username is never touched. An email that another account already uses
+    is skipped (and logged) rather than stolen.
+    """
+    now = now or utcnow()
+    if not force and user.casdoor_profile_synced_at and now - user.casdoor_profile_synced_at < PROFILE_SYNC_INTERVAL:
+        return False
+    user.display_name = identity.display_name or user.display_name or user.username
+    user.avatar_url = identity.avatar_url
+    user.first_name = identity.first_name
+    user.last_name = identity.last_name
+    email = service.normalize_email(identity.email)
+    if email and email != user.email:
+        owner = service.find_user_by_email(email)
+        if owner is None:
+            user.email = email
+        else:
+            log.warning("Not syncing email of %s from Casdoor: %s belongs to %s", user.username, email, owner.username)
+    user.casdoor_profile_synced_at = now
+    return True
+
+
+def apply_sign_in(settings, user, identity, now=None):
+    """What every Casdoor sign-in refreshes: binding (Homepage), groups, admin flag, profile."""
+    now = now or utcnow()
+    user.casdoor_homepage = identity.homepage or None
+    user.casdoor_groups = list(identity.groups)
+    user.casdoor_is_admin = bool(identity.is_admin) or bool(set(identity.groups) & set(settings.admin_groups))
+    user.casdoor_org = identity.organization
+    user.casdoor_name = identity.casdoor_name or identity.username
+    user.casdoor_last_login_at = now
+    sync_profile(user, identity, now)
+    db.session.flush()
+
+
+def _free_username(wanted):
+    base = re.sub(r"[^A-Za-z0-9_.-]+", "-", wanted or "").strip("-.")[:56] or "user"
+    candidate, n = base, 1
+    while service.find_user_by_username(candidate) is not None:
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def provision_user(settings, identity, *, keep_email=True):
+    """Create the local account for a new Casdoor identity."""
+    email = service.normalize_email(identity.email) if keep_email else None
+    if email and service.find_user_by_email(email):
+        email = None
+    now = utcnow()
+    user = User(username=_free_username(identity.username), email=email,
+                display_name=identity.display_name or identity.username,
+                casdoor_sub=identity.subject, casdoor_linked_at=now)
+    db.session.add(user)
+    apply_sign_in(settings, user, identity, now)
+    log.info("Provisioned %s for Casdoor user %s (%s)", user.username, identity.username, identity.subject)
+    return user
+
+
+def resolve_sign_in(settings, identity):
+    """The user this Casdoor identity signs in as.
+
+    :raises GroupGateError: outside the required groups.
+    :raises AccountDisabled: the linked local account is disabled.
+    :raises LinkRequired: unknown identity matching an existing local account.
+    """
+    check_group_gate(settings, identity)
+    user = find_by_subject(identity.subject)
+    if user is not None:
+        if not user.is_active:
+            raise AccountDisabled()
+        apply_sign_in(settings, user, identity)
+        return user
+    candidate = service.find_user_by_email(identity.email) or service.find_user_by_username(identity.username)
+    if candidate is not None:
+        raise LinkRequired(identity, candidate)
+    return provision_user(settings, identity)
+
+
+def link_identity(settings, user, identity):
+    """Link ``identity`` to ``user`` (from a signed-in session, or after password proof).
+
+    :raises IdentityConflict: the identity is linked to another account, or
+        ``user`` is linked to a different Casdoor identity.
+    :raises GroupGateError: outside the required groups.
+    """
+    check_group_gate(settings, identity)
+    owner = find_by_subject(identity.subject)
+    if owner is not None and owner.id != user.id:
+        raise IdentityConflict(
+            "This Casdoor account is already linked to another Storehouse account. Unlink it there "
+            "first, or sign in with it directly through Casdoor SSO."
+        )
+    if user.casdoor_sub and user.casdoor_sub != identity.subject:
+        raise IdentityConflict("Your account is linked to a different Casdoor account. Unlink that one first.")
+    if user.casdoor_sub is None:
+        user.casdoor_sub = identity.subject
+        user.casdoor_linked_at = utcnow()
+        log.info("Linked Casdoor user %s (%s) to %s", identity.username, identity.subject, user.username)
+    apply_sign_in(settings, user, identity)
+    return user
+
+
+def unlink_identity(user):
+    """Remove the Casdoor link.
+
+    :raises IdentityConflict: Casdoor is the only way this user can sign in.
+    """
+    if user.casdoor_sub is None:
+        raise IdentityConflict("Your account is not linked to Casdoor.")
+    if not user.has_password:
+        raise IdentityConflict(
+            "Casdoor is the only way you can sign in to this account, so it cannot be unlinked. "
+            "Set a local password first (Connected accounts > Set a password), then unlink."
+        )
+    log.info("Unlinked Casdoor user %s (%s) from %s", user.casdoor_name, user.casdoor_sub, user.username)
+    user.casdoor_sub = None
+    user.casdoor_linked_at = None
+    # The Homepage (store binding) stays: unlinking must not be a way out of a
+    # binding. Privileges that came from Casdoor go, the safe direction.
+    user.casdoor_is_admin = False
+    user.casdoor_profile_synced_at = None
+    db.session.flush()

@@ -1,0 +1,126 @@
+"""HTTP to Casdoor: discovery, keys and the REST API, with timeouts and clear errors.
+
+Casdoor's REST endpoints answer HTTP 200 even for errors, with an envelope
+``{"status": "error", "msg": ...}``; every call here checks ``status`` and
+raises ``CasdoorError`` with Casdoor's message. A network failure or timeout
+raises ``CasdoorUnavailable``, which names the endpoint. Application
+credentials go in HTTP Basic, as Casdoor's Go SDK sends them.
+"""
+import logging
+import threading
+import time
+
+import requests
+
+from webapp.casdoor.errors import CasdoorError, CasdoorUnavailable
+
+log = logging.getLogger("webapp.casdoor")
+
+#: How long discovery metadata is trusted before it is fetched again.
+METADATA_TTL = 3600
+
+
+def unavailable(settings, exc):
+    """The CasdoorUnavailable for a ``requests`` failure, in words a person can use."""
+    if isinstance(exc, requests.Timeout):
+        return CasdoorUnavailable(settings.endpoint, f"no answer within {settings.timeout:g} s")
+    if isinstance(exc, requests.ConnectionError):
+        return CasdoorUnavailable(settings.endpoint, "connection refused or host unreachable")
+    return CasdoorUnavailable(settings.endpoint, type(exc).__name__)
+
+
+class CasdoorClient:
+    def __init__(self, settings, http=None):
+        self.settings = settings
+        self.http = http or requests.Session()
+        self._lock = threading.Lock()
+        self._metadata = None
+        self._metadata_at = 0.0
+        self._jwks = None
+
+    # -- transport ---------------------------------------------------------
+
+    def _request(self, method, url, **kwargs):
+        kwargs.setdefault("timeout", self.settings.timeout)
+        try:
+            response = self.http.request(method, url, **kwargs)
+        except requests.RequestException as exc:
+            raise unavailable(self.settings, exc)
+        if response.status_code >= 500:
+            raise CasdoorUnavailable(self.settings.endpoint, f"HTTP {response.status_code}")
+        return response
+
+    def _json(self, response, what):
+        try:
+            return response.json()
+        except ValueError:
+            raise CasdoorError(f"Casdoor answered {what} with something that is not JSON "
+                               f"(HTTP {response.status_code}); check CASDOOR_ENDPOINT.")
+
+    def _app_auth(self):
+        return (self.settings.client_id, self.settings.client_secret)
+
+    def call(self, method, path, *, what, params=None, json=None):
+        """Call a Casdoor REST endpoint with application credentials; return ``data``.
+
+        :raises CasdoorError: Casdoor answered with an error envelope.
+        :raises CasdoorUnavailable: no usable answer.
+        """
+        response = self._request(method, f"{self.settings.endpoint}{path}", params=params, json=json,
+                                 auth=self._app_auth())
+        body = self._json(response, what)
+        if not isinstance(body, dict) or body.get("status") != "ok":
+            message = body.get("msg") if isinstance(body, dict) else None
+            raise CasdoorError(f"Casdoor refused to {what}: {message or 'unexpected answer'}.")
+        return body
+
+    # -- discovery and keys ------------------------------------------------
+
+    def metadata(self):
+        with self._lock:
+            if self._metadata is not None and time.monotonic() - self._metadata_at < METADATA_TTL:
+                return self._metadata
+        response = self._request("GET", self.settings.discovery_url)
+        data = self._json(response, "the discovery request")
+        if not isinstance(data, dict) or "issuer" not in data:
+            raise CasdoorError(f"{self.settings.discovery_url} is not an OpenID discovery document; "
+                               "check CASDOOR_ENDPOINT.")
+        with self._lock:
+            self._metadata, self._metadata_at = data, time.monotonic()
+        return data
+
+    def cached_issuer(self):
+        """The issuer from discovery when we have it, else the configured endpoint."""
+        return (self._metadata or {}).get("issuer") or self.settings.endpoint
+
+    def jwks(self, force=False):
+        if self._jwks is not None and not force:
+            return self._jwks
+        uri = self.metadata().get("jwks_uri") or f"{self.settings.endpoint}/.well-known/jwks"
+        data = self._json(self._request("GET", uri), "the key set request")
+        if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+            raise CasdoorError(f"{uri} did not return a JSON Web Key Set.")
+        self._jwks = data
+        return data
+
+    # -- users -------------------------------------------------------------
+
+    def get_user(self, *, user_id=None, name=None, owner=None):
+        """The Casdoor user as a dict, or None when Casdoor has no such user."""
+        owner = owner or self.settings.organization
+        params = {"owner": owner, "userId": user_id} if user_id else {"id": f"{owner}/{name}"}
+        return self.call("GET", "/api/get-user", params=params, what="look up the user")["data"]
+
+    def set_homepage(self, casdoor_name, homepage, owner=None):
+        """Set a user's Homepage at Casdoor (``columns=homepage``, nothing else is touched).
+
+        :raises CasdoorError: the user does not exist, or Casdoor refused the update.
+        """
+        owner = owner or self.settings.organization
+        user = self.get_user(name=casdoor_name, owner=owner)
+        if user is None:
+            raise CasdoorError(f"Casdoor has no user {owner}/{casdoor_name}.")
+        user["homepage"] = homepage
+        self.call("POST", "/api/update-user", params={"id": f"{owner}/{casdoor_name}", "columns": "homepage"},
+                  json=user, what=f"update the Homepage of {owner}/{casdoor_name}")
+        log.info("Set Casdoor Homepage of %s/%s to %r", owner, casdoor_name, homepage)

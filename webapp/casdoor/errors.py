@@ -1,0 +1,69 @@
+"""Casdoor errors. Every message says what happened and what a person can do."""
+from webapp.errors import StorehouseError
+
+
+class ConfigurationError(RuntimeError):
+    """A Casdoor setting is unusable; raised at start so the app does not run half-configured."""
+
+
+class CasdoorError(StorehouseError):
+    """Casdoor answered, but not with what we asked for (an error envelope, a bad reply)."""
+
+    status_code = 502
+    error = "casdoor_error"
+
+
+class CasdoorNotConfigured(CasdoorError):
+    status_code = 503
+    error = "casdoor_not_configured"
+
+    def __init__(self):
+        super().__init__(
+            "Casdoor single sign-on is not configured on this server: set CASDOOR_ENDPOINT, "
+            "CASDOOR_CLIENT_ID, CASDOOR_ORG_NAME and CASDOOR_APP_NAME, or sign in with email and password."
+        )
+
+
+class CasdoorUnavailable(CasdoorError):
+    status_code = 503
+    error = "casdoor_unavailable"
+
+    def __init__(self, endpoint, reason):
+        super().__init__(
+            f"Casdoor at {endpoint} did not answer ({reason}). Try again in a minute; if it keeps "
+            "failing, check that Casdoor is running and reachable from this server."
+        )
+
+
+class SignInError(CasdoorError):
+    """Sign-in through Casdoor was refused; the message starts with "Cannot sign in"."""
+
+    status_code = 401
+    error = "casdoor_signin_failed"
+
+
+class TokenVerificationError(SignInError):
+    error = "jwt_verification_failed"
+
+    def __init__(self, reason):
+        self.reason = reason
+        super().__init__(
+            f"Cannot sign in: JWT verification failed ({reason}). If this keeps happening, "
+            "CASDOOR_CERTIFICATE may not match the application's signing certificate in Casdoor."
+        )
+
+
+class GroupGateError(SignInError):
+    status_code = 403
+    error = "casdoor_group_required"
+
+    def __init__(self, username, required):
+        super().__init__(
+            f"Cannot sign in: Casdoor user '{username}' is not a member of any required group "
+            f"({', '.join(required)}). Ask your Casdoor administrator to add you to one of them."
+        )
+
+
+class IdentityConflict(CasdoorError):
+    status_code = 409
+    error = "casdoor_identity_conflict"

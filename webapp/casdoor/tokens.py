@@ -1,0 +1,158 @@
+"""Verification of Casdoor JWTs (the id_token at sign-in, Bearer tokens on the API).
+
+One verifier serves both paths so they cannot drift apart:
+
+- only asymmetric algorithms are accepted; ``none`` and HMAC are refused, so a
+  token "signed" with the public key as an HMAC secret gets nowhere;
+- the key is the configured CASDOOR_CERTIFICATE when there is one, else
+  Casdoor's JWKS; a ``kid`` we do not know refetches the JWKS once, so a key
+  rotation at Casdoor needs no restart;
+- ``iss`` must be the discovery issuer, ``aud`` (a JSON array, as Casdoor sends
+  it) must contain our client id, ``exp``/``nbf``/``iat`` hold with a small
+  leeway, and ``nonce`` must match when the sign-in sent one.
+"""
+import hashlib
+import threading
+import time
+
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from joserfc import jwt
+from joserfc.errors import (BadSignatureError, ExpiredTokenError, InvalidClaimError, InvalidKeyIdError,
+                            JoseError, MissingClaimError, UnsupportedAlgorithmError)
+from joserfc.jwk import KeySet, import_key
+
+from webapp.casdoor.errors import TokenVerificationError
+
+ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
+LEEWAY_SECONDS = 60
+
+
+def _configured_key(public_key):
+    pem = public_key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return import_key(pem, "RSA")
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return import_key(pem, "EC")
+    raise TokenVerificationError("CASDOOR_CERTIFICATE holds a key type Casdoor does not sign with")
+
+
+class TokenVerifier:
+    def __init__(self, settings, client):
+        self.settings = settings
+        self.client = client
+        public_key = settings.public_key
+        self._configured = _configured_key(public_key) if public_key is not None else None
+
+    def _decode(self, token):
+        if self._configured is not None:
+            return jwt.decode(token, self._configured, algorithms=ASYMMETRIC_ALGORITHMS)
+        try:
+            return jwt.decode(token, KeySet.import_key_set(self.client.jwks()), algorithms=ASYMMETRIC_ALGORITHMS)
+        except InvalidKeyIdError:
+            # Casdoor may have rotated its signing key: refetch once.
+            keys = KeySet.import_key_set(self.client.jwks(force=True))
+            return jwt.decode(token, keys, algorithms=ASYMMETRIC_ALGORITHMS)
+
+    def verify(self, token, *, nonce=None):
+        """Return the verified claims of ``token``.
+
+        :param nonce: the nonce sent with the authorization request, when there was one.
+        :raises TokenVerificationError: with the precise reason.
+        :raises CasdoorUnavailable: the keys were needed and Casdoor did not answer.
+        """
+        if not isinstance(token, str) or token.count(".") != 2:
+            raise TokenVerificationError("not a signed JWT")
+        try:
+            decoded = self._decode(token)
+        except InvalidKeyIdError:
+            raise TokenVerificationError("signed with a key Casdoor does not publish (unknown kid)")
+        except UnsupportedAlgorithmError:
+            raise TokenVerificationError("algorithm not allowed; only asymmetric signatures are accepted")
+        except BadSignatureError:
+            raise TokenVerificationError("bad signature")
+        except JoseError as exc:
+            raise TokenVerificationError(f"malformed token: {exc.error}")
+        except ValueError as exc:
+            raise TokenVerificationError(f"malformed token: {exc}")
+        claims = decoded.claims
+        if decoded.header.get("alg") not in ASYMMETRIC_ALGORITHMS:
+            raise TokenVerificationError("algorithm not allowed; only asymmetric signatures are accepted")
+        self._check_claims(claims, nonce)
+        return claims
+
+    def _check_claims(self, claims, nonce):
+        issuer = self.client.cached_issuer()
+        registry = jwt.JWTClaimsRegistry(
+            leeway=LEEWAY_SECONDS,
+            iss={"essential": True, "value": issuer},
+            sub={"essential": True},
+            exp={"essential": True},
+        )
+        try:
+            registry.validate(claims)
+        except ExpiredTokenError:
+            raise TokenVerificationError("the token has expired")
+        except MissingClaimError as exc:
+            raise TokenVerificationError(f"missing claim '{exc.claim}'")
+        except InvalidClaimError as exc:
+            if exc.claim == "iss":
+                raise TokenVerificationError(f"issued by {claims.get('iss')!r}, expected {issuer!r}")
+            raise TokenVerificationError(f"invalid '{exc.claim}' claim: {exc.description}")
+        except JoseError as exc:
+            raise TokenVerificationError(exc.description or exc.error)
+        audience = claims.get("aud")
+        audiences = audience if isinstance(audience, list) else [audience]
+        if self.settings.client_id not in audiences:
+            raise TokenVerificationError(f"issued for {audience!r}, not for client {self.settings.client_id}")
+        if nonce is not None and claims.get("nonce") != nonce:
+            raise TokenVerificationError("nonce mismatch (a replayed or foreign sign-in)")
+
+
+class VerifiedTokenCache:
+    """Verified claims by token hash, for CASDOOR_TOKEN_CACHE_TTL seconds (never past ``exp``).
+
+    A busy client sends the same Bearer token hundreds of times; verifying a
+    signature each time is wasted work. The key is a SHA-256 of the token, so
+    the cache holds no usable credential.
+    """
+
+    def __init__(self, ttl, max_entries=10_000):
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(token):
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def get(self, token):
+        if self.ttl <= 0:
+            return None
+        now = time.time()
+        with self._lock:
+            entry = self._entries.get(self.key(token))
+            if entry is None:
+                return None
+            value, expires = entry
+            if expires <= now:
+                del self._entries[self.key(token)]
+                return None
+            return value
+
+    def put(self, token, value, exp):
+        if self.ttl <= 0:
+            return
+        now = time.time()
+        expires = min(now + self.ttl, float(exp or now))
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries = {k: v for k, v in self._entries.items() if v[1] > now}
+                if len(self._entries) >= self.max_entries:
+                    self._entries.clear()
+            self._entries[self.key(token)] = (value, expires)
+
+    def clear(self):
+        with self._lock:
+            self._entries.clear()

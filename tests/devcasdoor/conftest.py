@@ -1,8 +1,13 @@
 """Fixtures for the devcasdoor conformance tests: one server per session, reset per test."""
+import threading
+import time
+
 import pytest
 import requests
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request
 
-from devcasdoor.testing import DevCasdoor
+from devcasdoor.testing import DevCasdoor, _QuietHandler
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +34,51 @@ def dev(dev_casdoor):
 def http():
     with requests.Session() as session:
         yield session
+
+
+class WebhookReceiver:
+    """A loopback HTTP endpoint that records what it receives.
+
+    ``statuses`` is a queue of status codes to answer with (then 200).
+    """
+
+    def __init__(self):
+        self.received = []
+        self.statuses = []
+        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True,
+                                   request_handler=_QuietHandler)
+        self.url = f"http://127.0.0.1:{self._server.server_port}/hook"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def _wsgi(self, environ, start_response):
+        request = Request(environ)
+        self.received.append({"headers": dict(request.headers), "body": request.get_data(as_text=True),
+                              "method": request.method})
+        status = self.statuses.pop(0) if self.statuses else 200
+        start_response(f"{status} X", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    def wait_for(self, count, timeout=3.0):
+        deadline = time.time() + timeout
+        while len(self.received) < count and time.time() < deadline:
+            time.sleep(0.02)
+        return self.received
+
+    def close(self):
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture(scope="session")
+def _receiver():
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture
+def webhook_receiver(_receiver):
+    _receiver.received.clear()
+    _receiver.statuses.clear()
+    return _receiver

@@ -7,6 +7,7 @@ same keys, and therefore keeps previously issued tokens verifiable.
 """
 import base64
 import datetime
+import functools
 import os
 import re
 
@@ -84,7 +85,14 @@ def replace_key_material(cert, state_dir):
 
 def signing_key(cert):
     """The joserfc private key of a cert."""
-    return RSAKey.import_key(cert["privateKey"])
+    return _import_private_key(cert["privateKey"])
+
+
+@functools.lru_cache(maxsize=32)
+def _import_private_key(pem):
+    # Loading an RSA private key validates it, which costs tens of milliseconds;
+    # keyed by the PEM itself, so a rotated key is never served from the cache.
+    return RSAKey.import_key(pem)
 
 
 def public_jwk(cert):

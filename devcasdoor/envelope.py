@@ -11,7 +11,8 @@ from flask import Response
 
 
 def _json(body, status=200, headers=None):
-    return Response(json.dumps(body), status=status, headers=headers,
+    # Compact, as Go's encoding/json writes it.
+    return Response(json.dumps(body, separators=(",", ":")), status=status, headers=headers,
                     mimetype="application/json", content_type="application/json; charset=utf-8")
 
 

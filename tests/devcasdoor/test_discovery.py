@@ -79,3 +79,27 @@ def test_per_application_discovery_and_jwks(dev):
     assert [k["kid"] for k in keys] == ["cert-storehouse"]
     fallback = api(dev, "GET", "/.well-known/no-such-app/jwks").json()["keys"]
     assert len(fallback) == 2
+
+
+def test_a_restart_keeps_the_keys(tmp_path):
+    first = create_dev_casdoor(None, str(tmp_path))
+    second = create_dev_casdoor(None, str(tmp_path))
+    try:
+        pems = [app.extensions["devcasdoor"].state.certs["cert-storehouse"]["certificate"]
+                for app in (first, second)]
+    finally:
+        first.extensions["devcasdoor"].stop()
+        second.extensions["devcasdoor"].stop()
+    assert pems[0] == pems[1]
+    assert (tmp_path / "certs" / "cert-storehouse.key.pem").stat().st_mode & 0o077 == 0
+
+
+def test_seed_pems_are_used_as_given(tmp_path, dev):
+    seed_cert = dict(dev.state.certs["cert-storehouse"])
+    seed = {"certs": [seed_cert], "organizations": [], "applications": [], "users": []}
+    app = create_dev_casdoor(seed, str(tmp_path / "other"))
+    try:
+        keys = app.test_client().get("/.well-known/jwks").get_json()["keys"]
+    finally:
+        app.extensions["devcasdoor"].stop()
+    assert keys[0]["n"] == api(dev, "GET", "/.well-known/storehouse/jwks").json()["keys"][0]["n"]

@@ -224,3 +224,13 @@ def test_introspection(dev):
     no_client = api(dev, "POST", "/api/login/oauth/introspect", data={"token": body["access_token"]})
     assert no_client.status_code == 401
     assert APPS["storehouse"]["clientId"] == CLIENT_ID
+
+
+def test_code_expires_after_five_minutes(dev):
+    code = sign_in(dev)
+    with dev.state.lock:
+        row = dev.state.token_by("code", code)
+        row["codeExpireIn"] -= 5 * 60 + 1
+    reply = exchange(dev, code)
+    assert reply.status_code == 400
+    assert reply.json()["error_description"].startswith("authorization code has expired")

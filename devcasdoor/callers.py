@@ -14,7 +14,7 @@ authorization check; so does a ``client_credentials`` token.
 """
 import datetime
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from flask import request
 
@@ -33,7 +33,6 @@ class Caller:
     app: dict | None = None
     #: The token row, for bearer callers.
     token: dict | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def is_app(self):

@@ -41,9 +41,19 @@ def check_oauth_login(state, client_id, response_type, redirect_uri, scope):
     custom_scopes = [s.get("name") for s in app.get("scopes") or []]
     if custom_scopes and scope:
         for item in scope.split(" "):
-            if item and not any(item == c or re.fullmatch(c, item) for c in custom_scopes if c):
+            if item and not any(_scope_matches(item, c) for c in custom_scopes if c):
                 return app, "Invalid scope"
     return app, ""
+
+
+def _scope_matches(scope, allowed):
+    """An application scope matches literally or as an anchored regex."""
+    if scope == allowed:
+        return True
+    try:
+        return re.fullmatch(allowed, scope) is not None
+    except re.error:
+        return False
 
 
 def check_challenge_method(method):

@@ -72,3 +72,11 @@ def test_dev_controls_are_off_by_default(tmp_path):
         assert app.test_client().get("/_dev/users").status_code == 404
     finally:
         app.extensions["devcasdoor"].stop()
+
+
+def test_delay_fault_answers_late_but_normally(dev):
+    dev.controls.inject_fault("/api/get-user", "delay", seconds=0.3)
+    started = time.time()
+    reply = api(dev, "GET", "/api/get-user", params={"id": "storehouse/alice", **APP_AUTH})
+    assert time.time() - started >= 0.3
+    assert reply.json()["data"]["name"] == "alice"

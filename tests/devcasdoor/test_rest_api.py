@@ -1,7 +1,7 @@
 """REST authentication, userinfo and the users API (casdoor-api.md §6, §7, §11)."""
 import time
 
-from tests.devcasdoor.helpers import USERS, api, app_credentials, tokens_for
+from tests.devcasdoor.helpers import USERS, api, app_credentials, jwt_parts, tokens_for
 
 CLIENT_ID, CLIENT_SECRET = app_credentials()
 APP_AUTH = {"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET}
@@ -153,3 +153,27 @@ def test_update_user_rejects_special_characters_in_name(dev):
     reply = api(dev, "POST", "/api/update-user", params={"id": "storehouse/bob", **APP_AUTH},
                 json={"name": "bob/evil"})
     assert reply.status_code == 200 and reply.json()["status"] == "error"
+
+
+def test_a_basic_header_hides_the_query_credentials(dev):
+    """A non-matching Basic header is ignored silently, and then clientId/clientSecret
+    in the query are not consulted either: the caller is anonymous."""
+    reply = api(dev, "GET", "/api/get-users", params={"owner": "storehouse", **APP_AUTH},
+                auth=("proxy-user", "proxy-password"))
+    assert reply.json()["msg"] == "Unauthorized operation"
+
+
+def test_userinfo_token_fields_act_as_a_whitelist(dev):
+    with dev.state.lock:
+        dev.state.applications["storehouse"]["tokenFields"] = ["Name"]
+    token = tokens_for(dev, scope="openid profile email")["access_token"]
+    info = api(dev, "GET", "/api/userinfo", headers=bearer(token)).json()
+    assert info == {"sub": USERS["alice"]["id"], "iss": dev.url, "aud": CLIENT_ID,
+                    "preferred_username": "alice"}
+
+
+def test_refresh_takes_iss_from_the_refresh_request(dev):
+    body = tokens_for(dev)
+    reply = api(dev, "POST", "/api/login/oauth/access_token", headers={"Host": "casdoor.storehouse.test"},
+                data={"grant_type": "refresh_token", "client_id": CLIENT_ID, "refresh_token": body["refresh_token"]})
+    assert jwt_parts(reply.json()["access_token"])[1]["iss"] == "https://casdoor.storehouse.test"

@@ -1,8 +1,8 @@
 """The token endpoint, refresh and introspection (casdoor-api.md §4)."""
 import requests
 
-from tests.devcasdoor.helpers import (APPS, CALLBACK, USERS, api, app_credentials, exchange, jwt_parts,
-                                      pkce_pair, sign_in, tokens_for)
+from tests.devcasdoor.helpers import (APPS, CALLBACK, PASSWORD, USERS, api, app_credentials, code_from, exchange,
+                                      jwt_parts, pkce_pair, sign_in, tokens_for)
 
 CLIENT_ID, CLIENT_SECRET = app_credentials()
 TOKEN_PATH = "/api/login/oauth/access_token"
@@ -205,7 +205,6 @@ def test_iss_is_fixed_when_the_code_is_issued(dev):
 
 
 def sign_in_with_session(dev, session):
-    from tests.devcasdoor.helpers import PASSWORD, code_from
     return code_from(dev.get_code("storehouse", "alice", PASSWORD, CALLBACK, "s", "n", session=session))
 
 

@@ -82,3 +82,14 @@ def test_extended_user_and_logout_event(dev, webhook_receiver):
     assert payload["action"] == "logout" and payload["user"] == "alice"
     assert payload["extendedUser"] == {"homepage": "research", "groups": ["storehouse/staff"]}
     assert "id_token_hint" not in payload["requestUri"]
+
+
+def test_update_user_by_the_user_triggers_a_webhook(dev, webhook_receiver):
+    add_webhook(dev, webhook_receiver.url, ["update-user"], isUserExtended=True)
+    token = tokens_for(dev, "bob")["access_token"]
+    reply = api(dev, "POST", "/api/update-user", params={"id": "storehouse/bob", "columns": "bio"},
+                headers={"Authorization": f"Bearer {token}"}, json={"bio": "hi"})
+    assert reply.json()["status"] == "ok"
+    payload = json.loads(webhook_receiver.wait_for(1)[0]["body"])
+    assert payload["action"] == "update-user" and payload["user"] == "bob"
+    assert payload["extendedUser"]["bio"] == "hi" and payload["extendedUser"]["password"] == "***"

@@ -50,7 +50,7 @@ DEFAULT_UPDATE_COLUMNS = (
 #: Extra default columns written only when the caller is an admin or an application.
 ADMIN_UPDATE_COLUMNS = (
     "name", "id", "email", "phone", "balance", "balanceCredit", "balanceCurrency",
-    "isAdmin", "isForbidden", "isDeleted", "owner",
+    "isAdmin", "isForbidden", "isDeleted",
 )
 
 #: Characters Casdoor's FieldValidationFilter refuses in a body ``name`` of add-*/update-*.
@@ -111,14 +111,16 @@ def apply_update(stored, body, columns, is_admin):
         source = body
     before = copy.deepcopy(stored)
     for column in targets:
-        if column == "password":
-            continue
-        if column == "owner" and not is_admin:
+        if column in ("password", "owner"):
             continue
         value = source.get(column, zero_value(column)) if not columns else source.get(column)
         if column in ("balance", "balanceCredit"):
             value = float(value or 0)
         stored[column] = copy.deepcopy(value)
+    # Moving a user to another organization is checked by the caller (global
+    # admins only) and happens only when the body names a different owner.
+    if is_admin and body.get("owner") and body["owner"] != stored["owner"]:
+        stored["owner"] = body["owner"]
     password = body.get("password")
     if columns and "password" in columns and password not in (None, "", "***"):
         stored["password"] = password

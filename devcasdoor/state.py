@@ -38,6 +38,8 @@ class State:
         self.lock = threading.RLock()
         self.seed = copy.deepcopy(seed)
         self.state_dir = state_dir
+        #: Bumped by every reset, so work started before a reset can tell.
+        self.generation = 0
         os.makedirs(state_dir, exist_ok=True)
         self.reset()
 
@@ -45,6 +47,7 @@ class State:
         """Back to the seed. Keys survive because they are reloaded from ``state_dir``."""
         seed = copy.deepcopy(self.seed)
         with self.lock:
+            self.generation += 1
             created = now_rfc3339()
             self.certs = {}
             for cert in seed.get("certs", []):

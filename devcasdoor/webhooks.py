@@ -50,12 +50,13 @@ class WebhookWorker:
             due = [e for e in self.state.webhook_events
                    if e["status"] == "pending" and e["nextTryAt"] <= now]
             webhooks = {w["name"]: w for w in self.state.webhooks}
+            generation = self.state.generation
         for event in due:
             webhook = webhooks.get(event["webhook"])
             if webhook is not None:
-                self._attempt(event, webhook)
+                self._attempt(event, webhook, generation)
 
-    def _attempt(self, event, webhook):
+    def _attempt(self, event, webhook, generation):
         headers = {"Content-Type": webhook.get("contentType") or "application/json"}
         for header in webhook.get("headers") or []:
             headers[header["name"]] = header["value"]
@@ -68,6 +69,8 @@ class WebhookWorker:
         except requests.RequestException as exc:
             error = str(exc)
         with self.state.lock:
+            if self.state.generation != generation:
+                return  # the state was reset while we were sending
             event["attempts"] += 1
             self.state.deliveries.append({
                 "event": event["name"], "webhook": webhook["name"], "url": webhook["url"],

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from flask.sessions import SessionInterface, SessionMixin
 from itsdangerous import BadSignature, Signer
+from sqlalchemy.orm.attributes import flag_modified
 from werkzeug.datastructures import CallbackDict
 
 from webapp.extensions import db
@@ -132,6 +133,7 @@ class DatabaseSessionInterface(SessionInterface):
         now = utcnow()
         for old in session.rows_to_revoke:
             old.revoked_at = now
+            db.session.add(old)
 
         cookie_name = self.get_cookie_name(app)
         cookie_kwargs = dict(
@@ -152,6 +154,9 @@ class DatabaseSessionInterface(SessionInterface):
 
         lifetime = timedelta(days=app.config["SESSION_LIFETIME_DAYS"])
         refresh_cookie = session.modified
+        # Track our own writes rather than trusting db.session.dirty: the view
+        # may have committed (expiring the row) before we get here.
+        changed = bool(session.rows_to_revoke)
         row = session.row
         if row is None:
             from flask import request
@@ -167,17 +172,20 @@ class DatabaseSessionInterface(SessionInterface):
                 ip=(request.remote_addr or "")[:64],
                 user_agent=request.headers.get("User-Agent", "")[:255],
             )
-            db.session.add(row)
             session.row = row
+            changed = True
         else:
             if session.modified:
                 row.data = dict(session)
+                flag_modified(row, "data")
+                changed = True
             touch_after = timedelta(seconds=app.config["SESSION_TOUCH_INTERVAL"])
             if now - row.last_seen_at > touch_after:
                 row.last_seen_at = now
                 row.expires_at = now + lifetime
-                refresh_cookie = True
-        if db.session.dirty or db.session.new:
+                refresh_cookie = changed = True
+        if changed:
+            db.session.add(row)
             db.session.commit()
 
         if not session.from_header and refresh_cookie:

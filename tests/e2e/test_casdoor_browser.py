@@ -1,0 +1,54 @@
+"""Casdoor sign-in and account linking in a real browser against the development Casdoor server."""
+import re
+
+import pytest
+
+from tests.casdoor_helpers import DEMO_PASSWORD
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def app_config(sso_app_config):
+    return sso_app_config
+
+
+def sign_in_on_casdoor(page, username, password=DEMO_PASSWORD):
+    page.locator("input[name=username]").fill(username)
+    page.locator("input[name=password]").fill(password)
+    page.get_by_role("button", name="Sign In").click()
+
+
+def test_continue_with_casdoor_sso_signs_in(live_server, page, casdoor):
+    page.goto(live_server.url + "/auth/login")
+    page.get_by_test_id("casdoor-sso").click()
+    page.wait_for_url(re.compile(re.escape(casdoor.url) + r"/login/oauth/authorize"))
+    sign_in_on_casdoor(page, "bob", "wrong-password")
+    # Casdoor keeps errors on its own page.
+    assert page.url.startswith(casdoor.url)
+    sign_in_on_casdoor(page, "bob")
+    page.get_by_text("through Casdoor").wait_for()
+    assert page.url.startswith(live_server.url)
+    assert page.get_by_test_id("account-menu").inner_text().strip() != ""
+
+
+def test_link_and_unlink_on_connected_accounts(live_server, page, create_user, casdoor):
+    user = create_user("dana", email="dana@example.com", password="dana-password-1")
+    page.goto(live_server.url + "/auth/login")
+    page.get_by_text("Use email / password instead").click()
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill("dana-password-1")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.get_by_text("Welcome back").wait_for()
+
+    page.goto(live_server.url + "/settings/accounts")
+    row = page.get_by_test_id("casdoor-row")
+    assert "Not linked" in row.inner_text()
+    row.get_by_role("button", name="Link Casdoor").click()
+    sign_in_on_casdoor(page, "bob")
+    page.get_by_text("Linked Casdoor account storehouse/bob.").wait_for()
+    assert "Linked" in page.get_by_test_id("casdoor-row").inner_text()
+
+    page.get_by_test_id("casdoor-row").get_by_role("button", name="Unlink").click()
+    page.get_by_text("Unlinked your Casdoor account").wait_for()
+    assert "Not linked" in page.get_by_test_id("casdoor-row").inner_text()

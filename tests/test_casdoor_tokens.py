@@ -20,8 +20,8 @@ def app_config(sso_app_config):
     return sso_app_config
 
 
-def exchange(client, casdoor, username, **extra):
-    code = code_for_api(casdoor, "storehouse", username, nonce=extra.pop("casdoor_nonce", "api-nonce"))
+def exchange(client, casdoor, username, application="storehouse", **extra):
+    code = code_for_api(casdoor, application, username, nonce=extra.pop("casdoor_nonce", "api-nonce"))
     return client.post("/api/v1/auth/casdoor/exchange/",
                        json={"code": code, "redirect_uri": "http://localhost:5173/callback", **extra})
 
@@ -63,6 +63,29 @@ def test_exchange_returns_the_same_payload_as_a_local_sign_in(client, casdoor, a
     assert response.json["token_type"] == "Token" and response.json["user"]["username"] == "bob"
     me = app.test_client().get("/api/v1/me/", headers={"Authorization": f"Token {response.json['token']}"})
     assert me.status_code == 200 and me.json["auth_method"] == "casdoor"
+
+
+FORMATS = ["storehouse", "storehouse-standard", "storehouse-empty", "storehouse-custom"]
+
+
+@pytest.mark.parametrize("casdoor_overrides", [{"application": name} for name in FORMATS], ids=FORMATS)
+def test_exchange_works_for_every_token_format(client, casdoor, casdoor_overrides, db):
+    response = exchange(client, casdoor, "alice", application=casdoor_overrides["application"], nonce="api-nonce")
+    assert response.status_code == 200, response.json
+    assert response.json["user"]["username"] == "alice"
+    from webapp.users.models import User
+    alice = db.session.execute(db.select(User).filter_by(username="alice")).scalar_one()
+    assert alice.casdoor_homepage == "research" and alice.casdoor_groups == ["storehouse/staff"]
+
+
+@pytest.mark.parametrize("casdoor_overrides", [{"application": "storehouse-empty"}])
+@pytest.mark.parametrize("field", ["isForbidden", "isDeleted"])
+def test_forbidden_or_deleted_user_is_refused_when_casdoor_is_asked(client, casdoor, field):
+    token = access_token_for(casdoor, "bob", application="storehouse-empty")
+    casdoor.controls.patch_user("storehouse", "bob", **{field: True})
+    response = me_with(client, token)
+    assert response.status_code == 401
+    assert "forbidden or deleted" in response.json["message"]
 
 
 def test_exchange_with_the_wrong_nonce_is_refused(client, casdoor):

@@ -1,5 +1,8 @@
 """Settings > Connected accounts: the Casdoor link, a local password, sessions."""
-from flask import flash, g, redirect, render_template, request, url_for
+import logging
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import session as flask_session
 
 from webapp.accounts import bp
 from webapp.auth import identities
@@ -7,6 +10,10 @@ from webapp.auth.decorators import login_required
 from webapp.casdoor import get_casdoor
 from webapp.casdoor.errors import IdentityConflict
 from webapp.extensions import db
+from webapp.sessions.models import Session
+from webapp.users.models import utcnow
+
+log = logging.getLogger("webapp.accounts")
 
 
 @bp.get("/accounts")
@@ -44,3 +51,32 @@ def set_password():
         db.session.commit()
         flash("Password set. You can sign in with your email and this password.", "success")
     return redirect(url_for("accounts.connected"))
+
+
+@bp.get("/sessions")
+@login_required
+def sessions():
+    """The user's signed-in sessions (browsers and API tokens), newest first."""
+    rows = [row for row in db.session.execute(
+        db.select(Session).filter(Session.user_id == g.user.id, Session.revoked_at.is_(None))
+        .order_by(Session.last_seen_at.desc())
+    ).scalars() if row.is_active]
+    current_id = getattr(getattr(flask_session, "row", None), "id", None)
+    return render_template("accounts/sessions.html", rows=rows, current_id=current_id)
+
+
+@bp.post("/sessions/<int:session_id>/revoke")
+@login_required
+def revoke_session(session_id):
+    """Revoke one of the user's own sessions; another user's id answers 404."""
+    row = db.session.get(Session, session_id)
+    if row is None or row.user_id != g.user.id:
+        abort(404)
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        db.session.commit()
+        log.info("User %s revoked session %s", g.user.username, row.id)
+    flash("Session revoked: that browser or API token is signed out.", "success")
+    if row.id == getattr(getattr(flask_session, "row", None), "id", None):
+        return redirect(url_for("auth.login"))
+    return redirect(url_for("accounts.sessions"))

@@ -40,3 +40,6 @@ test: install browser
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+bench: install
+	$(BIN)/python bench/bearer_auth.py

@@ -3,7 +3,7 @@ from flask import current_app, g, jsonify, request
 from webapp.api import bp
 from webapp.auth import current, service
 from webapp.auth.decorators import login_required
-from webapp.auth.views import _is_failed_signin, _signin_limit
+from webapp.auth.views import _signin_limit
 from webapp.errors import StorehouseError
 from webapp.extensions import db, limiter
 

@@ -9,7 +9,6 @@ profile sync runs.
 from flask import request
 
 from webapp.auth import identities
-from webapp.auth.errors import AccountDisabled
 from webapp.casdoor import get_casdoor
 from webapp.casdoor.claims import ProviderIdentity, identity_from_claims
 from webapp.casdoor.errors import SignInError
@@ -44,8 +43,6 @@ def load_bearer_user():
         raise SignInError("Cannot sign in: this Casdoor account matches an existing Storehouse account that "
                           "is not linked to it. Sign in on the web once and link it under Connected accounts.",
                           error="casdoor_link_required")
-    except AccountDisabled:
-        raise
     db.session.commit()
     casdoor.token_cache.put(token, identity.to_dict(), claims.get("exp"))
     return user

@@ -3,7 +3,7 @@ import logging
 from functools import wraps
 
 import requests
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
 from webapp.auth import current, identities, service
 from webapp.auth.decorators import login_required

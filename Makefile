@@ -32,10 +32,11 @@ browser:
 	@scripts/ensure-chromium.sh
 
 test: install browser
-	$(BIN)/python -m pytest
+	@echo "== tests on SQLite =="
+	env -u TEST_DATABASE_URL $(BIN)/python -m pytest
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
-		echo "== again on PostgreSQL ($$TEST_DATABASE_URL) =="; \
-		STOREHOUSE_TEST_DB_LABEL=postgresql $(BIN)/python -m pytest; \
+		echo "== tests again on PostgreSQL ($$TEST_DATABASE_URL) =="; \
+		$(BIN)/python -m pytest; \
 	fi
 
 clean:

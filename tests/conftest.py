@@ -21,10 +21,27 @@ from webapp.extensions import db as _db
 
 @pytest.fixture(scope="session")
 def database_uri(tmp_path_factory):
+    """SQLite in a temporary file, or a private schema of TEST_DATABASE_URL.
+
+    Each PostgreSQL run works in a schema of its own (dropped at the end), so two
+    runs against the same database, by two developers or by CI and a developer,
+    cannot see each other's tables.
+    """
     url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        return database_url(url)
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'storehouse-test.db'}"
+    if not url:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'storehouse-test.db'}"
+        return
+    url = database_url(url)
+    schema = f"storehouse_test_{os.getpid()}"
+    admin = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in url else "?"
+    yield f"{url}{separator}options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
 
 
 _apps_made = []
@@ -146,6 +163,38 @@ def create_user(app):
         _db.session.commit()
         user.plain_password = password
         return user
+
+    return create
+
+
+@pytest.fixture
+def create_store(app):
+    """Create a store through the service (the first one becomes the default); ``fields``
+    like ``is_active=False`` or ``is_default=True`` are set on it afterwards."""
+    from webapp.stores import service
+
+    def create(name, **fields):
+        settings = {key: fields.pop(key) for key in list(fields) if key in service.SETTINGS}
+        store = service.create_store(name, **settings)
+        if fields.pop("is_default", False):
+            service.make_default_store(store)
+        for key, value in fields.items():
+            setattr(store, key, value)
+        _db.session.commit()
+        return store
+
+    return create
+
+
+@pytest.fixture
+def create_document(app):
+    """Create a document in a store: ``create_document(store, title=..., body=..., author=user)``."""
+    from webapp.stores import service
+
+    def create(store, title="A document", body="", author=None):
+        document = service.create_document(store, author, title, body)
+        _db.session.commit()
+        return document
 
     return create
 

@@ -2,8 +2,19 @@
 from webapp.errors import StorehouseError
 
 
-class ConfigurationError(RuntimeError):
-    """A Casdoor setting is unusable; raised at start so the app does not run half-configured."""
+class ConfigurationError(SystemExit):
+    """A Casdoor setting is unusable; raised at start so the app does not run half-configured.
+
+    A SystemExit, so ``flask run``, ``flask db upgrade`` or a WSGI server stop
+    with this one line (naming the variable) instead of a stack trace.
+    """
+
+    def __init__(self, message):
+        super().__init__(f"Storehouse cannot start: {message}")
+        self.message = message
+
+    def __str__(self):
+        return str(self.code)
 
 
 class CasdoorError(StorehouseError):

@@ -34,6 +34,7 @@ def create_app(config_class=Config):
     casdoor.init_app(app)
 
     from webapp import models  # noqa: F401  (every model registered with SQLAlchemy)
+    from webapp import stores
     from webapp.accounts import bp as accounts_bp
     from webapp.api import bp as api_bp
     from webapp.auth import bp as auth_bp
@@ -45,6 +46,7 @@ def create_app(config_class=Config):
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(api_bp)
+    stores.init_app(app)
     app.register_blueprint(casdoor_bp)
     app.register_blueprint(accounts_bp)
 

@@ -1,3 +1,4 @@
 """Every feature's models, imported so that Alembic sees them (imports only)."""
 from webapp.sessions.models import Session  # noqa: F401
+from webapp.stores.models import Document, Store  # noqa: F401
 from webapp.users.models import User  # noqa: F401

@@ -1,6 +1,8 @@
 """What every template can see: the product name, the version, sign-in state."""
 from flask import current_app, g
 
+from webapp.stores.templating import store_context
+
 
 def inject_globals():
     return {
@@ -9,6 +11,7 @@ def inject_globals():
         "current_user": g.get("user"),
         "signup_enabled": current_app.config["SIGNUP_ENABLED"],
         "casdoor_configured": getattr(current_app.extensions.get("casdoor"), "configured", False),
+        **store_context(),  # store_selector, admin_links
         "account_links": [("accounts.connected", "Connected accounts")] if g.get("user") else [],
     }
 

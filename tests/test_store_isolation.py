@@ -1,0 +1,184 @@
+"""Isolation: a user bound to one store can neither see nor change another store.
+
+Two checks, both driven by the application's own URL map so that a new route
+is covered the day it is added:
+
+* ``test_walk_every_route_as_a_bound_user``: every rule and every method,
+  pages and API, aimed at the other store's objects (``store`` = the other
+  store, ids = the other store's rows, ``?store=`` too), with a valid CSRF
+  token and plausible form/JSON data so that a missing check would really
+  change something. No response may contain the other store's secret marker,
+  store-scoped routes must answer 404, and the other store's rows must be
+  exactly as they were.
+* ``test_cross_store_404``: one case per store-scoped endpoint and method:
+  the other store's URL answers 404, the own store's URL with the other
+  store's ids answers 404, while the own store's URL with own ids does not
+  (so the 404 comes from scoping, not from a broken route).
+
+A route can be left out only by ``EXEMPT`` below, with the reason. A URL
+parameter the walk does not know how to fill fails the walk: teach
+``FILLERS`` about it.
+"""
+import pytest
+from werkzeug.routing import Map
+
+from config import TestingConfig
+from tests.helpers import csrf_token
+from webapp import create_app
+from webapp.sessions.models import Session
+
+SECRET = "SECRET-OTHER-STORE-7f3a9"
+
+#: endpoint -> why the walk does not call it. Reviewed; keep it short.
+EXEMPT = {
+    "auth.logout": "ends the walking user's session (touches no store data); later requests would be anonymous",
+    "api.logout": "ends the walking user's session (touches no store data); later requests would be anonymous",
+}
+
+#: URL parameter -> how to fill it from the walk's context (the *other* store's objects).
+FILLERS = {
+    "store": lambda ctx: ctx["other"].name,
+    "document_id": lambda ctx: ctx["other_document"].id,
+    "session_id": lambda ctx: ctx["other_session"].id,
+    "filename": lambda ctx: "css/app.css",
+}
+
+#: What a form or JSON body carries: enough that a missing check would change data.
+PAYLOAD = {
+    "title": "hijacked", "body": "hijacked", "name": "hijacked", "display_name": "hijacked",
+    "description": "hijacked", "welcome_text": "hijacked", "system_prompt": "hijacked",
+    "model_provider": "hijacked", "knowledge_count": "7", "memory_limit": "3", "is_active": "y",
+    "update_casdoor": "y", "email": "x@example.com", "password": "hijacked-password",
+}
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _url_rules():
+    app = create_app(type("Cfg", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": "sqlite://"}))
+    return list(app.url_map.iter_rules())
+
+
+RULES = _url_rules()
+SCOPED_CASES = [
+    (rule.endpoint, method)
+    for rule in RULES if "store" in rule.arguments
+    for method in sorted(rule.methods & set(METHODS))
+]
+
+
+@pytest.fixture
+def world(app, db, create_user, create_store, create_document, login):
+    """Store ``home`` (the walker's, by Casdoor Homepage) and store ``other`` (full of secrets)."""
+    home = create_store("home")
+    other = create_store("other", display_name=f"Other {SECRET}", description=SECRET,
+                         welcome_text=SECRET, system_prompt=SECRET)
+    author = create_user("otherauthor", casdoor_homepage="other")
+    other_document = create_document(other, title=f"Title {SECRET}", body=f"Body {SECRET}", author=author)
+    create_document(other, title=f"Second {SECRET}", body=SECRET, author=author)
+    own_document = create_document(home, title="Own document", body="mine")
+    # The other store's author is signed in somewhere: their session is theirs alone.
+    login(app.test_client(), author)
+    other_session = db.session.execute(db.select(Session).filter_by(user_id=author.id)).scalar_one()
+    return {"home": home, "other": other, "other_document": other_document, "own_document": own_document,
+            "other_session": other_session}
+
+
+def snapshot(db):
+    """Every row of every store and store-owned table, plus the Homepages (bindings)."""
+    from webapp.stores.models import Store
+    from webapp.stores.scoping import STORE_OWNED_MODELS
+    from webapp.users.models import User
+
+    db.session.expire_all()
+    state = {}
+    for model in (Store, *STORE_OWNED_MODELS):
+        table = model.__table__
+        rows = db.session.execute(db.select(table).order_by(table.c.id)).all()
+        state[table.name] = [tuple(row) for row in rows]
+    # The other store's user: account (Homepage included) and sessions.
+    state["other_user"] = tuple(db.session.execute(
+        db.select(User.__table__).filter_by(username="otherauthor")).one())
+    other_user = db.select(User.id).filter_by(username="otherauthor").scalar_subquery()
+    state["other_sessions"] = [tuple(row) for row in db.session.execute(
+        db.select(Session.__table__).filter(Session.user_id == other_user).order_by(Session.id))]
+    return state
+
+
+def build_url(rule, ctx):
+    values = {}
+    for argument in rule.arguments:
+        if argument not in FILLERS:
+            pytest.fail(f"The isolation walk cannot fill <{argument}> of {rule.rule} ({rule.endpoint}): "
+                        "add a filler that points it at the other store's objects.")
+        values[argument] = FILLERS[argument](ctx)
+    adapter = Map([type(rule)(rule.rule, endpoint=rule.endpoint)]).bind("localhost")
+    return adapter.build(rule.endpoint, values, append_unknown=False)
+
+
+def call(client, method, url, token):
+    if url.startswith("/api/"):
+        return client.open(url, method=method, json=PAYLOAD if method != "GET" else None,
+                           query_string={"store": "other", "confirm": "true"})
+    data = {**PAYLOAD, "csrf_token": token} if method != "GET" else None
+    return client.open(url, method=method, data=data, query_string={"store": "other"})
+
+
+@pytest.mark.parametrize("is_admin", [False, True], ids=["bound-user", "bound-admin"])
+def test_walk_every_route_as_a_bound_user(app, db, client, create_user, login, world, is_admin):
+    walker = create_user("walker", casdoor_homepage="home", is_admin=is_admin)
+    login(client, walker)
+    token = csrf_token(client)
+    before = snapshot(db)
+    walked = []
+    for rule in RULES:
+        if rule.endpoint in EXEMPT:
+            continue
+        url = build_url(rule, world)
+        for method in sorted(rule.methods & set(METHODS)):
+            response = call(client, method, url, token)
+            body = response.get_data(as_text=True)
+            response.close()
+            where = f"{method} {url} ({rule.endpoint}) -> {response.status_code}"
+            walked.append(where)
+            assert SECRET not in body, f"{where} reveals the other store: {body[:300]}"
+            assert "other" not in response.headers.get("Location", "").split("/"), where
+            if "store" in rule.arguments:
+                assert response.status_code == 404, f"{where}: a store-scoped route must answer 404"
+            assert response.status_code != 500, where
+        # Still signed in as the walker: otherwise later answers would prove nothing.
+        assert client.get("/api/v1/me/").status_code == 200, f"the walk lost its session at {rule.rule}"
+    assert snapshot(db) == before, "the walk changed the other store's data"
+    assert len(walked) >= 30, walked
+
+
+def test_exemptions_name_real_endpoints():
+    endpoints = {rule.endpoint for rule in RULES}
+    assert set(EXEMPT) <= endpoints, set(EXEMPT) - endpoints
+
+
+@pytest.mark.parametrize("endpoint,method", SCOPED_CASES, ids=[f"{m}-{e}" for e, m in SCOPED_CASES])
+def test_cross_store_404(app, db, client, create_user, login, world, endpoint, method):
+    rule = next(r for r in RULES if r.endpoint == endpoint and method in r.methods)
+    user = create_user("bound", casdoor_homepage="home", is_admin=True)
+    login(client, user)
+    token = csrf_token(client)
+    before = snapshot(db)
+
+    other_url = build_url(rule, world)
+    response = call(client, method, other_url, token)
+    assert response.status_code == 404, f"{method} {other_url} -> {response.status_code}"
+    assert SECRET not in response.get_data(as_text=True)
+
+    if "document_id" in rule.arguments:
+        # The own store's URL cannot reach the other store's rows either.
+        mixed_url = build_url(rule, {**world, "other": world["home"]})
+        response = call(client, method, mixed_url, token)
+        assert response.status_code == 404, f"{method} {mixed_url} -> {response.status_code}"
+    assert snapshot(db) == before
+
+    # The same endpoint in the user's own store is reachable: the 404s above are scoping's.
+    own_url = build_url(rule, {**world, "other": world["home"], "other_document": world["own_document"]})
+    # It may be refused (a bound admin cannot rename or delete their store), never "not found".
+    response = call(client, method, own_url, token)
+    assert response.status_code in (200, 201, 302, 400, 403, 409), f"{method} {own_url} -> {response.status_code}"

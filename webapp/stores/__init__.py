@@ -1,0 +1,31 @@
+"""Stores: workspaces, the Casdoor Homepage binding, and the documents they own.
+
+Three blueprints, all scoped through ``webapp.stores.scoping``:
+
+* ``stores``        pages under ``/s/<store>/`` (store home, documents);
+* ``stores_admin``  ``/admin/stores/...`` and ``/admin/users/`` (administrators);
+* ``stores_api``    JSON under ``/api/v1/stores/`` and ``/api/v1/s/<store>/``.
+"""
+from flask import Blueprint
+
+from webapp.stores import scoping
+
+bp = Blueprint("stores", __name__, url_prefix="/s/<store>")
+admin_bp = Blueprint("stores_admin", __name__, url_prefix="/admin")
+api_bp = Blueprint("stores_api", __name__, url_prefix="/api/v1")
+
+for _blueprint in (bp, admin_bp, api_bp):
+    scoping.init_scoped_blueprint(_blueprint)
+
+from webapp.stores import admin, api, views  # noqa: E402,F401
+
+
+def init_app(app):
+    """Register the blueprints, the ``url_for`` store default and ``flask stores``."""
+    from webapp.stores.cli import stores_cli
+
+    app.register_blueprint(bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(api_bp)
+    scoping.init_app(app)
+    app.cli.add_command(stores_cli)

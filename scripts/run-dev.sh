@@ -36,6 +36,6 @@ fi
 
 "$BIN/flask" db upgrade
 "$BIN/flask" users bootstrap
-"$BIN/flask" stores bootstrap 2>/dev/null || true
+"$BIN/flask" stores bootstrap
 echo "Storehouse: http://127.0.0.1:5000"
 "$BIN/flask" run --host 127.0.0.1 --port 5000

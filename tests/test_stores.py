@@ -1,0 +1,506 @@
+"""Stores: binding rules, the selector, admin pages, rename and delete, documents, CLI."""
+import re
+
+import pytest
+
+from tests.helpers import csrf_token, post_form
+from webapp.stores import scoping, service
+from webapp.stores.models import Document, Store
+from webapp.stores.service import StoreError
+from webapp.users.models import User
+
+
+def delete(client, path):
+    """DELETE from a signed-in browser session: needs the CSRF header (API tokens do not)."""
+    return client.delete(path, headers={"X-CSRFToken": csrf_token(client)})
+
+
+def store_named(db, name):
+    db.session.expire_all()
+    return db.session.execute(db.select(Store).filter_by(name=name)).scalar_one_or_none()
+
+
+@pytest.fixture
+def stores(create_store):
+    """general (default), research, archive (inactive)."""
+    return {
+        "general": create_store("general", display_name="General"),
+        "research": create_store("research", display_name="Research"),
+        "archive": create_store("archive", display_name="Archive", is_active=False),
+    }
+
+
+# --- names --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,message", [
+    ("", "Enter a store name."),
+    ("   ", "Enter a store name."),
+    ("x" * 101, "at most 100 characters; this one has 101"),
+    ("a/b", "cannot contain /"),
+    ("what?", "cannot contain ?"),
+    ("a:b", "cannot contain :"),
+    ("a#b", "cannot contain #"),
+    ("a&b", "cannot contain &"),
+    ("50%", "cannot contain %"),
+    ("a=b", "cannot contain ="),
+    ("a+b", "cannot contain +"),
+    ("a;b", "cannot contain ;"),
+    ("a/b?c", "cannot contain / ?"),
+    ("..", "cannot be '.' or '..'"),
+    ("tab\there", "control characters"),
+])
+def test_store_name_rules_say_what_is_wrong(app, name, message):
+    with pytest.raises(StoreError) as info:
+        service.validate_store_name(name)
+    assert message in info.value.message
+    assert info.value.field == "name"
+
+
+def test_names_are_unique_ignoring_case_and_trimmed(app, create_store):
+    create_store("Research")
+    with pytest.raises(StoreError, match="A store named 'Research' already exists"):
+        service.validate_store_name(" research ")
+    assert service.validate_store_name("  Data Science  ") == "Data Science"
+    assert service.validate_store_name("x" * 100) == "x" * 100
+
+
+def test_create_form_shows_the_error_next_to_the_name(app, client, create_user, login):
+    login(client, create_user(is_admin=True))
+    response = post_form(client, "/admin/stores/new", {"name": "team/a", "knowledge_count": "5",
+                                                      "memory_limit": "10"})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "A store name cannot contain /" in page and 'class="field-error"' in page
+    response = post_form(client, "/admin/stores/new", {"name": "team", "knowledge_count": "500",
+                                                      "memory_limit": "10"})
+    assert "Knowledge count must be between 1 and 50." in response.get_data(as_text=True)
+
+
+# --- the default store ------------------------------------------------------------------
+
+def test_exactly_one_default_and_it_cannot_be_deleted(app, db, client, create_user, login, stores):
+    assert stores["general"].is_default and not stores["research"].is_default
+    admin = create_user(is_admin=True)
+    login(client, admin)
+    assert post_form(client, "/admin/stores/research/make-default").status_code == 302
+    assert [s.name for s in db.session.execute(db.select(Store).filter_by(is_default=True)).scalars()] == \
+        ["research"]
+
+    page = client.get("/admin/stores/research/delete").get_data(as_text=True)
+    assert "default store, so it cannot be deleted" in page and "Delete store and its documents" not in page
+    refused = post_form(client, "/admin/stores/research/delete")
+    assert refused.status_code == 409
+    assert "The default store cannot be deleted" in refused.get_data(as_text=True)
+    assert store_named(db, "research") is not None
+    with pytest.raises(StoreError, match="cannot be deactivated"):
+        service.update_store_settings(store_named(db, "research"), {}, is_active=False)
+
+
+def test_the_database_refuses_a_second_default(app, db, stores):
+    import sqlalchemy as sa
+
+    stores["research"].is_default = True
+    with pytest.raises(sa.exc.IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+
+
+def test_the_first_store_becomes_the_default(app, db):
+    first = service.create_store("first")
+    second = service.create_store("second")
+    assert first.is_default and not second.is_default
+
+
+# --- who sees which stores --------------------------------------------------------------
+
+def names(stores):
+    return [store.name for store in stores]
+
+
+def test_unbound_users_see_active_stores_admins_also_inactive(app, create_user, stores):
+    assert names(scoping.accessible_stores(create_user())) == ["general", "research"]
+    assert names(scoping.accessible_stores(create_user(is_admin=True))) == ["general", "archive", "research"]
+    assert scoping.accessible_stores(None) == []
+
+
+def test_bound_user_sees_exactly_their_store(app, create_user, stores):
+    user = create_user(casdoor_homepage="research")
+    assert names(scoping.accessible_stores(user)) == ["research"]
+    assert scoping.bound_store(user).name == "research"
+    assert scoping.binding_of(user).describe == "bound to store 'research'"
+
+
+def test_binding_is_exact(app, create_user, stores):
+    """Casdoor compares the Homepage with the name as it is: 'Research' is not 'research'."""
+    user = create_user(casdoor_homepage="Research")
+    assert scoping.binding_of(user).state == "unmatched"
+
+
+def test_bound_to_an_inactive_store_means_no_store(app, client, create_user, login, stores):
+    user = create_user(casdoor_homepage="archive")
+    assert scoping.accessible_stores(user) == []
+    login(client, user)
+    page = client.get("/").get_data(as_text=True)
+    assert "bound to store <code>archive</code>" in page and "switched off" in page
+
+
+@pytest.mark.parametrize("app_config,expected", [
+    ({"STORE_BINDING_FAIL_CLOSED": False}, ["general", "research"]),
+    ({"STORE_BINDING_FAIL_CLOSED": True}, []),
+], ids=["fail-open", "fail-closed"])
+def test_unmatched_homepage(app, client, create_user, login, stores, expected):
+    user = create_user(casdoor_homepage="https://example.com/~me")
+    binding = scoping.binding_of(user)
+    assert binding.state == "unmatched" and not binding.is_bound
+    assert names(scoping.accessible_stores(user)) == expected
+    login(client, user)
+    home = client.get("/")
+    if expected:
+        assert home.headers["Location"] == "/s/general/"
+        assert client.get("/s/research/").status_code == 200
+    else:
+        page = home.get_data(as_text=True)
+        assert home.status_code == 200 and "STORE_BINDING_FAIL_CLOSED" in page
+        assert "<code>https://example.com/~me</code>, which is not" in page
+        assert client.get("/s/general/").status_code == 404
+        assert client.get("/api/v1/stores/").json["stores"] == []
+
+
+# --- home page and selector ----------------------------------------------------------------
+
+def test_home_goes_to_the_bound_store_else_last_used_else_default(app, client, create_user, login, stores):
+    bound = create_user(casdoor_homepage="research")
+    login(client, bound)
+    assert client.get("/").headers["Location"] == "/s/research/"
+
+    other = client.application.test_client()
+    login(other, create_user())
+    assert other.get("/").headers["Location"] == "/s/general/"
+    other.get("/s/research/documents/")
+    assert other.get("/").headers["Location"] == "/s/research/"
+
+
+def test_home_without_any_store_explains(app, client, create_user, login):
+    login(client, create_user(is_admin=True))
+    page = client.get("/").get_data(as_text=True)
+    assert "There is no store yet" in page and "/admin/stores/new" in page
+
+
+def test_selector_lists_the_accessible_stores_and_keeps_the_page(app, client, create_user, login, stores):
+    login(client, create_user())
+    page = client.get("/s/general/documents/").get_data(as_text=True)
+    assert 'data-testid="store-selector" data-locked="false"' in page
+    assert 'href="/s/research/documents/"' in page and 'href="/s/general/documents/"' in page
+    assert "archive" not in page  # inactive: hidden from non-admins
+    assert 'data-testid="admin-link"' not in page
+
+
+def test_selector_is_locked_for_a_bound_user(app, client, create_user, login, stores):
+    login(client, create_user(casdoor_homepage="research", is_admin=True))
+    page = client.get("/s/research/").get_data(as_text=True)
+    assert 'data-locked="true"' in page and "<select id=\"store-select\" disabled" in page
+    assert "bound to store &#39;research&#39; by its Casdoor Homepage" in page
+    assert "/s/general/" not in page and "General" not in page
+    assert client.get("/s/general/").status_code == 404
+
+
+# --- bound administrators -----------------------------------------------------------------
+
+def test_bound_admin_limits(app, db, client, create_user, login, stores):
+    login(client, create_user(casdoor_homepage="research", is_admin=True))
+    listing = client.get("/admin/stores/").get_data(as_text=True)
+    assert 'data-store="research"' in listing and 'data-store="general"' not in listing
+    for control in ('data-testid="add-store"', 'data-testid="rename-store"', 'data-testid="delete-store"',
+                    "Make default"):
+        assert control not in listing
+
+    expected = "Your account is bound to store &#39;research&#39; by its Casdoor Homepage"
+    for path in ("/admin/stores/new", "/admin/stores/research/rename", "/admin/stores/research/delete",
+                 "/admin/stores/research/make-default"):
+        response = post_form(client, path, {"name": "x", "knowledge_count": "5", "memory_limit": "10"})
+        assert response.status_code == 403, path
+        assert expected in response.get_data(as_text=True), path
+    assert client.get("/admin/stores/new").status_code == 403
+
+    api = client.post("/api/v1/stores/", json={"name": "mine"})
+    assert api.status_code == 403 and api.json["error"] == "store_binding"
+    assert "bound to store 'research'" in api.json["message"]
+    assert client.patch("/api/v1/s/research/", json={"name": "renamed"}).status_code == 403
+    assert delete(client, "/api/v1/s/research/").status_code == 403
+
+    # Settings of their own store: allowed, but not the name or the on/off switch.
+    form = client.get("/admin/stores/research/edit").get_data(as_text=True)
+    assert 'name="is_active"' not in form and 'name="name"' not in form
+    saved = post_form(client, "/admin/stores/research/edit", {
+        "display_name": "Research Lab", "welcome_text": "Hi", "knowledge_count": "8", "memory_limit": "4",
+        "model_provider": "local"})
+    assert saved.status_code == 302
+    research = store_named(db, "research")
+    assert (research.display_name, research.knowledge_count, research.is_active) == ("Research Lab", 8, True)
+    assert client.patch("/api/v1/s/research/", json={"system_prompt": "Be brief."}).status_code == 200
+    assert client.get("/admin/stores/general/edit").status_code == 404
+    assert store_named(db, "research").name == "research" and store_named(db, "general") is not None
+
+
+def test_non_admins_get_no_admin_pages(app, client, create_user, login, stores):
+    login(client, create_user())
+    assert client.get("/admin/stores/").status_code == 403
+    assert client.get("/admin/users/").status_code == 403
+    assert client.post("/api/v1/stores/", json={"name": "x"}).status_code == 403
+
+
+# --- admin pages --------------------------------------------------------------------------
+
+def test_admin_store_list_counts_and_empty_state(app, client, create_user, login, create_document):
+    admin = create_user(is_admin=True)
+    login(client, admin)
+    empty = client.get("/admin/stores/").get_data(as_text=True)
+    assert "No stores yet." in empty and "Create the first one" in empty
+
+    research = service.create_store("research")
+    service.create_store("general")
+    app.extensions["sqlalchemy"].session.commit()
+    create_document(research, author=admin)
+    create_document(research, author=admin)
+    create_user(casdoor_homepage="research")
+    page = client.get("/admin/stores/").get_data(as_text=True)
+    row = page.split('data-store="research"')[1].split("</tr>")[0]
+    assert "<td>2</td>" in row and "<td>1</td>" in row and "default" in row
+
+
+def test_create_edit_and_deactivate(app, db, client, create_user, login, stores):
+    login(client, create_user(is_admin=True))
+    created = post_form(client, "/admin/stores/new", {
+        "name": "legal", "display_name": "Legal", "knowledge_count": "3", "memory_limit": "0", "is_active": "y"})
+    assert created.status_code == 302
+    assert "Created store &#39;legal&#39;." in client.get(created.headers["Location"]).get_data(as_text=True)
+    legal = store_named(db, "legal")
+    assert (legal.knowledge_count, legal.memory_limit, legal.is_default) == (3, 0, False)
+    assert post_form(client, "/admin/stores/legal/edit", {"knowledge_count": "3", "memory_limit": "0",
+                                                         "model_provider": "local"}).status_code == 302
+    assert store_named(db, "legal").is_active is False
+    duplicate = post_form(client, "/admin/stores/new", {"name": "LEGAL", "knowledge_count": "3",
+                                                       "memory_limit": "0"})
+    assert "A store named &#39;legal&#39; already exists" in duplicate.get_data(as_text=True)
+
+
+def test_users_page_shows_homepage_binding_and_last_sign_in(app, client, create_user, login, stores):
+    admin = create_user("root", is_admin=True)
+    create_user("alice", casdoor_homepage="research")
+    create_user("carol", casdoor_homepage="nowhere")
+    create_user("dave")
+    login(client, admin)
+    page = client.get("/admin/users/").get_data(as_text=True)
+
+    def row(username):
+        return page.split(f'data-user="{username}"')[1].split("</tr>")[0]
+
+    assert "bound to research" in row("alice")
+    assert "<code>nowhere</code>" in row("carol") and "matches no store → all stores" in row("carol")
+    assert "unbound (all stores)" in row("dave") and "never" in row("dave")
+    assert "never" not in row("root")  # signed in just now
+
+
+def test_bound_admin_sees_only_their_stores_users(app, client, create_user, login, stores):
+    create_user("alice", casdoor_homepage="research")
+    create_user("gina", casdoor_homepage="general")
+    login(client, create_user("lead", casdoor_homepage="research", is_admin=True))
+    page = client.get("/admin/users/").get_data(as_text=True)
+    assert 'data-user="alice"' in page and 'data-user="gina"' not in page and "general" not in page
+
+
+# --- rename and delete with bound users ------------------------------------------------------
+
+def test_rename_lists_bound_users_and_explains_shadow_mode(app, db, client, create_user, login, stores):
+    login(client, create_user(is_admin=True))
+    create_user("alice", casdoor_homepage="research", casdoor_name="alice")
+    create_user("bea", casdoor_homepage="research", casdoor_name="bea")
+    page = client.get("/admin/stores/research/rename").get_data(as_text=True)
+    assert "2 user(s) are bound to this store" in page and "access to every store" in page
+    assert "<td>alice</td>" in page and "<td>bea</td>" in page
+    assert 'data-testid="casdoor-unavailable"' in page and 'name="update_casdoor"' not in page
+
+    done = post_form(client, "/admin/stores/research/rename", {"name": "research-2024"})
+    assert done.headers["Location"] == "/admin/stores/"
+    flashes = client.get("/admin/stores/").get_data(as_text=True)
+    assert "Renamed store &#39;research&#39; to &#39;research-2024&#39;." in flashes
+    assert "Not updated in Casdoor: alice, bea." in flashes
+    alice = db.session.execute(db.select(User).filter_by(username="alice")).scalar_one()
+    assert alice.casdoor_homepage == "research"
+    assert scoping.binding_of(alice).state == "unmatched"
+
+
+def test_rename_validation_and_old_address(app, client, create_user, login, stores):
+    login(client, create_user(is_admin=True))
+    refused = post_form(client, "/admin/stores/research/rename", {"name": "General"})
+    assert "A store named &#39;general&#39; already exists" in refused.get_data(as_text=True)
+    assert post_form(client, "/admin/stores/research/rename", {"name": "lab"}).status_code == 302
+    assert client.get("/s/research/").status_code == 404
+    assert client.get("/s/lab/").status_code == 200
+
+
+class FakeCasdoorApi:
+    """The Casdoor client's ``set_homepage`` at the boundary; the real one is tested over HTTP."""
+
+    def __init__(self, refuse=()):
+        self.calls, self.refuse = [], set(refuse)
+
+    def set_homepage(self, casdoor_name, homepage):
+        from webapp.casdoor.errors import CasdoorError
+
+        self.calls.append((casdoor_name, homepage))
+        if casdoor_name in self.refuse:
+            raise CasdoorError(f"Casdoor has no user storehouse/{casdoor_name}.")
+
+
+def test_rename_updates_homepages_through_casdoor_and_reports_each(app, db, client, create_user, login,
+                                                                  stores, monkeypatch):
+    api = FakeCasdoorApi(refuse={"bea"})
+    monkeypatch.setattr("webapp.stores.admin._casdoor", lambda: type("Casdoor", (), {"api": api})())
+    login(client, create_user(is_admin=True))
+    create_user("alice", casdoor_homepage="research", casdoor_name="alice")
+    create_user("bea", casdoor_homepage="research", casdoor_name="bea")
+    create_user("local", casdoor_homepage="research")
+    page = client.get("/admin/stores/research/rename").get_data(as_text=True)
+    assert re.search(r'<input checked id="update_casdoor" name="update_casdoor" type="checkbox"', page)
+
+    post_form(client, "/admin/stores/research/rename", {"name": "lab", "update_casdoor": "y"})
+    assert api.calls == [("alice", "lab"), ("bea", "lab")]
+    flashes = client.get("/admin/stores/").get_data(as_text=True)
+    assert "Casdoor: alice&#39;s Homepage is now &#39;lab&#39;; they stay bound." in flashes
+    assert "could not update bea&#39;s Homepage: Casdoor has no user storehouse/bea." in flashes
+    assert "could not update local&#39;s Homepage: no Casdoor username is known" in flashes
+    homepages = dict(db.session.execute(db.select(User.username, User.casdoor_homepage)).all())
+    assert homepages["alice"] == "lab" and homepages["bea"] == "research" and homepages["local"] == "research"
+
+
+def test_rename_without_the_checkbox_leaves_casdoor_alone(app, client, create_user, login, stores,
+                                                          monkeypatch):
+    api = FakeCasdoorApi()
+    monkeypatch.setattr("webapp.stores.admin._casdoor", lambda: type("Casdoor", (), {"api": api})())
+    login(client, create_user(is_admin=True))
+    create_user("alice", casdoor_homepage="research", casdoor_name="alice")
+    post_form(client, "/admin/stores/research/rename", {"name": "lab"})
+    assert api.calls == []
+    assert "Not updated in Casdoor: alice." in client.get("/admin/stores/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("app_config,fallback", [
+    ({"STORE_BINDING_FAIL_CLOSED": False}, "every store"),
+    ({"STORE_BINDING_FAIL_CLOSED": True}, "no store"),
+], ids=["fail-open", "fail-closed"])
+def test_delete_names_documents_and_bound_users(app, db, client, create_user, login, stores, create_document,
+                                                fallback):
+    admin = create_user(is_admin=True)
+    login(client, admin)
+    create_document(stores["research"], author=admin)
+    kept = create_document(stores["general"], author=admin)
+    create_user("alice", casdoor_homepage="research")
+    page = client.get("/admin/stores/research/delete").get_data(as_text=True)
+    assert "<strong>1</strong> document(s)" in page and "1 user(s) are bound to this store" in page
+    assert "<td>alice</td>" in page
+
+    assert post_form(client, "/admin/stores/research/delete").status_code == 302
+    flashes = client.get("/admin/stores/").get_data(as_text=True)
+    assert "Deleted store &#39;research&#39; and its 1 document(s)." in flashes
+    assert f"alice. It matches no store now, so they can use {fallback}" in flashes
+    assert store_named(db, "research") is None
+    assert [d.id for d in db.session.execute(db.select(Document)).scalars()] == [kept.id]
+
+
+def test_api_delete_with_bound_users_needs_confirmation(app, db, client, create_user, login, stores):
+    login(client, create_user(is_admin=True))
+    create_user("alice", casdoor_homepage="research")
+    refused = delete(client, "/api/v1/s/research/")
+    assert refused.status_code == 409 and "(alice)" in refused.json["message"]
+    done = delete(client, "/api/v1/s/research/?confirm=true")
+    assert done.status_code == 200 and done.json["unbound_users"] == ["alice"]
+    assert delete(client, "/api/v1/s/general/?confirm=true").status_code == 409  # the default
+
+
+# --- documents -----------------------------------------------------------------------------
+
+def test_documents_pages(app, db, client, create_user, login, stores):
+    author = create_user()
+    login(client, author)
+    assert "No documents yet." in client.get("/s/general/documents/").get_data(as_text=True)
+    blank = post_form(client, "/s/general/documents/new", {"title": "  ", "body": "x"})
+    assert "Give the document a title." in blank.get_data(as_text=True)
+    created = post_form(client, "/s/general/documents/new", {"title": "Handbook", "body": "Read me."})
+    document = db.session.execute(db.select(Document)).scalar_one()
+    assert created.headers["Location"] == f"/s/general/documents/{document.id}"
+    assert "Read me." in client.get(created.headers["Location"]).get_data(as_text=True)
+    post_form(client, f"/s/general/documents/{document.id}/edit", {"title": "Handbook v2", "body": "New."})
+    assert "Handbook v2" in client.get("/s/general/documents/").get_data(as_text=True)
+
+    stranger = client.application.test_client()
+    login(stranger, create_user())
+    assert stranger.get(f"/s/general/documents/{document.id}").status_code == 200
+    assert post_form(stranger, f"/s/general/documents/{document.id}/delete").status_code == 403
+
+    confirm = client.get(f"/s/general/documents/{document.id}/delete").get_data(as_text=True)
+    assert "Delete “Handbook v2”?" in confirm
+    assert post_form(client, f"/s/general/documents/{document.id}/delete").status_code == 302
+    assert db.session.execute(db.select(Document)).first() is None
+
+
+def test_documents_api(app, client, create_user, login, stores):
+    login(client, create_user(casdoor_homepage="research"))
+    assert client.post("/api/v1/s/research/documents/", json={"title": ""}).status_code == 400
+    created = client.post("/api/v1/s/research/documents/", json={"title": "Notes", "body": "b"})
+    assert created.status_code == 201 and created.json["document"]["store"] == "research"
+    doc_id = created.json["document"]["id"]
+    assert [d["id"] for d in client.get("/api/v1/s/research/documents/").json["documents"]] == [doc_id]
+    assert client.patch(f"/api/v1/s/research/documents/{doc_id}", json={"body": "c"}).json["document"]["body"] == "c"
+    assert client.get(f"/api/v1/s/general/documents/{doc_id}").status_code == 404
+    assert delete(client, f"/api/v1/s/research/documents/{doc_id}").status_code == 200
+    assert client.get(f"/api/v1/s/research/documents/{doc_id}").status_code == 404
+
+
+def test_stores_api_lists_with_the_bound_flag(app, client, create_user, login, stores):
+    login(client, create_user(casdoor_homepage="research"))
+    listing = client.get("/api/v1/stores/").json
+    assert listing["bound"] is True and listing["can_manage_stores"] is False
+    assert [(s["name"], s["bound"]) for s in listing["stores"]] == [("research", True)]
+    assert client.get("/api/v1/s/research/").json["store"]["bound"] is True
+
+
+def test_api_token_clients_go_through_the_same_chokepoint(app, client, create_user, stores):
+    user = create_user(casdoor_homepage="research")
+    token = client.post("/api/v1/auth/login/", json={"email": user.email, "password": user.plain_password}).json["token"]
+    api = app.test_client()
+    headers = {"Authorization": f"Token {token}"}
+    assert api.get("/api/v1/s/research/", headers=headers).status_code == 200
+    assert api.get("/api/v1/s/general/", headers=headers).status_code == 404
+    assert api.get("/api/v1/s/general/").status_code == 401
+
+
+def test_admin_api_creates_and_updates(app, db, client, create_user, login, stores):
+    login(client, create_user(is_admin=True))
+    bad = client.post("/api/v1/stores/", json={"name": "a#b"})
+    assert bad.status_code == 400 and "cannot contain #" in bad.json["message"]
+    created = client.post("/api/v1/stores/", json={"name": "lab", "knowledge_count": 9})
+    assert created.status_code == 201 and created.json["store"]["knowledge_count"] == 9
+    made_default = client.patch("/api/v1/s/lab/", json={"is_default": True})
+    assert made_default.json["store"]["is_default"] is True
+    assert store_named(db, "general").is_default is False
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(app, client, stores):
+    response = client.get("/s/general/documents/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/auth/login?next=")
+    assert client.get("/api/v1/s/general/documents/").status_code == 401
+
+
+# --- CLI -------------------------------------------------------------------------------------
+
+def test_cli_bootstrap_and_list(app, db, create_user):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["stores", "bootstrap"])
+    assert result.exit_code == 0, result.output
+    assert "Created store 'general' (default)" in result.output and "Created store 'research'" in result.output
+    assert "no bootstrap needed" in runner.invoke(args=["stores", "bootstrap"]).output
+    create_user(casdoor_homepage="research")
+    listing = runner.invoke(args=["stores", "list"]).output
+    assert "general" in listing and "default" in listing
+    assert [line for line in listing.splitlines() if line.startswith("research")][0].split()[3] == "1"

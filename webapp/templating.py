@@ -12,7 +12,8 @@ def inject_globals():
         "signup_enabled": current_app.config["SIGNUP_ENABLED"],
         "casdoor_configured": getattr(current_app.extensions.get("casdoor"), "configured", False),
         **store_context(),  # store_selector, admin_links
-        "account_links": [("accounts.connected", "Connected accounts")] if g.get("user") else [],
+        "account_links": [("accounts.connected", "Connected accounts"), ("accounts.sessions", "Sessions")]
+        if g.get("user") else [],
     }
 
 

@@ -356,7 +356,7 @@ class FakeCasdoorApi:
 def test_rename_updates_homepages_through_casdoor_and_reports_each(app, db, client, create_user, login,
                                                                   stores, monkeypatch):
     api = FakeCasdoorApi(refuse={"bea"})
-    monkeypatch.setattr("webapp.stores.admin._casdoor", lambda: type("Casdoor", (), {"api": api})())
+    monkeypatch.setattr("webapp.stores.service.casdoor_integration", lambda: type("Casdoor", (), {"api": api})())
     login(client, create_user(is_admin=True))
     create_user("alice", casdoor_homepage="research", casdoor_name="alice")
     create_user("bea", casdoor_homepage="research", casdoor_name="bea")
@@ -377,7 +377,7 @@ def test_rename_updates_homepages_through_casdoor_and_reports_each(app, db, clie
 def test_rename_without_the_checkbox_leaves_casdoor_alone(app, client, create_user, login, stores,
                                                           monkeypatch):
     api = FakeCasdoorApi()
-    monkeypatch.setattr("webapp.stores.admin._casdoor", lambda: type("Casdoor", (), {"api": api})())
+    monkeypatch.setattr("webapp.stores.service.casdoor_integration", lambda: type("Casdoor", (), {"api": api})())
     login(client, create_user(is_admin=True))
     create_user("alice", casdoor_homepage="research", casdoor_name="alice")
     post_form(client, "/admin/stores/research/rename", {"name": "lab"})
@@ -504,3 +504,46 @@ def test_cli_bootstrap_and_list(app, db, create_user):
     listing = runner.invoke(args=["stores", "list"]).output
     assert "general" in listing and "default" in listing
     assert [line for line in listing.splitlines() if line.startswith("research")][0].split()[3] == "1"
+
+
+@pytest.mark.parametrize("app_config", [{"STORE_BINDING_FAIL_CLOSED": True}])
+def test_an_admin_shut_out_by_fail_closed_manages_nothing(app, client, create_user, login, stores):
+    create_user("alice", casdoor_homepage="research")
+    login(client, create_user(casdoor_homepage="elsewhere", is_admin=True))
+    page = client.get("/admin/stores/").get_data(as_text=True)
+    assert 'data-testid="shut-out-note"' in page and "No stores you can use." in page
+    assert 'data-testid="add-store"' not in page
+    refused = post_form(client, "/admin/stores/new", {"name": "mine", "knowledge_count": "5", "memory_limit": "1"})
+    assert refused.status_code == 403 and "STORE_BINDING_FAIL_CLOSED" in refused.get_data(as_text=True)
+    assert 'data-user="alice"' not in client.get("/admin/users/").get_data(as_text=True)
+
+
+def test_names_with_spaces_and_unicode_work_in_addresses(app, client, create_user, login, create_store):
+    create_store("Data Science")
+    create_store("café")
+    login(client, create_user())
+    assert client.get("/").headers["Location"] == "/s/Data%20Science/"
+    assert client.get("/s/Data%20Science/documents/").status_code == 200
+    assert client.get("/s/caf%C3%A9/").status_code == 200
+
+
+def test_selector_outside_a_store_shows_where_home_leads(app, client, create_user, login, stores):
+    login(client, create_user(is_admin=True))
+    client.get("/s/research/")
+    page = client.get("/admin/users/").get_data(as_text=True)
+    assert "Store: <strong>Research</strong>" in page
+
+
+def test_api_rename_can_update_casdoor(app, db, client, create_user, login, stores, monkeypatch):
+    login(client, create_user(is_admin=True))
+    create_user("alice", casdoor_homepage="research", casdoor_name="alice")
+    create_user("bea", casdoor_homepage="research", casdoor_name="bea")
+    refused = client.patch("/api/v1/s/research/", json={"name": "lab", "update_casdoor": True})
+    assert refused.status_code == 409 and "shadow mode" in refused.json["message"]
+    assert store_named(db, "research") is not None
+
+    api = FakeCasdoorApi(refuse={"bea"})
+    monkeypatch.setattr("webapp.stores.service.casdoor_integration", lambda: type("C", (), {"api": api})())
+    done = client.patch("/api/v1/s/research/", json={"name": "lab", "update_casdoor": True}).json
+    assert done["store"]["name"] == "lab" and done["unbound_users"] == ["bea"]
+    assert [(r["username"], r["ok"]) for r in done["casdoor"]] == [("alice", True), ("bea", False)]

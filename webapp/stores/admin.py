@@ -16,13 +16,6 @@ from webapp.stores.service import StoreError
 from webapp.stores.views import _apply_error
 
 
-def _casdoor():
-    """The Casdoor client, or None in shadow mode (imported late: optional feature)."""
-    from webapp.casdoor import get_casdoor
-
-    return get_casdoor()
-
-
 @bp.get("/stores/")
 @admin_required
 def list_stores():
@@ -80,7 +73,7 @@ def rename_store():
     store = g.store
     scoping.require_store_management(g.user, "rename stores")
     affected = scoping.bound_users(store)
-    casdoor = _casdoor()
+    casdoor = service.casdoor_integration()
     form = RenameStoreForm(name=store.name)
     if not form.is_submitted():
         form.update_casdoor.data = casdoor is not None

@@ -75,7 +75,11 @@ def get_store():
 @bp.patch("/s/<store>/")
 @admin_required
 def update_store():
-    """Settings for editors; ``name``, ``is_active`` and ``is_default`` need store management."""
+    """Settings for editors; ``name``, ``is_active`` and ``is_default`` need store management.
+
+    With ``"update_casdoor": true`` a rename also sets the bound users' Homepage at
+    Casdoor (reported per user under ``casdoor``).
+    """
     store = g.store
     scoping.require_store_edit(g.user, store)
     data = json_body()
@@ -85,15 +89,28 @@ def update_store():
         scoping.require_store_management(g.user, "switch stores on or off or choose the default")
     if data.get("is_default") is False and store.is_default:
         raise StoreError("Make another store the default instead.", field="is_default", status_code=409)
-    affected = []
+    casdoor = service.casdoor_integration() if data.get("update_casdoor") else None
+    if data.get("update_casdoor") and casdoor is None:
+        raise StoreError("Casdoor is not configured on this server (shadow mode), so Homepages cannot be "
+                         "updated from here; leave out update_casdoor and change them in Casdoor.",
+                         field="update_casdoor", status_code=409, error="casdoor_not_configured")
+    affected, results = [], []
     if "name" in data:
         affected = service.rename_store(store, data["name"])
     service.update_store_settings(store, data, is_active=data.get("is_active"))
     if data.get("is_default"):
         service.make_default_store(store)
+    if affected and casdoor is not None:
+        results = service.rebind_users_in_casdoor(affected, store.name, casdoor)
     db.session.commit()
-    return jsonify(store=store_payload(store, scoping.binding_of(g.user)),
-                   unbound_users=[user.username for user in affected])
+    rebound = {user.id for user, error in results if error is None}
+    return jsonify(
+        store=store_payload(store, scoping.binding_of(g.user)),
+        #: Users whose Homepage names the old name: no longer bound.
+        unbound_users=[user.username for user in affected if user.id not in rebound],
+        casdoor=[{"username": user.username, "casdoor_name": user.casdoor_name, "ok": error is None,
+                  "error": error} for user, error in results],
+    )
 
 
 @bp.delete("/s/<store>/")

@@ -143,9 +143,18 @@ def home_store(user, preferred_name=None):
 
 # --- who may manage stores ---------------------------------------------------
 
+def _is_shut_out(binding):
+    """Homepage names no store and the server is fail-closed: no store at all."""
+    return binding.state == "unmatched" and binding.fail_closed
+
+
 def can_manage_stores(user):
-    """Create, rename, delete stores and choose the default: unbound admins only."""
-    return bool(user and user.is_effective_admin and not binding_of(user).is_bound)
+    """Create, rename, delete stores and choose the default: unbound admins only
+    (an admin shut out by a fail-closed unmatched Homepage is no exception)."""
+    if not (user and user.is_effective_admin):
+        return False
+    binding = binding_of(user)
+    return not binding.is_bound and not _is_shut_out(binding)
 
 
 def can_edit_store(user, store):
@@ -168,6 +177,10 @@ def require_store_management(user, action):
     binding = binding_of(user)
     if binding.is_bound:
         raise StoreBindingError(binding.store.name, action)
+    if _is_shut_out(binding):
+        raise Forbidden(f"Your Casdoor Homepage '{binding.homepage}' matches no store, and this server gives "
+                        "such accounts no store at all (STORE_BINDING_FAIL_CLOSED), so you cannot "
+                        f"{action}. Ask a Casdoor administrator to change your Homepage.")
 
 
 def require_store_edit(user, store):
@@ -320,7 +333,8 @@ def users_with_bindings(viewer):
     """``[(user, Binding)]`` of the users ``viewer`` may see on the admin users page.
 
     A bound administrator manages one store, so they see only the users bound
-    to it; listing the others would reveal the other stores' names.
+    to it; listing the others would reveal the other stores' names. An
+    administrator shut out by fail-closed sees nobody.
     """
     from webapp.stores.models import Store
     from webapp.users.models import User
@@ -331,6 +345,8 @@ def users_with_bindings(viewer):
     own = binding_of(viewer, stores_by_name)
     if own.is_bound:
         rows = [(user, b) for user, b in rows if b.is_bound and b.store.id == own.store.id]
+    elif _is_shut_out(own):
+        rows = []
     return rows
 
 

@@ -145,6 +145,13 @@ def rename_store(store, new_name):
     return affected
 
 
+def casdoor_integration():
+    """The Casdoor integration (``.api.set_homepage``), or None in shadow mode."""
+    from webapp.casdoor import get_casdoor
+
+    return get_casdoor()
+
+
 def rebind_users_in_casdoor(users, homepage, casdoor):
     """Set each user's Homepage at Casdoor (and locally) to ``homepage``.
 

@@ -1,5 +1,5 @@
 """What the page shell needs from stores: the header's store selector and the admin links."""
-from flask import g, request
+from flask import g, request, session
 
 from webapp.stores import scoping
 
@@ -21,9 +21,13 @@ def store_context():
     binding = scoping.binding_of(user)
     stores = scoping.accessible_stores(user)
     endpoint = request.endpoint if request.endpoint in _SWITCHABLE_ENDPOINTS else "stores.show_store"
+    current = g.get("store")
+    if current is None and stores:
+        # Outside a store (admin pages, settings): show where "/" would take you.
+        current = scoping.home_store(user, session.get("store"))
     selector = {
         "stores": stores,
-        "current": g.get("store") or (binding.store if binding.is_bound else None),
+        "current": current or (binding.store if binding.is_bound else None),
         "locked": binding.is_bound,
         "binding": binding,
         "endpoint": endpoint,

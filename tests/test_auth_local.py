@@ -90,6 +90,39 @@ def test_sixth_fast_failure_is_rate_limited(client, create_user):
     assert "Retry-After" in response.headers
 
 
+def _redis_url():
+    import redis
+    try:
+        redis.Redis.from_url("redis://127.0.0.1:6379/15", socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"no Redis on 127.0.0.1:6379 ({exc}); the limit's shared storage is not exercised")
+    return "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def redis_limits(make_app, migrated):
+    url = _redis_url()
+    import redis
+    redis.Redis.from_url(url).flushdb()
+    yield url
+    redis.Redis.from_url(url).flushdb()
+
+
+def test_failures_are_counted_in_redis_when_configured(redis_limits, make_app, create_user):
+    """With RATELIMIT_STORAGE_URI=redis://..., the counts live in Redis, where every
+    worker process sees them (memory:// would keep them per process)."""
+    import redis
+    user = create_user()
+    app = make_app(RATELIMIT_STORAGE_URI=redis_limits)
+    client = app.test_client()
+    for _ in range(5):
+        assert client.post("/api/v1/auth/login/", json={"email": user.email, "password": "bad"}).status_code == 401
+    store = redis.Redis.from_url(redis_limits)
+    counters = [store.get(key) for key in store.keys("*") if store.type(key) == b"string"]
+    assert b"5" in counters, f"no counter of 5 failures in Redis: {store.keys('*')}"
+    assert client.post("/api/v1/auth/login/", json={"email": user.email, "password": "bad"}).status_code == 429
+
+
 def test_successes_do_not_count_towards_the_limit(client, create_user, login):
     user = create_user()
     for _ in range(7):

@@ -58,3 +58,25 @@ def test_sessions_revoke_by_user(app, db, client, create_user, login):
 def test_sessions_revoke_needs_a_target(app):
     result = app.test_cli_runner().invoke(args=["sessions", "revoke"])
     assert result.exit_code != 0 and "--user" in result.output
+
+
+def test_sessions_purge_keeps_live_ones(app, db, client, create_user, login):
+    from datetime import timedelta
+    from webapp.users.models import utcnow
+
+    user = create_user()
+    login(client, user)
+    now = utcnow()
+    db.session.add_all([
+        Session(key_hash="a" * 64, expires_at=now + timedelta(days=1), last_seen_at=now - timedelta(days=2)),
+        Session(key_hash="b" * 64, user_id=user.id, expires_at=now - timedelta(seconds=1)),
+        Session(key_hash="c" * 64, user_id=user.id, expires_at=now + timedelta(days=1), revoked_at=now),
+        Session(key_hash="d" * 64, expires_at=now + timedelta(days=1), last_seen_at=now),
+    ])
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["sessions", "purge"])
+    assert "Deleted 4 session(s)." in result.output  # the three above and the pre-sign-in row
+    db.session.expire_all()
+    left = {row.key_hash for row in db.session.execute(db.select(Session)).scalars()}
+    assert "d" * 64 in left and len(left) == 2  # a fresh anonymous row and the live sign-in
+    assert client.get("/api/v1/me/").status_code == 200

@@ -1,5 +1,6 @@
 """``flask users ...`` and ``flask sessions ...`` commands."""
 import secrets
+from datetime import timedelta
 
 import click
 from flask import current_app
@@ -101,6 +102,27 @@ def revoke_sessions(session_ids, username, revoke_all):
         count += 1
     db.session.commit()
     click.echo(f"Revoked {count} session(s).")
+
+
+@sessions_cli.command("purge")
+@click.option("--anonymous-after", default=1, show_default=True, help="Days an unused anonymous session is kept.")
+def purge_sessions(anonymous_after):
+    """Delete revoked and expired sessions, and anonymous ones unused for a while.
+
+    Anonymous rows hold only a CSRF token or an unfinished sign-in; run this
+    daily (cron) so that visitors who never sign in do not pile up.
+    """
+    now = utcnow()
+    stale = now - timedelta(days=anonymous_after)
+    result = db.session.execute(
+        db.delete(Session).where(
+            (Session.revoked_at.is_not(None))
+            | (Session.expires_at < now)
+            | (Session.user_id.is_(None) & (Session.last_seen_at < stale))
+        )
+    )
+    db.session.commit()
+    click.echo(f"Deleted {result.rowcount} session(s).")
 
 
 def init_app(app):

@@ -265,7 +265,8 @@ def test_admin_store_list_counts_and_empty_state(app, client, create_user, login
     create_user(casdoor_homepage="research")
     page = client.get("/admin/stores/").get_data(as_text=True)
     row = page.split('data-store="research"')[1].split("</tr>")[0]
-    assert "<td>2</td>" in row and "<td>1</td>" in row and "default" in row
+    assert '<td data-count="documents">2</td>' in row and '<td data-count="bound_users">1</td>' in row
+    assert "default" in row
 
 
 def test_create_edit_and_deactivate(app, db, client, create_user, login, stores):
@@ -397,12 +398,12 @@ def test_delete_names_documents_and_bound_users(app, db, client, create_user, lo
     kept = create_document(stores["general"], author=admin)
     create_user("alice", casdoor_homepage="research")
     page = client.get("/admin/stores/research/delete").get_data(as_text=True)
-    assert "<strong>1</strong> document(s)" in page and "1 user(s) are bound to this store" in page
+    assert "Documents: <strong>1</strong>" in page and "1 user(s) are bound to this store" in page
     assert "<td>alice</td>" in page
 
     assert post_form(client, "/admin/stores/research/delete").status_code == 302
     flashes = client.get("/admin/stores/").get_data(as_text=True)
-    assert "Deleted store &#39;research&#39; and its 1 document(s)." in flashes
+    assert "Deleted store &#39;research&#39; (documents: 1)." in flashes
     assert f"alice. It matches no store now, so they can use {fallback}" in flashes
     assert store_named(db, "research") is None
     assert [d.id for d in db.session.execute(db.select(Document)).scalars()] == [kept.id]

@@ -11,7 +11,7 @@ from webapp.extensions import db
 from webapp.stores import admin_bp as bp
 from webapp.stores import scoping, service
 from webapp.stores.forms import ConfirmForm, CreateStoreForm, RenameStoreForm, StoreSettingsForm
-from webapp.stores.models import Document
+from webapp.stores.scoping import store_editor_required, store_management_required
 from webapp.stores.service import StoreError
 from webapp.stores.views import _apply_error
 
@@ -22,14 +22,15 @@ def list_stores():
     stores = scoping.accessible_stores(g.user)
     return render_template(
         "admin/stores.html", summaries=service.store_summaries(stores),
+        owned_tables=[model.__tablename__ for model in scoping.STORE_OWNED_MODELS],
         can_manage=scoping.can_manage_stores(g.user), binding=scoping.binding_of(g.user),
     )
 
 
 @bp.route("/stores/new", methods=["GET", "POST"])
 @admin_required
+@store_management_required("create stores")
 def create_store():
-    scoping.require_store_management(g.user, "create stores")
     form = CreateStoreForm()
     if form.validate_on_submit():
         try:
@@ -46,9 +47,9 @@ def create_store():
 
 @bp.route("/stores/<store>/edit", methods=["GET", "POST"])
 @admin_required
+@store_editor_required
 def edit_store():
     store = g.store
-    scoping.require_store_edit(g.user, store)
     may_manage = scoping.can_manage_stores(g.user)
     form = StoreSettingsForm(obj=store)
     if not may_manage:
@@ -69,9 +70,9 @@ def edit_store():
 
 @bp.route("/stores/<store>/rename", methods=["GET", "POST"])
 @admin_required
+@store_management_required("rename stores")
 def rename_store():
     store = g.store
-    scoping.require_store_management(g.user, "rename stores")
     affected = scoping.bound_users(store)
     casdoor = service.casdoor_integration()
     form = RenameStoreForm(name=store.name)
@@ -113,15 +114,16 @@ def _flash_rebinding(affected, results, old_name, new_name):
 
 @bp.route("/stores/<store>/delete", methods=["GET", "POST"])
 @admin_required
+@store_management_required("delete stores")
 def delete_store():
     store = g.store
-    scoping.require_store_management(g.user, "delete stores")
     form = ConfirmForm()
     if form.validate_on_submit():
         name, affected = store.name, scoping.bound_users(store)
         counts = service.delete_store(store)
         db.session.commit()
-        flash(f"Deleted store '{name}' and its {counts.get('documents', 0)} document(s).", "success")
+        what = ", ".join(f"{table}: {rows}" for table, rows in counts.items())
+        flash(f"Deleted store '{name}' ({what}).", "success")
         if affected:
             fallback = "no store" if current_app.config["STORE_BINDING_FAIL_CLOSED"] else "every store"
             flash(f"{len(affected)} user(s) had Homepage '{name}': "
@@ -130,15 +132,15 @@ def delete_store():
         return redirect(url_for(".list_stores"))
     return render_template(
         "admin/store_delete.html", store=store, form=form, affected=scoping.bound_users(store),
-        document_count=scoping.count_in_store(Document, store),
+        owned=service.owned_row_counts(store),
         fail_closed=current_app.config["STORE_BINDING_FAIL_CLOSED"],
     )
 
 
 @bp.post("/stores/<store>/make-default")
 @admin_required
+@store_management_required("choose the default store")
 def make_default():
-    scoping.require_store_management(g.user, "choose the default store")
     service.make_default_store(g.store)
     db.session.commit()
     flash(f"'{g.store.name}' is now the default store.", "success")

@@ -12,7 +12,7 @@ from webapp.extensions import db
 from webapp.stores import api_bp as bp
 from webapp.stores import scoping, service
 from webapp.stores.models import Document
-from webapp.stores.scoping import get_in_store_or_404
+from webapp.stores.scoping import get_in_store_or_404, store_editor_required, store_management_required
 from webapp.stores.service import StoreError
 
 
@@ -57,8 +57,8 @@ def list_stores():
 
 @bp.post("/stores/")
 @admin_required
+@store_management_required("create stores")
 def create_store():
-    scoping.require_store_management(g.user, "create stores")
     data = json_body()
     settings = {key: data[key] for key in service.SETTINGS if key in data}
     store = service.create_store(data.get("name"), is_active=data.get("is_active", True), **settings)
@@ -74,6 +74,7 @@ def get_store():
 
 @bp.patch("/s/<store>/")
 @admin_required
+@store_editor_required
 def update_store():
     """Settings for editors; ``name``, ``is_active`` and ``is_default`` need store management.
 
@@ -81,7 +82,6 @@ def update_store():
     Casdoor (reported per user under ``casdoor``).
     """
     store = g.store
-    scoping.require_store_edit(g.user, store)
     data = json_body()
     if "name" in data and data["name"] != store.name:
         scoping.require_store_management(g.user, "rename stores")
@@ -115,10 +115,10 @@ def update_store():
 
 @bp.delete("/s/<store>/")
 @admin_required
+@store_management_required("delete stores")
 def delete_store():
     """Delete a store; with bound users only when ``?confirm=true`` (they lose their binding)."""
     store = g.store
-    scoping.require_store_management(g.user, "delete stores")
     affected = scoping.bound_users(store)
     if affected and request.args.get("confirm") != "true":
         fallback = "no store" if current_app.config["STORE_BINDING_FAIL_CLOSED"] else "every store"

@@ -9,8 +9,9 @@ isolation is a review of this module:
   into ``g.store`` and answered with 404 unless the store is accessible;
 * ``StoreOwnedMixin.query_for(store)`` and ``get_in_store_or_404(Model, id)``:
   the only way store-owned rows are read (a row of another store is a 404);
-* ``can_manage_stores`` / ``can_edit_store`` and their ``require_*`` forms:
-  who may create, rename, delete and configure stores.
+* ``can_manage_stores`` / ``can_edit_store``, their ``require_*`` forms and the
+  ``store_management_required`` / ``store_editor_required`` decorators: who
+  may create, rename, delete and configure stores.
 
 A user is *bound* when the Homepage Casdoor sent at their last sign-in equals
 the name of an existing store. Admins are not exempt. A Homepage that names no
@@ -18,6 +19,7 @@ store leaves the user unbound with access to every store, or to none when
 ``STORE_BINDING_FAIL_CLOSED`` is set.
 """
 from dataclasses import dataclass
+from functools import wraps
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 from sqlalchemy.orm import declared_attr
@@ -192,6 +194,35 @@ def require_store_edit(user, store):
         raise StoreBindingError(binding_of(user).store.name, f"change store '{store.name}'")
 
 
+def store_management_required(action):
+    """View decorator: ``require_store_management(g.user, action)`` before the view.
+
+    Stack it under ``admin_required`` (which signs people in first)::
+
+        @admin_required
+        @store_management_required("rename stores")
+    """
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            require_store_management(g.user, action)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def store_editor_required(view):
+    """View decorator: ``require_store_edit(g.user, g.store)``; under ``admin_required``."""
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        require_store_edit(g.user, g.store)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
 # --- loading the store of a /s/<store>/ URL -----------------------------------
 
 def _pop_store_name(endpoint, values):
@@ -218,7 +249,8 @@ def load_store():
         # Same answer whether the store exists or not: names are not probed.
         raise NotFound(f"There is no store '{name}' you can use.")
     g.store = store
-    if not request.path.startswith("/api/") and session.get("store") != store.name:
+    # Remember the store a person works in (not one an admin merely configures) for "/".
+    if request.blueprint == "stores" and session.get("store") != store.name:
         session["store"] = store.name
 
 

@@ -210,11 +210,21 @@ def delete_store(store):
 
 
 def store_summaries(stores):
-    """``[(store, {"documents": n, "bound_users": n})]`` for the admin list (few queries)."""
-    documents = scoping.counts_by_store(Document)
+    """``[(store, {"documents": n, ..., "bound_users": n})]`` for the admin list.
+
+    One count per store-owned table (documents today; chats and messages once
+    their models mix in ``StoreOwnedMixin``), one query per table.
+    """
+    owned = {model.__tablename__: scoping.counts_by_store(model) for model in scoping.STORE_OWNED_MODELS}
     bound = scoping.bound_user_counts()
-    return [(store, {"documents": documents.get(store.id, 0), "bound_users": bound.get(store.name, 0)})
+    return [(store, {**{table: counts.get(store.id, 0) for table, counts in owned.items()},
+                     "bound_users": bound.get(store.name, 0)})
             for store in stores]
+
+
+def owned_row_counts(store):
+    """``{table: rows}`` of everything ``store`` owns (what deleting it deletes)."""
+    return {model.__tablename__: scoping.count_in_store(model, store) for model in scoping.STORE_OWNED_MODELS}
 
 
 def bootstrap_stores(default_name, demo_names=("research",)):

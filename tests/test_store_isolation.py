@@ -186,3 +186,17 @@ def test_cross_store_404(app, db, client, create_user, login, world, endpoint, m
     # It may be refused (a bound admin cannot rename or delete their store), never "not found".
     response = call(client, method, own_url, token)
     assert response.status_code in (200, 201, 302, 400, 403, 409), f"{method} {own_url} -> {response.status_code}"
+
+
+def test_every_store_route_goes_through_the_chokepoint():
+    """A ``<store>`` route on a blueprint that skipped ``init_scoped_blueprint`` would get
+    the raw name as a view argument and no access check: refuse such a map."""
+    from webapp.stores.scoping import _pop_store_name, load_store
+
+    app = create_app(type("Cfg", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": "sqlite://"}))
+    for rule in app.url_map.iter_rules():
+        if "store" not in rule.arguments:
+            continue
+        blueprint = rule.endpoint.rpartition(".")[0]
+        assert load_store in app.before_request_funcs.get(blueprint, []), rule.rule
+        assert _pop_store_name in app.url_value_preprocessors.get(blueprint, []), rule.rule

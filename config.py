@@ -116,6 +116,10 @@ class Config:
     WTF_CSRF_CHECK_DEFAULT = False  # checked in webapp.security, which knows about API tokens
 
     LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+    #: Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are
+    #: trusted (0 = none). Behind one TLS-terminating proxy set 1, so that the
+    #: Casdoor redirect URI is https://<public host>/... and cookies are Secure.
+    TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
 
     # Casdoor single sign-on. Shadow mode when any of the first four is empty.
     CASDOOR_ENDPOINT = _env("CASDOOR_ENDPOINT")

@@ -17,6 +17,12 @@ def create_app(config_class=Config):
         instance_path=str(ROOT / "instance"),
     )
     app.config.from_object(config_class)
+    if app.config["TRUSTED_PROXY_COUNT"]:
+        # Only as many hops as configured: a client cannot forge its way in.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     from webapp import casdoor, cli, errors, security, templating
     from webapp.extensions import csrf, db, limiter, migrate

@@ -5,6 +5,7 @@ here runs; documents are read only through ``Document.query_for`` and
 ``get_in_store_or_404``.
 """
 from flask import flash, g, redirect, render_template, url_for
+from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import Forbidden
 
 from webapp.auth.decorators import login_required
@@ -45,7 +46,7 @@ def show_store():
 @login_required
 def list_documents():
     documents = db.session.execute(
-        Document.query_for(g.store).order_by(Document.title, Document.id)
+        Document.query_for(g.store).options(selectinload(Document.created_by)).order_by(Document.title, Document.id)
     ).scalars().all()
     return render_template("stores/documents/list.html", store=g.store, documents=documents)
 

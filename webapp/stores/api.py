@@ -4,7 +4,6 @@ Same chokepoint as the pages: ``<store>`` is resolved by ``webapp.stores.scoping
 (404 outside the caller's stores), documents are read with ``get_in_store_or_404``.
 """
 from flask import current_app, g, jsonify, request
-from werkzeug.exceptions import Forbidden
 
 from webapp.api.views import json_body
 from webapp.auth.decorators import admin_required, login_required
@@ -14,6 +13,7 @@ from webapp.stores import scoping, service
 from webapp.stores.models import Document
 from webapp.stores.scoping import get_in_store_or_404, store_editor_required, store_management_required
 from webapp.stores.service import StoreError
+from webapp.stores.views import changeable_document
 
 
 def store_payload(store, binding):
@@ -155,17 +155,10 @@ def get_document(document_id):
     return jsonify(document=document_payload(get_in_store_or_404(Document, document_id)))
 
 
-def _changeable_document(document_id):
-    document = get_in_store_or_404(Document, document_id)
-    if not service.can_change_document(g.user, document):
-        raise Forbidden("Only the author of a document or an administrator can change it.")
-    return document
-
-
 @bp.patch("/s/<store>/documents/<int:document_id>")
 @login_required
 def update_document(document_id):
-    document = _changeable_document(document_id)
+    document = changeable_document(document_id)
     data = json_body()
     service.update_document(document, data.get("title"), data.get("body"))
     db.session.commit()
@@ -175,6 +168,6 @@ def update_document(document_id):
 @bp.delete("/s/<store>/documents/<int:document_id>")
 @login_required
 def delete_document(document_id):
-    service.delete_document(_changeable_document(document_id))
+    service.delete_document(changeable_document(document_id))
     db.session.commit()
     return jsonify(ok=True)

@@ -26,7 +26,12 @@ def _apply_error(form, exc):
         flash(exc.message, "error")
 
 
-def _changeable_document(document_id):
+def changeable_document(document_id):
+    """The current store's document ``document_id`` if ``g.user`` may change it.
+
+    Pages and API share this rule. :raises NotFound: not in this store.
+    :raises Forbidden: neither its author nor an administrator.
+    """
     document = get_in_store_or_404(Document, document_id)
     if not service.can_change_document(g.user, document):
         raise Forbidden("Only the author of a document or an administrator can change it.")
@@ -78,7 +83,7 @@ def show_document(document_id):
 @bp.route("/documents/<int:document_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_document(document_id):
-    document = _changeable_document(document_id)
+    document = changeable_document(document_id)
     form = DocumentForm(obj=document)
     if form.validate_on_submit():
         try:
@@ -95,7 +100,7 @@ def edit_document(document_id):
 @bp.route("/documents/<int:document_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete_document(document_id):
-    document = _changeable_document(document_id)
+    document = changeable_document(document_id)
     form = ConfirmForm()
     if form.validate_on_submit():
         title = document.title

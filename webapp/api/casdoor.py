@@ -1,5 +1,4 @@
 """Casdoor endpoints of the JSON API (same semantics as the runbook's)."""
-import requests
 from flask import g, jsonify
 
 from webapp.api import bp
@@ -9,7 +8,6 @@ from webapp.auth.decorators import login_required
 from webapp.auth.oidc import exchange_code
 from webapp.casdoor import get_casdoor, require_casdoor
 from webapp.casdoor.claims import identity_from_claims
-from webapp.casdoor.client import unavailable
 from webapp.casdoor.errors import IdentityConflict
 from webapp.errors import StorehouseError
 from webapp.extensions import db
@@ -40,10 +38,7 @@ def _verified_identity(casdoor):
     if not code or not redirect_uri:
         raise StorehouseError("Send 'code' and 'redirect_uri' (and 'code_verifier' when you used PKCE).",
                               error="invalid_request")
-    try:
-        token = exchange_code(casdoor.oauth, code, redirect_uri, data.get("code_verifier"))
-    except requests.RequestException as exc:
-        raise unavailable(casdoor.settings, exc)
+    token = exchange_code(casdoor.oauth, code, redirect_uri, data.get("code_verifier"))
     claims = casdoor.verifier.verify(token["id_token"], nonce=data.get("nonce"))
     return identity_from_claims(casdoor.settings, claims, casdoor.api), token
 

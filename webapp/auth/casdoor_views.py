@@ -1,8 +1,6 @@
 """Casdoor sign-in, callback, bind, and the "this email already has an account" step."""
 import logging
-from functools import wraps
 
-import requests
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
 from webapp.auth import current, identities, service
@@ -12,8 +10,7 @@ from webapp.auth.oidc import authorize_redirect, complete_authorization
 from webapp.auth.views import _is_failed_signin, _signin_limit
 from webapp.casdoor import require_casdoor
 from webapp.casdoor.claims import ProviderIdentity, identity_from_claims
-from webapp.casdoor.client import unavailable
-from webapp.casdoor.errors import SignInError
+from webapp.casdoor.errors import CasdoorUnavailable, SignInError
 from webapp.extensions import db, limiter
 from webapp.security import safe_next_url
 from webapp.users.models import User
@@ -25,19 +22,6 @@ FLOW_KEY = "casdoor_flow"
 PENDING_KEY = "casdoor_pending"
 
 
-def network_errors_as_unavailable(view):
-    """Authlib talks to Casdoor with requests; a dead Casdoor becomes a 503 naming it."""
-
-    @wraps(view)
-    def wrapped(*args, **kwargs):
-        try:
-            return view(*args, **kwargs)
-        except requests.RequestException as exc:
-            raise unavailable(require_casdoor().settings, exc)
-
-    return wrapped
-
-
 def _start(intent):
     casdoor = require_casdoor()
     session[FLOW_KEY] = {"intent": intent, "next": safe_next_url(request.values.get("next"))}
@@ -45,21 +29,18 @@ def _start(intent):
 
 
 @bp.get("/login")
-@network_errors_as_unavailable
 def login():
     return _start("signin")
 
 
 @bp.post("/link")
 @login_required
-@network_errors_as_unavailable
 def link():
     """Connected accounts > Link Casdoor: open Casdoor with the bind intent."""
     return _start("bind")
 
 
 @bp.get("/callback")
-@network_errors_as_unavailable
 def callback():
     casdoor = require_casdoor()
     flow = session.pop(FLOW_KEY, None) or {"intent": "signin", "next": url_for("main.index")}
@@ -138,7 +119,7 @@ def casdoor_logout_url():
         return None
     try:
         return logout_url(casdoor.oauth, id_token, url_for("auth.login", _external=True))
-    except (requests.RequestException, RuntimeError) as exc:
+    except (CasdoorUnavailable, RuntimeError) as exc:
         # The local session ends regardless; Casdoor's may outlive it.
         log.warning("Could not build the Casdoor sign-out URL: %s", exc)
         return None

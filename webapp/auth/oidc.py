@@ -5,11 +5,15 @@ their values in the server-side session. The id_token is validated by our
 ``TokenVerifier`` (certificate or JWKS, asymmetric only) instead of Authlib's
 JWKS-only check, so the sign-in and the Bearer API share one set of rules.
 """
+from contextlib import contextmanager
+
+import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
 from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
 from flask import request
 
+from webapp.casdoor.client import unavailable
 from webapp.casdoor.errors import CasdoorError, SignInError, TokenVerificationError
 
 SCOPE = "openid profile email"
@@ -29,6 +33,8 @@ def register_client(app, settings, verifier):
     tests build many apps with different settings)."""
 
     class CasdoorOAuthApp(FlaskOAuth2App):
+        casdoor_settings = settings
+
         def parse_id_token(self, token, nonce, claims_options=None, claims_cls=None, leeway=120):
             return verifier.verify(token["id_token"], nonce=nonce)
 
@@ -51,9 +57,20 @@ def register_client(app, settings, verifier):
     return oauth.casdoor
 
 
+@contextmanager
+def talking_to_casdoor(client):
+    """Authlib reaches Casdoor through requests: a dead or slow Casdoor becomes
+    ``CasdoorUnavailable`` naming the endpoint, as for every other Casdoor call."""
+    try:
+        yield
+    except requests.RequestException as exc:
+        raise unavailable(client.casdoor_settings, exc)
+
+
 def authorize_redirect(client, redirect_uri):
     """Redirect to Casdoor's sign-in page (state, nonce and PKCE verifier saved in the session)."""
-    return client.authorize_redirect(redirect_uri)
+    with talking_to_casdoor(client):
+        return client.authorize_redirect(redirect_uri)
 
 
 def complete_authorization(client):
@@ -67,11 +84,10 @@ def complete_authorization(client):
         raise SignInError(f"Cannot sign in: Casdoor answered '{description}'. Start again from the sign-in page.",
                           error="casdoor_denied")
     try:
-        token = client.authorize_access_token()
+        with talking_to_casdoor(client):
+            token = client.authorize_access_token()
     except MismatchingStateError:
         raise StateExpired()
-    except TokenVerificationError:
-        raise
     except OAuthError as exc:
         raise SignInError(f"Cannot sign in: Casdoor refused the sign-in code ({exc.description or exc.error}). "
                           "Start again from the sign-in page.", error="casdoor_code_refused")
@@ -88,7 +104,8 @@ def exchange_code(client, code, redirect_uri, code_verifier=None):
     if code_verifier:
         params["code_verifier"] = code_verifier
     try:
-        token = client.fetch_access_token(**params)
+        with talking_to_casdoor(client):
+            token = client.fetch_access_token(**params)
     except OAuthError as exc:
         raise SignInError(f"Cannot sign in: Casdoor refused the code ({exc.description or exc.error}).",
                           error="casdoor_code_refused")
@@ -99,5 +116,7 @@ def exchange_code(client, code, redirect_uri, code_verifier=None):
 
 def logout_url(client, id_token, post_logout_redirect_uri):
     """Casdoor's end-session URL (discovery's ``end_session_endpoint``)."""
-    result = client.create_logout_url(post_logout_redirect_uri=post_logout_redirect_uri, id_token_hint=id_token)
+    with talking_to_casdoor(client):
+        result = client.create_logout_url(post_logout_redirect_uri=post_logout_redirect_uri,
+                                          id_token_hint=id_token)
     return result["url"]

@@ -3,9 +3,9 @@ from flask import current_app, g, jsonify, request
 from webapp.api import bp
 from webapp.auth import current, service
 from webapp.auth.decorators import login_required
-from webapp.auth.views import _signin_limit
+from webapp.auth.ratelimit import limit_failed_signins
 from webapp.errors import StorehouseError
-from webapp.extensions import db, limiter
+from webapp.extensions import db
 
 
 @bp.get("/handshake/")
@@ -23,7 +23,7 @@ def json_body():
 
 
 @bp.post("/auth/login/")
-@limiter.limit(_signin_limit, deduct_when=lambda response: response.status_code != 200)
+@limit_failed_signins(success_status=200)
 def login():
     """Email/password sign-in for API clients; answers the session payload."""
     data = json_body()

@@ -7,11 +7,11 @@ from webapp.auth import current, identities, service
 from webapp.auth.decorators import login_required
 from webapp.auth.errors import AuthError
 from webapp.auth.oidc import authorize_redirect, complete_authorization
-from webapp.auth.views import _is_failed_signin, _signin_limit
+from webapp.auth.ratelimit import limit_failed_signins
 from webapp.casdoor import require_casdoor
 from webapp.casdoor.claims import ProviderIdentity, identity_from_claims
 from webapp.casdoor.errors import CasdoorUnavailable, SignInError
-from webapp.extensions import db, limiter
+from webapp.extensions import db
 from webapp.security import safe_next_url
 from webapp.users.models import User
 
@@ -76,7 +76,7 @@ def _pending():
 
 
 @bp.route("/link-account", methods=["GET", "POST"])
-@limiter.limit(_signin_limit, methods=["POST"], deduct_when=_is_failed_signin)
+@limit_failed_signins(success_status=302, methods=["POST"])
 def link_account():
     """An unknown Casdoor identity matched a local account: prove it, or make a separate one."""
     casdoor = require_casdoor()

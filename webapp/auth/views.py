@@ -4,21 +4,13 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from webapp.auth import bp, current, service
 from webapp.auth.errors import AuthError, SignupError
 from webapp.auth.forms import LoginForm, SignupForm
-from webapp.extensions import db, limiter
+from webapp.auth.ratelimit import limit_failed_signins
+from webapp.extensions import db
 from webapp.security import safe_next_url
 
 
-def _signin_limit():
-    return current_app.config["SIGNIN_FAILURE_LIMIT"]
-
-
-def _is_failed_signin(response):
-    # Only failures count towards the limit: a successful sign-in redirects.
-    return response.status_code != 302
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_signin_limit, methods=["POST"], deduct_when=_is_failed_signin)
+@limit_failed_signins(success_status=302, methods=["POST"])
 def login():
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():

@@ -1,6 +1,7 @@
 """What every template can see: the product name, the version, sign-in state."""
 from flask import current_app, g
 
+from webapp.casdoor import get_casdoor
 from webapp.stores.templating import store_context
 
 
@@ -10,7 +11,7 @@ def inject_globals():
         "app_version": current_app.config["VERSION"],
         "current_user": g.get("user"),
         "signup_enabled": current_app.config["SIGNUP_ENABLED"],
-        "casdoor_configured": getattr(current_app.extensions.get("casdoor"), "configured", False),
+        "casdoor_configured": get_casdoor() is not None,
         **store_context(),  # store_selector, admin_links
         "account_links": [("accounts.connected", "Connected accounts"), ("accounts.sessions", "Sessions")]
         if g.get("user") else [],

@@ -21,7 +21,7 @@ def casdoor_config():
         return jsonify(configured=False, endpoint=None, client_id=None, organization=None, application=None,
                        signin_url=None)
     settings = casdoor.settings
-    metadata = casdoor.api._metadata or {}
+    metadata = casdoor.api.cached_metadata()
     return jsonify(
         configured=True,
         endpoint=settings.endpoint,

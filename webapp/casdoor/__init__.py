@@ -18,8 +18,6 @@ log = logging.getLogger("webapp.auth.casdoor")
 
 
 class Casdoor:
-    configured = True
-
     def __init__(self, settings):
         self.settings = settings
         #: REST calls with the application's credentials (``get_user``, ``set_homepage`` ...).

@@ -89,9 +89,13 @@ class CasdoorClient:
             self._metadata, self._metadata_at = data, time.monotonic()
         return data
 
+    def cached_metadata(self):
+        """The discovery document if it was fetched already, else {} (never calls Casdoor)."""
+        return self._metadata or {}
+
     def cached_issuer(self):
         """The issuer from discovery when we have it, else the configured endpoint."""
-        return (self._metadata or {}).get("issuer") or self.settings.endpoint
+        return self.cached_metadata().get("issuer") or self.settings.endpoint
 
     def jwks(self, force=False):
         if self._jwks is not None and not force:

@@ -97,6 +97,15 @@ class Config:
     #: Name of the store created on first run.
     DEFAULT_STORE_NAME = _env("DEFAULT_STORE_NAME", "general")
 
+    # Background jobs (webapp/jobs): indexing, Casdoor Homepage updates, charge delivery.
+    #: Run a worker thread inside the web process (``make run``); in production set
+    #: false and run ``flask jobs worker`` processes instead.
+    JOBS_IN_PROCESS = _env_bool("JOBS_IN_PROCESS", True)
+    JOBS_WORKER_THREADS = _env_int("JOBS_WORKER_THREADS", 2)
+    JOBS_BATCH_SIZE = _env_int("JOBS_BATCH_SIZE", 10)
+    #: Seconds an idle worker waits before looking for due jobs again.
+    JOBS_POLL_INTERVAL = float(_env("JOBS_POLL_INTERVAL", "0.5"))
+
     # Server-side sessions: the cookie holds only the signed session key.
     SESSION_COOKIE_NAME = "storehouse_session"
     SESSION_COOKIE_HTTPONLY = True
@@ -168,3 +177,5 @@ class TestingConfig(Config):
     CASDOOR_ADMIN_GROUPS = ""
     CASDOOR_TIMEOUT = 3.0
     STORE_BINDING_FAIL_CLOSED = False
+    # Tests run jobs explicitly (tests/conftest.py ``run_jobs``).
+    JOBS_IN_PROCESS = False

@@ -32,6 +32,11 @@ def run_migrations_online():
     conf_args.setdefault("process_revision_directives", process_revision_directives)
     conf_args.setdefault("render_as_batch", True)  # SQLite needs batch mode for ALTERs
     with db.engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Batch mode rebuilds tables (copy, drop, rename); with foreign keys
+            # enforced the drop would cascade into the tables that refer to them.
+            connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+            connection.commit()  # so that Alembic begins (and commits) its own transaction
         context.configure(connection=connection, target_metadata=db.metadata, **conf_args)
         with context.begin_transaction():
             context.run_migrations()

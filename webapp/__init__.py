@@ -24,13 +24,14 @@ def create_app(config_class=Config):
         hops = app.config["TRUSTED_PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
-    from webapp import casdoor, cli, errors, security, templating
+    from webapp import casdoor, cli, database, errors, jobs, security, templating
     from webapp.extensions import csrf, db, limiter, migrate
     from webapp.logging import init_logging
     from webapp.sessions.interface import DatabaseSessionInterface
 
     init_logging(app)
     db.init_app(app)
+    database.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -58,4 +59,5 @@ def create_app(config_class=Config):
 
     errors.init_app(app)
     cli.init_app(app)
+    jobs.init_app(app)
     return app

@@ -23,6 +23,8 @@ DEFAULT_MESSAGES = {
     404: ("not_found", "There is nothing here. Check the address, or go back to your store."),
     405: ("method_not_allowed", "This address does not accept that kind of request."),
     409: ("conflict", "This conflicts with the current state. Reload and try again."),
+    413: ("too_large", "What you sent is larger than this server accepts. Send less at a time."),
+    422: ("invalid_fields", "Some fields are not valid. Check them and try again."),
     429: ("too_many_requests", "Too many attempts. Wait a minute, then try again."),
     500: ("internal_error", "Something went wrong on our side. Try again; if it keeps happening, "
           "give the request id below to your administrator."),
@@ -44,6 +46,10 @@ class StorehouseError(Exception):
         if error is not None:
             self.error = error
 
+    def payload(self):
+        """Extra JSON keys for API callers (e.g. ``fields`` of a validation error)."""
+        return {}
+
 
 def wants_json():
     if request.path.startswith("/api/"):
@@ -52,12 +58,12 @@ def wants_json():
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
-def error_response(code, message=None, error=None, *, template=None, headers=None, **context):
+def error_response(code, message=None, error=None, *, template=None, headers=None, extra=None, **context):
     slug, default = DEFAULT_MESSAGES.get(code, ("error", "Something went wrong."))
     message = message or default
     error = error or slug
     if wants_json():
-        response = jsonify(error=error, message=message, request_id=g.get("request_id"))
+        response = jsonify(error=error, message=message, request_id=g.get("request_id"), **(extra or {}))
     else:
         response = render_template(
             template or "errors/error.html", code=code, error=error, message=message,
@@ -100,7 +106,7 @@ def handle_csrf_error(exc):
 
 def handle_domain_error(exc):
     db.session.rollback()
-    return error_response(exc.status_code, exc.message, exc.error)
+    return error_response(exc.status_code, exc.message, exc.error, extra=exc.payload())
 
 
 def handle_unexpected(exc):

@@ -1,0 +1,53 @@
+"""Engine set-up per dialect, and a savepoint that behaves the same on both.
+
+SQLite is the zero-configuration database (``make run``, the test default),
+PostgreSQL the production one. On SQLite every connection gets:
+
+* ``journal_mode=WAL``: readers never block the writer, which matters as soon
+  as a job worker writes while pages are read;
+* ``foreign_keys=ON``: ``ON DELETE CASCADE`` / ``SET NULL`` act as on PostgreSQL;
+* a busy timeout, so a writer waits for the lock instead of failing at once.
+
+pysqlite opens a transaction only before INSERT/UPDATE/DELETE, so reads run
+without holding a snapshot (good for concurrency), but a ``SAVEPOINT`` issued
+first would open a transaction that its ``RELEASE`` commits behind the
+session's back; ``savepoint()`` opens the outer transaction first.
+"""
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+
+from webapp.extensions import db
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.close()
+
+
+def init_app(app):
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name == "sqlite":
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+
+
+@contextmanager
+def savepoint():
+    """``db.session.begin_nested()`` that stays inside the session's transaction on SQLite too.
+
+    Use it to try an INSERT that may lose a race (unique constraint) without
+    losing the rest of the request's work: catch ``IntegrityError`` outside it.
+    """
+    if db.engine.dialect.name == "sqlite":
+        raw = db.session.connection().connection.dbapi_connection
+        if not raw.in_transaction:
+            raw.execute("BEGIN")
+    with db.session.begin_nested():
+        yield

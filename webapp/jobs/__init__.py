@@ -1,0 +1,46 @@
+"""The one background-work mechanism: a ``jobs`` table, claimed under a lease.
+
+Indexing uploaded files, updating Homepages at Casdoor and delivering charges all
+go through it, so there is one set of rules for "must happen, exactly once in
+effect, even if a process dies":
+
+* ``enqueue(kind, payload)`` adds a job in the caller's transaction (an outbox);
+* ``@job_handler(kind)`` declares the function that does the work;
+* ``flask jobs worker`` runs jobs in production (several, on several hosts:
+  claims use ``FOR UPDATE SKIP LOCKED`` on PostgreSQL and SQLite's single
+  writer lock otherwise); with ``JOBS_IN_PROCESS`` the web process runs a
+  worker thread itself (the default, so ``make run`` needs nothing else).
+"""
+import threading
+
+from webapp.jobs.errors import PermanentFailure, RetryLater  # noqa: F401
+from webapp.jobs.queue import enqueue  # noqa: F401
+from webapp.jobs.registry import job_handler  # noqa: F401
+
+
+def init_app(app):
+    """``flask jobs``, and the in-process runner started by the first request when enabled."""
+    from webapp.jobs.cli import jobs_cli
+    from webapp.jobs.worker import Worker
+
+    app.cli.add_command(jobs_cli)
+    if not app.config["JOBS_IN_PROCESS"]:
+        return
+    lock = threading.Lock()
+    started = []
+
+    def start_runner():
+        # Started by a request, not by create_app: `flask db upgrade` and other
+        # commands build the app too and must not start working the queue.
+        if started:
+            return
+        with lock:
+            if not started:
+                runner = Worker(app, threads=app.config["JOBS_WORKER_THREADS"],
+                                batch=app.config["JOBS_BATCH_SIZE"],
+                                poll_interval=app.config["JOBS_POLL_INTERVAL"], name="jobs-in-process")
+                runner.start_in_background()
+                started.append(runner)
+                app.extensions["jobs_runner"] = runner
+
+    app.before_request(start_runner)

@@ -62,27 +62,44 @@ def _secret_key():
     """SECRET_KEY from the environment, else one generated once per instance.
 
     A generated key is written to ``instance/secret_key`` so sessions survive a
-    restart of ``make run`` without anybody having to invent a secret.
+    restart of ``make run`` without anybody having to invent a secret. Several
+    workers starting at once must end up with the same key: the key is written
+    to a private temporary file and hard-linked into place, which either
+    succeeds whole or finds the file another worker already put there.
     """
     key = _env("SECRET_KEY")
     if key:
         return key
     path = INSTANCE_DIR / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    import secrets
+    if not path.exists():
+        import secrets
+        import tempfile
 
-    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    path.write_text(key)
-    path.chmod(0o600)
-    return key
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=INSTANCE_DIR, prefix=".secret_key.")  # mode 0600
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                pass  # another worker won the race; use its key
+        finally:
+            os.unlink(temporary)
+    return path.read_text().strip()
+
+
+def _env_list(name):
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
 class Config:
     APP_NAME = "Storehouse"
     VERSION = _read_version()
     SECRET_KEY = _secret_key()
+    #: Earlier secret keys, still accepted while sessions and encrypted values
+    #: move to the new one (comma-separated; see README "Rotating the secret key").
+    SECRET_KEY_FALLBACKS = _env_list("SECRET_KEY_FALLBACKS")
 
     SQLALCHEMY_DATABASE_URI = database_url(
         _env("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'storehouse.db'}"
@@ -113,6 +130,13 @@ class Config:
     #: None means "Secure when the request came over HTTPS".
     SESSION_COOKIE_SECURE = None
     SESSION_LIFETIME_DAYS = _env_int("SESSION_LIFETIME_DAYS", 14)
+    #: However active, a session ends this long after its sign-in.
+    SESSION_ABSOLUTE_LIFETIME_DAYS = _env_int("SESSION_ABSOLUTE_LIFETIME_DAYS", 30)
+    #: Seconds who-is-asking (session, user, Bearer identity) is cached per process
+    #: (or in Redis, see CACHE_URL). Revocations made elsewhere take effect within it.
+    AUTH_CACHE_SECONDS = float(_env("AUTH_CACHE_SECONDS", "5"))
+    #: ``memory://`` (per process) or ``redis://host:6379/0`` (shared: revocation is immediate everywhere).
+    CACHE_URL = _env("CACHE_URL", "memory://")
     #: How often the "last seen" time of a session is written, in seconds.
     SESSION_TOUCH_INTERVAL = 60
 
@@ -129,6 +153,12 @@ class Config:
     #: trusted (0 = none). Behind one TLS-terminating proxy set 1, so that the
     #: Casdoor redirect URI is https://<public host>/... and cookies are Secure.
     TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
+    #: The address people use, e.g. https://storehouse.example.com: every absolute URL
+    #: the app hands out (the Casdoor redirect URI, sign-out return) is built on it.
+    PUBLIC_URL = _env("PUBLIC_URL").rstrip("/")
+    #: Host names requests may name (comma-separated); others answer 400. Empty = any
+    #: (fine behind a proxy that only forwards your host, or with PUBLIC_URL set).
+    TRUSTED_HOSTS = _env_list("TRUSTED_HOSTS") or None
 
     # Casdoor single sign-on. Shadow mode when any of the first four is empty.
     CASDOOR_ENDPOINT = _env("CASDOOR_ENDPOINT")
@@ -139,6 +169,11 @@ class Config:
     #: Public key PEM; single-line with literal \n escapes is accepted.
     CASDOOR_CERTIFICATE = _env("CASDOOR_CERTIFICATE")
     CASDOOR_TOKEN_CACHE_TTL = _env_int("CASDOOR_TOKEN_CACHE_TTL", 300)
+    #: The ``iss`` Casdoor puts in tokens (its ``origin``); empty = from discovery.
+    CASDOOR_ISSUER = _env("CASDOOR_ISSUER")
+    #: Check each freshly verified Bearer token with Casdoor's introspection endpoint
+    #: (one call per token per CASDOOR_TOKEN_CACHE_TTL), so revocation at Casdoor counts.
+    CASDOOR_BEARER_INTROSPECT = _env_bool("CASDOOR_BEARER_INTROSPECT", False)
     CASDOOR_TIMEOUT = float(_env("CASDOOR_TIMEOUT", "10"))
     CASDOOR_CLAIM_USERNAME = _env("CASDOOR_CLAIM_USERNAME", "preferred_username,name")
     CASDOOR_CLAIM_DISPLAY_NAME = _env("CASDOOR_CLAIM_DISPLAY_NAME", "displayName,name")
@@ -148,6 +183,9 @@ class Config:
     CASDOOR_CLAIM_HOMEPAGE = _env("CASDOOR_CLAIM_HOMEPAGE", "homepage")
     CASDOOR_REQUIRED_GROUPS = _env("CASDOOR_REQUIRED_GROUPS")
     CASDOOR_ADMIN_GROUPS = _env("CASDOOR_ADMIN_GROUPS")
+    #: Casdoor's privileges (its admin flag, every store for an unbound user) lapse
+    #: when the user has not come through Casdoor for this long; sign in again to renew.
+    CASDOOR_PROFILE_MAX_AGE_HOURS = float(_env("CASDOOR_PROFILE_MAX_AGE_HOURS", "24"))
 
     #: A Homepage that names no store: True = no store at all, False = all stores.
     STORE_BINDING_FAIL_CLOSED = _env_bool("STORE_BINDING_FAIL_CLOSED", False)

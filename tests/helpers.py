@@ -4,14 +4,14 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-_META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+_FORM_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 def csrf_token(client):
-    """A CSRF token for the client's current session, read off a rendered page."""
+    """A CSRF token for the client's current session, read off the sign-in form."""
     page = client.get("/auth/login")
-    match = _META_CSRF.search(page.get_data(as_text=True))
-    assert match, "no csrf-token meta tag on the sign-in page"
+    match = _FORM_CSRF.search(page.get_data(as_text=True))
+    assert match, "no csrf_token field on the sign-in page"
     return match.group(1)
 
 

@@ -191,7 +191,7 @@ def test_cookie_is_secure_over_https(app, create_user):
     client = app.test_client()
     token_page = client.get("/auth/login", base_url="https://storehouse.test")
     import re
-    token = re.search(r'<meta name="csrf-token" content="([^"]+)"', token_page.get_data(as_text=True)).group(1)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', token_page.get_data(as_text=True)).group(1)
     # Over HTTPS Flask-WTF also insists on a same-origin Referer.
     response = client.post("/auth/login", base_url="https://storehouse.test",
                            headers={"Referer": "https://storehouse.test/auth/login"},

@@ -232,7 +232,19 @@ def test_casdoor_error_parameter_is_explained(client):
     client.get("/auth/casdoor/login")
     response = client.get("/auth/casdoor/callback?error=access_denied&error_description=User+denied+consent&state=x")
     assert response.status_code == 401
-    assert "Casdoor answered &#39;User denied consent&#39;" in response.get_data(as_text=True)
+    assert "the sign-in was declined at Casdoor" in response.get_data(as_text=True)
+
+
+def test_error_description_from_the_link_is_never_echoed(client):
+    """Anyone can craft the callback link: its text must not appear as Casdoor's words."""
+    client.get("/auth/casdoor/login")
+    response = client.get("/auth/casdoor/callback", query_string={
+        "error": "server_error<script>", "state": "x",
+        "error_description": "Your account is locked. Call +1-555-0100 to unlock it"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 401
+    assert "555-0100" not in page and "<script>" not in page
+    assert "error code server_errorscript" in page
 
 
 def test_unknown_or_replayed_state_says_start_again(client):

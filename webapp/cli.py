@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 
 from webapp.auth import service
 from webapp.extensions import db
+from webapp.sessions import service as session_service
 from webapp.sessions.models import Session
 from webapp.users.models import User, utcnow
 
@@ -87,19 +88,15 @@ def revoke_sessions(session_ids, username, revoke_all):
     """Revoke sessions by id, by user, or all of them."""
     if not (session_ids or username or revoke_all):
         raise click.UsageError("Name session ids, --user USERNAME or --all.")
-    query = db.select(Session).filter(Session.revoked_at.is_(None))
+    condition = db.true()
     if username:
         user = service.find_user_by_username(username)
         if user is None:
             raise click.ClickException(f"No user named {username!r}.")
-        query = query.filter(Session.user_id == user.id)
+        condition = db.and_(condition, Session.user_id == user.id)
     if session_ids:
-        query = query.filter(Session.id.in_(session_ids))
-    now = utcnow()
-    count = 0
-    for row in db.session.execute(query).scalars():
-        row.revoked_at = now
-        count += 1
+        condition = db.and_(condition, Session.id.in_(session_ids))
+    count = session_service.revoke(condition)
     db.session.commit()
     click.echo(f"Revoked {count} session(s).")
 

@@ -16,6 +16,7 @@ session's back; ``savepoint()`` opens the outer transaction first.
 from contextlib import contextmanager
 
 import sqlalchemy as sa
+import sqlalchemy.orm  # noqa: F401  (the Session class the commit hooks listen on)
 
 from webapp.extensions import db
 
@@ -51,3 +52,24 @@ def savepoint():
             raw.execute("BEGIN")
     with db.session.begin_nested():
         yield
+
+
+def on_commit(callback):
+    """Run ``callback()`` after the request's transaction commits (never if it rolls back).
+
+    For work that must follow a commit and is not itself data: dropping cache
+    entries of rows the transaction changed, waking a worker.
+    """
+    db.session.info.setdefault("on_commit", []).append(callback)
+
+
+@sa.event.listens_for(sa.orm.Session, "after_commit")
+def _run_on_commit(session):
+    callbacks = session.info.pop("on_commit", [])
+    for callback in callbacks:
+        callback()
+
+
+@sa.event.listens_for(sa.orm.Session, "after_rollback")
+def _drop_on_commit(session):
+    session.info.pop("on_commit", None)

@@ -19,4 +19,7 @@ def inject_globals():
 
 
 def init_app(app):
+    from webapp.pagination import first_page_url, next_page_url
+
     app.context_processor(inject_globals)
+    app.jinja_env.globals.update(next_page_url=next_page_url, first_page_url=first_page_url)

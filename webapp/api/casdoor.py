@@ -5,6 +5,7 @@ from webapp.api import bp
 from webapp.api.views import json_body
 from webapp.auth import current, identities
 from webapp.auth.decorators import login_required
+from webapp.auth.casdoor_views import encrypted_id_token
 from webapp.auth.oidc import exchange_code
 from webapp.casdoor import get_casdoor, require_casdoor
 from webapp.casdoor.claims import identity_from_claims
@@ -55,7 +56,7 @@ def casdoor_exchange():
             f"A Storehouse account ({exc.candidate.username}) already uses this email or username. Sign in to "
             "it with its password and bind Casdoor (POST /api/v1/auth/casdoor/bind/), or sign in on the web "
             "to create a separate account.", error="casdoor_link_required")
-    key = current.sign_in(user, "casdoor", api=True, casdoor_id_token=token.get("id_token"))
+    key = current.sign_in(user, "casdoor", api=True, casdoor_id_token=encrypted_id_token(token))
     db.session.commit()
     return jsonify(current.session_payload(user, key))
 

@@ -1,18 +1,60 @@
 """``Authorization: Bearer <Casdoor JWT>`` on the API.
 
-Verification results are cached by token hash for CASDOOR_TOKEN_CACHE_TTL
-seconds. A fresh verification counts as a sign-in (binding, groups and admin
-flag refreshed, group gate applied), so an API client is held to the same
-store binding as the browser; within the cache window only the throttled
-profile sync runs.
+A fresh verification counts as a sign-in: binding, groups and admin flag are
+refreshed from the token (and the group gate applied), so an API client is
+held to the same store binding as the browser. The result is cached by token
+hash for CASDOOR_TOKEN_CACHE_TTL seconds; within that window a request costs
+no signature check and, with the user cache warm, no query at all.
+
+The sign-in refresh is its own unit of work: it runs in a database session of
+its own and commits there, so the view's transaction starts clean and remains
+the view's alone.
 """
-from flask import request
+from flask import current_app, request
 
 from webapp.auth import identities
 from webapp.casdoor import get_casdoor
 from webapp.casdoor.claims import ProviderIdentity, identity_from_claims
 from webapp.casdoor.errors import SignInError
 from webapp.extensions import db
+from webapp.users.cache import get_user
+from webapp.users.models import utcnow
+
+
+def _in_own_transaction(work):
+    """Run ``work()`` in a fresh app context (its own database session) and commit it."""
+    with current_app.app_context():
+        try:
+            result = work()
+            db.session.commit()
+            return result
+        except BaseException:
+            db.session.rollback()
+            raise
+        finally:
+            db.session.remove()
+
+
+def _sign_in(casdoor, identity):
+    def work():
+        try:
+            user = identities.resolve_sign_in(casdoor.settings, identity, interactive=False)
+        except identities.LinkRequired:
+            raise SignInError("Cannot sign in: this Casdoor account matches an existing Storehouse account that "
+                              "is not linked to it. Sign in on the web once and link it under Connected accounts.",
+                              error="casdoor_link_required")
+        return user.id
+
+    return _in_own_transaction(work)
+
+
+def _sync_if_due(casdoor, user_id, identity):
+    def work():
+        user = identities.find_by_subject(identity.subject)
+        if user is not None and identities.sync_profile(user, identity):
+            db.session.flush()
+
+    _in_own_transaction(work)
 
 
 def load_bearer_user():
@@ -28,21 +70,16 @@ def load_bearer_user():
     casdoor = get_casdoor()
     cached = casdoor.token_cache.get(token)
     if cached is not None:
-        identity = ProviderIdentity.from_dict(cached)
+        identity = ProviderIdentity.from_dict(cached["identity"])
         identities.check_group_gate(casdoor.settings, identity)
-        user = identities.find_by_subject(identity.subject)
+        user = get_user(cached["user_id"])
         if user is not None and user.is_active:
-            if identities.sync_profile(user, identity):
-                db.session.commit()
+            synced = user.casdoor_profile_synced_at
+            if synced is None or utcnow() - synced >= identities.PROFILE_SYNC_INTERVAL:
+                _sync_if_due(casdoor, user.id, identity)
             return user
-    claims = casdoor.verifier.verify(token)
+    claims = casdoor.verifier.verify(token, bearer=True)
     identity = identity_from_claims(casdoor.settings, claims, casdoor.api)
-    try:
-        user = identities.resolve_sign_in(casdoor.settings, identity)
-    except identities.LinkRequired:
-        raise SignInError("Cannot sign in: this Casdoor account matches an existing Storehouse account that "
-                          "is not linked to it. Sign in on the web once and link it under Connected accounts.",
-                          error="casdoor_link_required")
-    db.session.commit()
-    casdoor.token_cache.put(token, identity.to_dict(), claims.get("exp"))
-    return user
+    user_id = _sign_in(casdoor, identity)
+    casdoor.token_cache.put(token, {"identity": identity.to_dict(), "user_id": user_id}, claims.get("exp"))
+    return get_user(user_id)

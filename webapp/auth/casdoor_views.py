@@ -1,31 +1,54 @@
 """Casdoor sign-in, callback, bind, and the "this email already has an account" step."""
 import logging
+from datetime import datetime, timedelta
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
 from webapp.auth import current, identities, service
 from webapp.auth.decorators import login_required
 from webapp.auth.errors import AuthError
-from webapp.auth.oidc import authorize_redirect, complete_authorization
+from webapp.auth.oidc import StateExpired, authorize_redirect, complete_authorization
 from webapp.auth.ratelimit import limit_failed_signins
 from webapp.casdoor import require_casdoor
 from webapp.casdoor.claims import ProviderIdentity, identity_from_claims
 from webapp.casdoor.errors import CasdoorUnavailable, SignInError
+from webapp.crypto import decrypt, encrypt
 from webapp.extensions import db
 from webapp.security import safe_next_url
-from webapp.users.models import User
+from webapp.urls import external_url
+from webapp.users.models import User, utcnow
 
 bp = Blueprint("casdoor", __name__, url_prefix="/auth/casdoor")
 log = logging.getLogger("webapp.auth.casdoor")
 
 FLOW_KEY = "casdoor_flow"
 PENDING_KEY = "casdoor_pending"
+#: A sign-in started (or a link pending) longer ago than this is not finished any more.
+FLOW_LIFETIME = timedelta(minutes=10)
+ID_TOKEN_PURPOSE = "casdoor-id-token"
+
+
+def _now():
+    return utcnow().isoformat()
+
+
+def _is_stale(started_at):
+    try:
+        return utcnow() - datetime.fromisoformat(started_at) > FLOW_LIFETIME
+    except (TypeError, ValueError):
+        return True
 
 
 def _start(intent):
     casdoor = require_casdoor()
-    session[FLOW_KEY] = {"intent": intent, "next": safe_next_url(request.values.get("next"))}
-    return authorize_redirect(casdoor.oauth, url_for("casdoor.callback", _external=True))
+    session[FLOW_KEY] = {"intent": intent, "next": safe_next_url(request.values.get("next")), "started_at": _now()}
+    return authorize_redirect(casdoor.oauth, external_url("casdoor.callback"))
+
+
+def encrypted_id_token(token):
+    """The id_token as stored with the session (encrypted: it is a usable credential)."""
+    id_token = token.get("id_token")
+    return encrypt(id_token, ID_TOKEN_PURPOSE) if id_token else None
 
 
 @bp.get("/login")
@@ -43,7 +66,10 @@ def link():
 @bp.get("/callback")
 def callback():
     casdoor = require_casdoor()
-    flow = session.pop(FLOW_KEY, None) or {"intent": "signin", "next": url_for("main.index")}
+    flow = session.pop(FLOW_KEY, None)
+    if flow is not None and _is_stale(flow.get("started_at")):
+        raise StateExpired()
+    flow = flow or {"intent": "signin", "next": url_for("main.index")}
     claims, token = complete_authorization(casdoor.oauth)
     identity = identity_from_claims(casdoor.settings, claims, casdoor.api)
 
@@ -59,9 +85,10 @@ def callback():
         user = identities.resolve_sign_in(casdoor.settings, identity)
     except identities.LinkRequired as exc:
         session[PENDING_KEY] = {"identity": identity.to_dict(), "candidate_id": exc.candidate.id,
-                                "id_token": token.get("id_token"), "next": flow["next"]}
+                                "id_token": encrypted_id_token(token), "next": flow["next"],
+                                "started_at": _now()}
         return redirect(url_for("casdoor.link_account"))
-    current.sign_in(user, "casdoor", casdoor_id_token=token.get("id_token"))
+    current.sign_in(user, "casdoor", casdoor_id_token=encrypted_id_token(token))
     db.session.commit()
     flash(f"Signed in as {user.label} through Casdoor.", "success")
     return redirect(flow["next"])
@@ -70,6 +97,9 @@ def callback():
 def _pending():
     pending = session.get(PENDING_KEY)
     if not pending:
+        return None, None, None
+    if _is_stale(pending.get("started_at")):
+        del session[PENDING_KEY]
         return None, None, None
     candidate = db.session.get(User, pending["candidate_id"])
     return pending, ProviderIdentity.from_dict(pending["identity"]), candidate
@@ -114,11 +144,13 @@ def casdoor_logout_url():
     from webapp.casdoor import get_casdoor
 
     casdoor = get_casdoor()
-    id_token = session.get("casdoor_id_token")
-    if casdoor is None or not id_token or getattr(session, "auth_method", None) != "casdoor":
+    if casdoor is None or getattr(session, "auth_method", None) != "casdoor":
+        return None
+    id_token = decrypt(session.get("casdoor_id_token"), ID_TOKEN_PURPOSE)
+    if not id_token:
         return None
     try:
-        return logout_url(casdoor.oauth, id_token, url_for("auth.login", _external=True))
+        return logout_url(casdoor.oauth, id_token, external_url("auth.login"))
     except (CasdoorUnavailable, RuntimeError) as exc:
         # The local session ends regardless; Casdoor's may outlive it.
         log.warning("Could not build the Casdoor sign-out URL: %s", exc)

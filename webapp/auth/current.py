@@ -3,14 +3,41 @@
 Credentials, in order: a server-side session (cookie or ``Authorization:
 Token``), then ``Authorization: Bearer <Casdoor JWT>`` through the bearer
 loaders that the Casdoor feature registers. ``g.user`` is None for anonymous
-requests; access rules live in ``webapp.auth.decorators``.
+requests; access rules live in ``webapp.auth.decorators`` and
+``webapp.stores.access``.
+
+What a session may do depends on how it was opened (``g.auth_method``): the
+privileges Casdoor grants (its admin flag, every store for an unbound user)
+need a session that came through Casdoor, while Casdoor's profile is fresh
+(CASDOOR_PROFILE_MAX_AGE_HOURS). A local password is not a way around Casdoor.
 """
+from datetime import timedelta
+
 from flask import current_app, g, session
 
 from webapp.auth import service
-from webapp.extensions import db
 from webapp.sessions.interface import end_session, rotate_session
-from webapp.users.models import User
+from webapp.users.cache import get_user
+from webapp.users.models import utcnow
+
+#: Session keys of sign-in flows in progress; a completed sign-in clears them.
+FLOW_KEYS = ("casdoor_flow", "casdoor_pending")
+#: How each way in is named in ``sessions.auth_method`` / ``g.auth_method``.
+CASDOOR_METHODS = {"casdoor", "bearer"}
+
+
+def casdoor_profile_is_fresh(user, now=None):
+    """True while the Casdoor facts of ``user`` are recent enough to grant privileges."""
+    if user.casdoor_sub is None or user.casdoor_last_login_at is None:
+        return False
+    max_age = timedelta(hours=current_app.config["CASDOOR_PROFILE_MAX_AGE_HOURS"])
+    return (now or utcnow()) - user.casdoor_last_login_at <= max_age
+
+
+def apply_session_kind(user, auth_method):
+    """Decide, for this request, whether Casdoor's privileges apply to ``user``."""
+    user.casdoor_privileges = auth_method in CASDOOR_METHODS and casdoor_profile_is_fresh(user)
+    return user
 
 
 def load_current_user():
@@ -18,32 +45,48 @@ def load_current_user():
     g.auth_method = None
     user_id = getattr(session, "user_id", None)
     if user_id is not None:
-        user = db.session.get(User, user_id)
+        user = get_user(user_id)
         if user is not None and user.is_active:
-            g.user = user
+            g.user = apply_session_kind(user, session.auth_method)
             g.auth_method = session.auth_method
         return
     for loader in current_app.extensions.get("storehouse_bearer_loaders", ()):
         user = loader()
         if user is not None:
-            g.user = user
+            g.user = apply_session_kind(user, "bearer")
             g.auth_method = "bearer"
             return
+
+
+def clear_sign_in_flows():
+    """Forget unfinished sign-ins (Casdoor flow and pending link, Authlib's state)."""
+    for key in [key for key in session if key in FLOW_KEYS or key.startswith("_state_")]:
+        del session[key]
 
 
 def sign_in(user, method, *, api=False, **session_data):
     """Start a signed-in session for ``user`` on a fresh key; returns the key.
 
     The caller commits. ``session_data`` is stored server-side with the session
-    (for example the Casdoor id_token needed for sign-out). ``api=True`` is for
-    JSON clients: they get the key in the response body and no cookie.
+    (for example the encrypted Casdoor id_token needed for sign-out). ``api=True``
+    is for JSON clients: they get the key in the response body and no cookie.
+
+    :raises GroupGateError: a password sign-in of a Casdoor-linked account that
+        Casdoor last saw outside CASDOOR_REQUIRED_GROUPS (a local password is
+        not a way around the gate).
     """
+    if method == "password" and user.casdoor_sub is not None:
+        from webapp.auth.identities import check_linked_account_gate
+
+        check_linked_account_gate(user)
+    clear_sign_in_flows()
     key = rotate_session(session, user, method)
     if api:
         session.from_header = True
-    session.update(session_data)
+    for name, value in session_data.items():
+        session[name] = value
     service.record_sign_in(user, method)
-    g.user = user
+    g.user = apply_session_kind(user, method)
     g.auth_method = method
     return key
 

@@ -15,15 +15,21 @@ import logging
 import re
 from datetime import timedelta
 
+from sqlalchemy.exc import IntegrityError
+
 from webapp.auth import service
 from webapp.auth.errors import AccountDisabled
-from webapp.casdoor.errors import GroupGateError, IdentityConflict
+from webapp.casdoor.errors import GroupGateError, IdentityConflict, SignInError
+from webapp.database import savepoint
 from webapp.extensions import db
 from webapp.users.models import User, utcnow
 
 log = logging.getLogger("webapp.auth.casdoor")
 
 PROFILE_SYNC_INTERVAL = timedelta(minutes=5)
+#: A fresh Bearer verification refreshes ``casdoor_last_login_at`` at most this often
+#: (every write would queue concurrent requests of one user on the row lock).
+LOGIN_TOUCH_INTERVAL = timedelta(minutes=5)
 
 
 class LinkRequired(Exception):
@@ -41,6 +47,23 @@ def check_group_gate(settings, identity):
         log.warning("Refused Casdoor sign-in of %s (%s): not in any required group %s (has %s)",
                     identity.username, identity.subject, settings.required_groups, identity.groups)
         raise GroupGateError(identity.username, settings.required_groups)
+
+
+def check_linked_account_gate(user):
+    """The group gate for a Casdoor-linked account signing in another way (its local password).
+
+    Judged on the groups Casdoor sent at the account's last Casdoor sign-in.
+
+    :raises GroupGateError: outside every required group.
+    """
+    from webapp.casdoor import get_casdoor
+
+    casdoor = get_casdoor()
+    required = casdoor.settings.required_groups if casdoor is not None else []
+    if required and not set(user.casdoor_groups or []) & set(required):
+        log.warning("Refused password sign-in of Casdoor-linked %s: not in any required group %s",
+                    user.username, required)
+        raise GroupGateError(user.casdoor_name or user.username, required)
 
 
 def find_by_subject(subject):
@@ -71,15 +94,29 @@ def sync_profile(user, identity, now=None, *, force=False):
     return True
 
 
-def apply_sign_in(settings, user, identity, now=None):
-    """What every Casdoor sign-in refreshes: binding (Homepage), groups, admin flag, profile."""
+def _assign(user, **values):
+    """Set only what differs, so an unchanged sign-in writes nothing."""
+    for name, value in values.items():
+        if getattr(user, name) != value:
+            setattr(user, name, value)
+
+
+def apply_sign_in(settings, user, identity, now=None, *, interactive=True):
+    """What every Casdoor sign-in refreshes: binding (Homepage), groups, admin flag, profile.
+
+    :param interactive: a person signing in (always recorded) rather than a
+        Bearer token being verified again (recorded at most every 5 minutes).
+    """
     now = now or utcnow()
-    user.casdoor_homepage = identity.homepage or None
-    user.casdoor_groups = list(identity.groups)
-    user.casdoor_is_admin = bool(identity.is_admin) or bool(set(identity.groups) & set(settings.admin_groups))
-    user.casdoor_org = identity.organization
-    user.casdoor_name = identity.casdoor_name or identity.username
-    user.casdoor_last_login_at = now
+    _assign(user,
+            casdoor_homepage=identity.homepage or None,
+            casdoor_groups=list(identity.groups),
+            casdoor_is_admin=bool(identity.is_admin) or bool(set(identity.groups) & set(settings.admin_groups)),
+            casdoor_org=identity.organization,
+            casdoor_name=identity.casdoor_name or identity.username)
+    last = user.casdoor_last_login_at
+    if interactive or last is None or now - last >= LOGIN_TOUCH_INTERVAL:
+        user.casdoor_last_login_at = now
     sync_profile(user, identity, now)
     db.session.flush()
 
@@ -93,22 +130,40 @@ def _free_username(wanted):
     return candidate
 
 
-def provision_user(settings, identity, *, keep_email=True):
-    """Create the local account for a new Casdoor identity."""
+def provision_user(settings, identity, *, keep_email=True, interactive=True):
+    """Create the local account for a new Casdoor identity.
+
+    Two first sign-ins of one person can race (two tabs, parallel API calls):
+    the insert runs in a savepoint, and the loser adopts the account the winner
+    created instead of failing.
+    """
     email = service.normalize_email(identity.email) if keep_email else None
     if email and service.find_user_by_email(email):
         email = None
-    now = utcnow()
-    user = User(username=_free_username(identity.username), email=email,
-                display_name=identity.display_name or identity.username,
-                casdoor_sub=identity.subject, casdoor_linked_at=now)
-    db.session.add(user)
-    apply_sign_in(settings, user, identity, now)
-    log.info("Provisioned %s for Casdoor user %s (%s)", user.username, identity.username, identity.subject)
-    return user
+    for _ in range(5):
+        now = utcnow()
+        user = User(username=_free_username(identity.username), email=email,
+                    display_name=identity.display_name or identity.username,
+                    casdoor_sub=identity.subject, casdoor_linked_at=now)
+        try:
+            with savepoint():
+                db.session.add(user)
+                db.session.flush()
+        except IntegrityError:
+            existing = find_by_subject(identity.subject)
+            if existing is not None:
+                log.info("Casdoor user %s was provisioned by a parallel sign-in; using it", identity.subject)
+                apply_sign_in(settings, existing, identity, interactive=interactive)
+                return existing
+            email = None if email and service.find_user_by_email(email) else email
+            continue  # the username (or email) was taken meanwhile: pick again
+        apply_sign_in(settings, user, identity, now, interactive=interactive)
+        log.info("Provisioned %s for Casdoor user %s (%s)", user.username, identity.username, identity.subject)
+        return user
+    raise SignInError("Cannot sign in: could not create your account (the names kept clashing). Try again.")
 
 
-def resolve_sign_in(settings, identity):
+def resolve_sign_in(settings, identity, *, interactive=True):
     """The user this Casdoor identity signs in as.
 
     :raises GroupGateError: outside the required groups.
@@ -120,12 +175,12 @@ def resolve_sign_in(settings, identity):
     if user is not None:
         if not user.is_active:
             raise AccountDisabled()
-        apply_sign_in(settings, user, identity)
+        apply_sign_in(settings, user, identity, interactive=interactive)
         return user
     candidate = service.find_user_by_email(identity.email) or service.find_user_by_username(identity.username)
     if candidate is not None:
         raise LinkRequired(identity, candidate)
-    return provision_user(settings, identity)
+    return provision_user(settings, identity, interactive=interactive)
 
 
 def link_identity(settings, user, identity):

@@ -5,6 +5,7 @@ their values in the server-side session. The id_token is validated by our
 ``TokenVerifier`` (certificate or JWKS, asymmetric only) instead of Authlib's
 JWKS-only check, so the sign-in and the Bearer API share one set of rules.
 """
+import re
 from contextlib import contextmanager
 
 import requests
@@ -80,9 +81,14 @@ def complete_authorization(client):
         replayed, the code was refused, or the id_token failed verification.
     """
     if request.args.get("error"):
-        description = request.args.get("error_description") or request.args["error"]
-        raise SignInError(f"Cannot sign in: Casdoor answered '{description}'. Start again from the sign-in page.",
-                          error="casdoor_denied")
+        # error_description is whatever the link said: never show it as Casdoor's words.
+        code = request.args["error"]
+        if code == "access_denied":
+            reason = "the sign-in was declined at Casdoor"
+        else:
+            shown = re.sub(r"[^a-z_]", "", code.lower())[:40] or "unknown"
+            reason = f"Casdoor did not complete it (error code {shown})"
+        raise SignInError(f"Cannot sign in: {reason}. Start again from the sign-in page.", error="casdoor_denied")
     try:
         with talking_to_casdoor(client):
             token = client.authorize_access_token()

@@ -93,10 +93,6 @@ class CasdoorClient:
         """The discovery document if it was fetched already, else {} (never calls Casdoor)."""
         return self._metadata or {}
 
-    def cached_issuer(self):
-        """The issuer from discovery when we have it, else the configured endpoint."""
-        return self.cached_metadata().get("issuer") or self.settings.endpoint
-
     def jwks(self, force=False):
         if self._jwks is not None and not force:
             return self._jwks
@@ -106,6 +102,18 @@ class CasdoorClient:
             raise CasdoorError(f"{uri} did not return a JSON Web Key Set.")
         self._jwks = data
         return data
+
+    def introspect(self, token):
+        """True when Casdoor's introspection endpoint says ``token`` is active (RFC 7662).
+
+        :raises CasdoorUnavailable: Casdoor did not answer (the request is refused
+            rather than trusted blindly).
+        """
+        url = self.metadata().get("introspection_endpoint") or f"{self.settings.endpoint}/api/login/oauth/introspect"
+        response = self._request("POST", url, data={"token": token, "token_type_hint": "access_token"},
+                                 auth=self._app_auth())
+        body = self._json(response, "the introspection request")
+        return isinstance(body, dict) and body.get("active") is True
 
     # -- users -------------------------------------------------------------
 

@@ -58,6 +58,10 @@ class CasdoorSettings:
     claim_homepage: list = field(default_factory=list)
     required_groups: list = field(default_factory=list)
     admin_groups: list = field(default_factory=list)
+    #: The ``iss`` tokens must carry; empty = the discovery document's issuer.
+    issuer: str = ""
+    #: Ask Casdoor's introspection endpoint about each freshly verified Bearer token.
+    bearer_introspect: bool = False
 
     @property
     def discovery_url(self):
@@ -106,4 +110,6 @@ class CasdoorSettings:
             claim_homepage=split_list(config.get("CASDOOR_CLAIM_HOMEPAGE")),
             required_groups=split_list(config.get("CASDOOR_REQUIRED_GROUPS")),
             admin_groups=split_list(config.get("CASDOOR_ADMIN_GROUPS")),
+            issuer=(config.get("CASDOOR_ISSUER") or "").rstrip("/"),
+            bearer_introspect=bool(config.get("CASDOOR_BEARER_INTROSPECT")),
         )

@@ -5,11 +5,18 @@ One verifier serves both paths so they cannot drift apart:
 - only asymmetric algorithms are accepted; ``none`` and HMAC are refused, so a
   token "signed" with the public key as an HMAC secret gets nowhere;
 - the key is the configured CASDOOR_CERTIFICATE when there is one, else
-  Casdoor's JWKS; a ``kid`` we do not know refetches the JWKS once, so a key
-  rotation at Casdoor needs no restart;
-- ``iss`` must be the discovery issuer, ``aud`` (a JSON array, as Casdoor sends
-  it) must contain our client id, ``exp``/``nbf``/``iat`` hold with a small
-  leeway, and ``nonce`` must match when the sign-in sent one.
+  Casdoor's JWKS, parsed once per fetch; a ``kid`` we do not know refetches
+  the JWKS (so a key rotation at Casdoor needs no restart), at most once per
+  ``JWKS_REFETCH_SECONDS``, and unknown kids are remembered meanwhile, so a
+  stream of forged kids cannot make us hammer Casdoor;
+- ``iss`` must be Casdoor's issuer (CASDOOR_ISSUER, else discovery's ``issuer``;
+  never the endpoint as typed), ``aud`` (a JSON array, as Casdoor sends it)
+  must contain our client id, ``exp``/``nbf``/``iat`` hold with a small
+  leeway, and ``nonce`` must match when the sign-in sent one;
+- a refresh token is not a credential: only access/ID tokens are accepted;
+- with CASDOOR_BEARER_INTROSPECT, a Bearer token is also checked with Casdoor's
+  introspection endpoint at each fresh verification, so a token revoked or a
+  user forbidden at Casdoor stops working before ``exp``.
 """
 import hashlib
 import threading
@@ -23,6 +30,11 @@ from joserfc.errors import (BadSignatureError, ExpiredTokenError, InvalidClaimEr
 from joserfc.jwk import KeySet, import_key
 
 from webapp.casdoor.errors import TokenVerificationError
+
+#: A forced key-set refetch (unknown kid) happens at most this often.
+JWKS_REFETCH_SECONDS = 60
+#: Token types Casdoor puts in ``tokenType`` that may authenticate a request.
+CREDENTIAL_TOKEN_TYPES = {"access-token", "id-token"}
 
 ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
 LEEWAY_SECONDS = 60
@@ -43,21 +55,51 @@ class TokenVerifier:
         self.client = client
         public_key = settings.public_key
         self._configured = _configured_key(public_key) if public_key is not None else None
+        self._lock = threading.Lock()
+        self._keys = None
+        self._keys_source = None
+        self._last_forced = 0.0
+        self._unknown_kids = set()
+
+    def _key_set(self, force=False):
+        """The imported key set, parsed once per fetch of the JWKS."""
+        jwks = self.client.jwks(force=force)
+        with self._lock:
+            if self._keys is None or self._keys_source is not jwks:
+                self._keys, self._keys_source = KeySet.import_key_set(jwks), jwks
+                self._unknown_kids.clear()
+            return self._keys
 
     def _decode(self, token):
         if self._configured is not None:
             return jwt.decode(token, self._configured, algorithms=ASYMMETRIC_ALGORITHMS)
         try:
-            return jwt.decode(token, KeySet.import_key_set(self.client.jwks()), algorithms=ASYMMETRIC_ALGORITHMS)
+            return jwt.decode(token, self._key_set(), algorithms=ASYMMETRIC_ALGORITHMS)
         except InvalidKeyIdError:
-            # Casdoor may have rotated its signing key: refetch once.
-            keys = KeySet.import_key_set(self.client.jwks(force=True))
-            return jwt.decode(token, keys, algorithms=ASYMMETRIC_ALGORITHMS)
+            kid = _header_kid(token)
+            with self._lock:
+                recently = time.monotonic() - self._last_forced < JWKS_REFETCH_SECONDS
+                if kid in self._unknown_kids and recently:
+                    raise
+                self._last_forced = time.monotonic()
+            # Casdoor may have rotated its signing key: refetch (rate-limited).
+            try:
+                return jwt.decode(token, self._key_set(force=True), algorithms=ASYMMETRIC_ALGORITHMS)
+            except InvalidKeyIdError:
+                with self._lock:
+                    if len(self._unknown_kids) < 1000:
+                        self._unknown_kids.add(kid)
+                raise
 
-    def verify(self, token, *, nonce=None):
+    def issuer(self):
+        """Casdoor's issuer: CASDOOR_ISSUER, else the discovery document's (fetched when needed)."""
+        return self.settings.issuer or self.client.metadata()["issuer"]
+
+    def verify(self, token, *, nonce=None, bearer=False):
         """Return the verified claims of ``token``.
 
         :param nonce: the nonce sent with the authorization request, when there was one.
+        :param bearer: the token authenticates an API request (introspected when configured).
         :raises TokenVerificationError: with the precise reason.
         :raises CasdoorUnavailable: the keys were needed and Casdoor did not answer.
         """
@@ -79,10 +121,17 @@ class TokenVerifier:
         if decoded.header.get("alg") not in ASYMMETRIC_ALGORITHMS:
             raise TokenVerificationError("algorithm not allowed; only asymmetric signatures are accepted")
         self._check_claims(claims, nonce)
+        token_types = {str(value) for key, value in claims.items() if key.lower() == "tokentype"}
+        if token_types - CREDENTIAL_TOKEN_TYPES:
+            raise TokenVerificationError(f"a {', '.join(sorted(token_types - CREDENTIAL_TOKEN_TYPES))} is not a "
+                                         "credential; send the access token")
+        if bearer and self.settings.bearer_introspect and not self.client.introspect(token):
+            raise TokenVerificationError("Casdoor says this token is no longer active (revoked, or the user "
+                                         "was forbidden)")
         return claims
 
     def _check_claims(self, claims, nonce):
-        issuer = self.client.cached_issuer()
+        issuer = self.issuer()
         registry = jwt.JWTClaimsRegistry(
             leeway=LEEWAY_SECONDS,
             iss={"essential": True, "value": issuer},
@@ -107,6 +156,17 @@ class TokenVerifier:
             raise TokenVerificationError(f"issued for {audience!r}, not for client {self.settings.client_id}")
         if nonce is not None and claims.get("nonce") != nonce:
             raise TokenVerificationError("nonce mismatch (a replayed or foreign sign-in)")
+
+
+def _header_kid(token):
+    import base64
+    import json
+
+    try:
+        header = token.split(".", 1)[0]
+        return json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))).get("kid")
+    except (ValueError, AttributeError):
+        return None
 
 
 class VerifiedTokenCache:

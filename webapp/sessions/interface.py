@@ -1,23 +1,31 @@
 """A Flask session interface that keeps session data in the database.
 
-The browser cookie carries only the session key, signed with SECRET_KEY; API
-clients send the same key as ``Authorization: Token <key>``. Casdoor JWTs are
-several KB each and would overflow a cookie, so everything else stays in the
-``sessions`` table. Rows are created lazily, the first time a session holds
-something, so a bot fetching the home page costs no row.
+The browser cookie carries only the session key, signed with SECRET_KEY (and
+still accepted when signed with a key in SECRET_KEY_FALLBACKS); API clients
+send the same key as ``Authorization: Token <key>``. Casdoor JWTs are several
+KB each and would overflow a cookie, so everything else stays in the
+``sessions`` table.
+
+Rules this module keeps:
+
+* rows are read and written on connections of their own (``SessionStore``), so
+  saving a session never commits or blocks on the view's uncommitted work;
+* a row is created only when the session holds something: a 404 or a scanner
+  costs no row; a form's CSRF token, a sign-in in progress or a flash does;
+* a request writes only the keys it set or removed (two tabs cannot erase each
+  other's state); the data is read only when the request reads it;
+* who a key belongs to is cached for AUTH_CACHE_SECONDS; revocation drops the
+  cached entry at once here (and in Redis when configured).
 """
 import logging
 import secrets
-from datetime import timedelta
 
+from flask import request
 from flask.sessions import SessionInterface, SessionMixin
 from itsdangerous import BadSignature, Signer
-from sqlalchemy.orm.attributes import flag_modified
-from werkzeug.datastructures import CallbackDict
 
 from webapp.extensions import db
-from webapp.sessions.models import Session, hash_key
-from webapp.users.models import utcnow
+from webapp.sessions.store import SessionStore
 
 log = logging.getLogger("webapp.sessions")
 
@@ -26,32 +34,75 @@ def new_session_key():
     return secrets.token_urlsafe(32)
 
 
-def token_from_header(request):
+def token_from_header(req):
     """The session key from ``Authorization: Token <key>``, or None."""
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    scheme, _, value = req.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "token" and value.strip():
         return value.strip()
     return None
 
 
-class ServerSession(CallbackDict, SessionMixin):
-    """Session data plus the bookkeeping the interface needs to save it."""
+class ServerSession(SessionMixin):
+    """Session data (loaded on first read) plus what the interface needs to save it."""
 
-    def __init__(self, initial=None, *, key=None, row=None, from_header=False):
-        def on_update(self):
-            self.modified = True
-
-        super().__init__(initial or {}, on_update)
+    def __init__(self, store=None, *, key=None, record=None, from_header=False):
+        self._store = store
         self.key = key
-        self.row = row
+        #: ``SessionRecord`` of the stored row, None until one exists.
+        self.record = record
         #: Authenticated through ``Authorization: Token``: never answer with a cookie.
         self.from_header = from_header
+        self.user_id = record.user_id if record is not None else None
+        self.auth_method = record.auth_method if record is not None else None
+        self._data = None if record is not None else {}
+        self._changed = {}
+        self._removed = set()
         self.modified = False
-        self.user_id = row.user_id if row is not None else None
-        self.auth_method = row.auth_method if row is not None else None
-        #: Rows to revoke when this response is saved (rotation, sign-out).
-        self.rows_to_revoke = []
+        #: Key hashes of rows to revoke when this response is saved (rotation, sign-out).
+        self.revoke_on_save = []
         self.ended = False
+
+    # -- the mapping: data is read from the row on first use --------------------
+
+    def _loaded(self):
+        if self._data is None:
+            self._data = self._store.load_data(self.record) if self._store is not None else {}
+        return self._data
+
+    def __getitem__(self, key):
+        return self._loaded()[key]
+
+    def __iter__(self):
+        return iter(self._loaded())
+
+    def __len__(self):
+        return len(self._loaded())
+
+    def __contains__(self, key):
+        return key in self._loaded()
+
+    def __setitem__(self, key, value):
+        self._loaded()[key] = value
+        self._changed[key] = value
+        self._removed.discard(key)
+        self.modified = True
+
+    def __delitem__(self, key):
+        del self._loaded()[key]
+        self._changed.pop(key, None)
+        self._removed.add(key)
+        self.modified = True
+
+    # Flask asks for these; they must not load the data.
+    permanent = property(lambda self: True, lambda self, value: None)
+
+    @property
+    def row_id(self):
+        return self.record.id if self.record is not None else None
+
+    @property
+    def has_changes(self):
+        return bool(self._changed or self._removed)
 
 
 def rotate_session(session, user, auth_method):
@@ -59,16 +110,19 @@ def rotate_session(session, user, auth_method):
 
     Called at every sign-in, so a key planted before sign-in (session fixation)
     is worthless afterwards. The old row is revoked when the response is saved;
-    the data (CSRF token aside) carries over.
+    the data (CSRF token aside) carries over to the new row.
     """
-    if session.row is not None:
-        session.rows_to_revoke.append(session.row)
-    session.row = None
+    data = dict(session._loaded())
+    data.pop("csrf_token", None)  # a new CSRF token goes with the new key
+    if session.record is not None:
+        session.revoke_on_save.append(session.record.key_hash)
+    session.record = None
     session.key = new_session_key()
     session.user_id = user.id
     session.auth_method = auth_method
-    # A new CSRF token goes with the new key.
-    session.pop("csrf_token", None)
+    session._data = data
+    session._changed = dict(data)
+    session._removed = set()
     session.modified = True
     return session.key
 
@@ -79,12 +133,15 @@ def end_session(session):
     Whatever is put in the session afterwards (a flash saying "signed out")
     goes into a new anonymous session with a new key.
     """
-    if session.row is not None:
-        session.rows_to_revoke.append(session.row)
-    session.row = None
+    if session.record is not None:
+        session.revoke_on_save.append(session.record.key_hash)
+    session.record = None
     session.key = None
     session.user_id = None
-    session.clear()
+    session.auth_method = None
+    session._data = {}
+    session._changed = {}
+    session._removed = set()
     session.ended = True
     session.modified = True
 
@@ -92,48 +149,53 @@ def end_session(session):
 class DatabaseSessionInterface(SessionInterface):
     salt = "storehouse-session-key"
 
+    @staticmethod
+    def store(app):
+        store = app.extensions.get("session_store")
+        if store is None:
+            store = app.extensions["session_store"] = SessionStore(app)
+        return store
+
     def _signer(self, app):
-        return Signer(app.secret_key, salt=self.salt)
+        # Oldest first, current last: itsdangerous signs with the last and accepts all.
+        keys = [*app.config.get("SECRET_KEY_FALLBACKS", []), app.secret_key]
+        return Signer(keys, salt=self.salt)
 
-    def _load_row(self, key):
-        row = db.session.execute(
-            db.select(Session).filter_by(key_hash=hash_key(key))
-        ).scalar_one_or_none()
-        if row is None or not row.is_active:
-            return None
-        return row
-
-    def open_session(self, app, request):
-        scheme = request.headers.get("Authorization", "").split(" ", 1)[0].lower()
+    def open_session(self, app, req):
+        store = self.store(app)
+        scheme = req.headers.get("Authorization", "").split(" ", 1)[0].lower()
         if scheme == "bearer":
             # Casdoor JWT callers: no cookie session, so a cookie can never
             # stand in for the header credential that exempted them from CSRF.
-            return ServerSession(from_header=True)
-        key = token_from_header(request)
+            return ServerSession(store, from_header=True)
+        key = token_from_header(req)
         if key is not None:
-            row = self._load_row(key)
+            record = store.load_record(key)
             # An unknown token gets an empty, header-bound session: the auth
             # layer answers 401, and no cookie is ever set for API clients.
-            if row is None:
-                return ServerSession(from_header=True)
-            return ServerSession(row.data, key=key, row=row, from_header=True)
+            if record is None:
+                return ServerSession(store, from_header=True)
+            return ServerSession(store, key=key, record=record, from_header=True)
 
-        signed = request.cookies.get(self.get_cookie_name(app))
+        signed = req.cookies.get(self.get_cookie_name(app))
         if signed:
             try:
                 key = self._signer(app).unsign(signed).decode()
             except BadSignature:
                 key = None
-            row = self._load_row(key) if key else None
-            if row is not None:
-                return ServerSession(row.data, key=key, row=row)
-        return ServerSession()
+            record = store.load_record(key) if key else None
+            if record is not None:
+                return ServerSession(store, key=key, record=record)
+        return ServerSession(store)
 
     def save_session(self, app, session, response):
-        now = utcnow()
-        for old in session.rows_to_revoke:
-            old.revoked_at = now
-            db.session.add(old)
+        store = self.store(app)
+        # Whatever the view left uncommitted is discarded at teardown anyway;
+        # dropping it now means our own writes never wait on its locks.
+        if db.session().in_transaction():
+            db.session.rollback()
+        if session.revoke_on_save:
+            store.revoke(session.revoke_on_save)
 
         cookie_name = self.get_cookie_name(app)
         cookie_kwargs = dict(
@@ -144,66 +206,35 @@ class DatabaseSessionInterface(SessionInterface):
             secure=self._cookie_secure(app),
         )
 
-        if session.row is None and not session and session.user_id is None:
-            # Nothing worth a row (yet): a fresh visitor, or a sign-out with no flash.
-            if session.rows_to_revoke:
-                db.session.commit()
-            if session.ended and not session.from_header:
-                response.delete_cookie(cookie_name, **cookie_kwargs)
-            return
-
-        lifetime = timedelta(days=app.config["SESSION_LIFETIME_DAYS"])
-        refresh_cookie = session.modified
-        # Track our own writes rather than trusting db.session.dirty: the view
-        # may have committed (expiring the row) before we get here.
-        changed = bool(session.rows_to_revoke)
-        row = session.row
-        if row is None:
-            from flask import request
-
-            row = Session(
-                key_hash=hash_key(session.key or self._assign_key(session)),
-                user_id=session.user_id,
-                auth_method=session.auth_method,
-                data=dict(session),
-                created_at=now,
-                last_seen_at=now,
-                expires_at=now + lifetime,
-                ip=(request.remote_addr or "")[:64],
-                user_agent=request.headers.get("User-Agent", "")[:255],
-            )
-            session.row = row
-            changed = True
+        record = session.record
+        if record is None:
+            if session.user_id is None and not session.has_changes:
+                # Nothing worth a row: a fresh visitor, or a sign-out with no flash.
+                if session.ended and not session.from_header:
+                    response.delete_cookie(cookie_name, **cookie_kwargs)
+                return
+            session.key = session.key or new_session_key()
+            session.record = store.create(
+                session.key, user_id=session.user_id, auth_method=session.auth_method,
+                data=dict(session._loaded()), ip=request.remote_addr,
+                user_agent=request.headers.get("User-Agent", ""))
+            refresh_cookie = True
         else:
-            if session.modified:
-                row.data = dict(session)
-                flag_modified(row, "data")
-                changed = True
-            touch_after = timedelta(seconds=app.config["SESSION_TOUCH_INTERVAL"])
-            if now - row.last_seen_at > touch_after:
-                row.last_seen_at = now
-                row.expires_at = now + lifetime
-                refresh_cookie = changed = True
-        if changed:
-            db.session.add(row)
-            db.session.commit()
+            touch = store.needs_touch(record)
+            if session.has_changes:
+                store.save_changes(record, session._changed, session._removed, touch=touch)
+            elif touch:
+                store.touch(record)
+            refresh_cookie = touch or session.has_changes
+        session._changed, session._removed = {}, set()
 
         if not session.from_header and refresh_cookie:
             signed = self._signer(app).sign(session.key.encode()).decode()
-            response.set_cookie(
-                cookie_name, signed, expires=now + lifetime, **cookie_kwargs
-            )
+            response.set_cookie(cookie_name, signed, expires=session.record.expires_at, **cookie_kwargs)
             response.vary.add("Cookie")
 
     @staticmethod
-    def _assign_key(session):
-        session.key = new_session_key()
-        return session.key
-
-    @staticmethod
     def _cookie_secure(app):
-        from flask import request
-
         configured = app.config.get("SESSION_COOKIE_SECURE")
         if configured is None:
             return request.is_secure

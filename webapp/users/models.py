@@ -46,6 +46,12 @@ class User(db.Model):
     #: Admin derived from Casdoor (``isAdmin`` or an admin group) at the last sign-in.
     casdoor_is_admin = db.Column(db.Boolean, nullable=False, default=False)
 
+    #: Set per request by ``webapp.auth.current``: Casdoor-derived privileges (admin
+    #: from Casdoor, every store for an unbound user) apply only to a session that
+    #: came through Casdoor, and only while the Casdoor profile is fresh. Casdoor's
+    #: restrictions (the Homepage binding, the group gate) apply to every session.
+    casdoor_privileges = False
+
     def set_password(self, password):
         self.password_hash = generate_password_hash(password)
 
@@ -58,7 +64,12 @@ class User(db.Model):
 
     @property
     def is_effective_admin(self):
-        return self.is_admin or self.casdoor_is_admin
+        """Admin in this request: granted here, or by Casdoor in a Casdoor session."""
+        return self.is_admin or (self.casdoor_is_admin and self.casdoor_privileges)
+
+    @property
+    def is_casdoor_linked(self):
+        return self.casdoor_sub is not None
 
     @property
     def label(self):

@@ -1,0 +1,49 @@
+"""Secrets at rest: values only the server may read back (a Casdoor id_token kept
+for sign-out, a model provider's API key), encrypted with keys derived from
+SECRET_KEY.
+
+Rotation: put the new key in SECRET_KEY and the old one in SECRET_KEY_FALLBACKS.
+Values encrypted under a fallback still decrypt; ``flask keys rotate``
+re-encrypts the stored ones under the new key, after which the fallback can go.
+"""
+import base64
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
+
+
+def _derive(secret, purpose):
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"storehouse-at-rest",
+               info=purpose.encode()).derive(secret.encode())
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _keys(purpose):
+    config = current_app.config
+    secrets = [config["SECRET_KEY"], *reversed(config.get("SECRET_KEY_FALLBACKS", []))]
+    return MultiFernet([_derive(secret, purpose) for secret in secrets])
+
+
+def encrypt(text, purpose):
+    """``text`` encrypted under the current SECRET_KEY for ``purpose`` (a label such as "session")."""
+    return _keys(purpose).encrypt(text.encode()).decode()
+
+
+def decrypt(token, purpose):
+    """The text of ``token``, or None when no current or fallback key opens it."""
+    if not token:
+        return None
+    try:
+        return _keys(purpose).decrypt(token.encode()).decode()
+    except (InvalidToken, ValueError):
+        return None
+
+
+def reencrypt(token, purpose):
+    """``token`` under the current key (for ``flask keys rotate``); None if unreadable."""
+    try:
+        return _keys(purpose).rotate(token.encode()).decode()
+    except (InvalidToken, ValueError):
+        return None

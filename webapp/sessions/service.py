@@ -1,0 +1,41 @@
+"""Revoking sessions from views and commands (flushes; the caller commits).
+
+The cached record of a revoked session is dropped when the transaction
+commits, in this process and in the shared cache, so the key stops working
+at once here and within AUTH_CACHE_SECONDS in other processes without Redis.
+"""
+import sqlalchemy as sa
+from flask import current_app
+
+from webapp.database import on_commit
+from webapp.extensions import db
+from webapp.sessions.models import Session
+from webapp.users.models import utcnow
+
+
+def _forget_on_commit(key_hashes):
+    if not key_hashes:
+        return
+    store = current_app.session_interface.store(current_app)
+    on_commit(lambda: store.forget(key_hashes))
+
+
+def revoke(query_filter):
+    """Revoke the unrevoked sessions matching ``query_filter``; returns how many."""
+    rows = db.session.execute(
+        sa.select(Session.id, Session.key_hash).where(query_filter, Session.revoked_at.is_(None))
+    ).all()
+    if not rows:
+        return 0
+    db.session.execute(sa.update(Session).where(Session.id.in_([row.id for row in rows]))
+                       .values(revoked_at=utcnow()))
+    _forget_on_commit([row.key_hash for row in rows])
+    return len(rows)
+
+
+def revoke_user_sessions(user, *, keep_id=None):
+    """Sign ``user`` out everywhere, except the session ``keep_id`` (the one asking)."""
+    condition = Session.user_id == user.id
+    if keep_id is not None:
+        condition = sa.and_(condition, Session.id != keep_id)
+    return revoke(condition)

@@ -219,6 +219,11 @@ class TransactionsClient:
     :param casdoor_client: a ``webapp.casdoor.client.CasdoorClient``; its
         settings give the organization, the application and the timeout.
     :param shape: ``"current"`` (Casdoor v2.162+) or ``"legacy"`` (v2.117 - v2.144).
+
+    Besides the errors each method names, any call may raise ``CasdoorError``
+    for an answer that is not Casdoor's (a proxy's page) or a refused read
+    (``CasdoorRefused``: wrong application credentials ...): configuration
+    problems, neither "not found" nor "unavailable".
     """
 
     def __init__(self, casdoor_client, *, shape="current"):
@@ -283,15 +288,15 @@ class TransactionsClient:
         user = self._call("GET", "/api/get-user", "read the user's balance",
                           params={"id": f"{self.organization}/{username}"})["data"]
         if not isinstance(user, dict):
-            raise BillingRejected(f"Casdoor has no user {self.organization}/{username}; "
-                                  "the charge cannot be made to anyone.")
+            raise BillingRejected(f"Casdoor has no user {self.organization}/{username}: the user was "
+                                  "renamed or removed in Casdoor, so nothing can be charged to them.")
         currency = user.get("balanceCurrency") or self._organization_currency() or "USD"
         return from_casdoor_amount(user.get("balance") or 0), currency
 
     def _organization_currency(self):
         org = self._call("GET", "/api/get-organization", "read the organization",
                          params={"id": f"admin/{self.organization}"})["data"]
-        return (org or {}).get("balanceCurrency") if isinstance(org, dict) else None
+        return org.get("balanceCurrency") if isinstance(org, dict) else None
 
     # -- charging --------------------------------------------------------
 
@@ -392,7 +397,8 @@ class TransactionsClient:
         Current shape: the paginated listing filtered by ``subtype`` (Casdoor
         matches with SQL ``LIKE %key%``; only the paginated listing filters by
         anything but the user), sorted by the unique name so pages are stable,
-        every page of it, keeping only exact matches. Legacy shape: ``get-transaction`` of ``<organization>/<key>``.
+        every page of it, keeping only exact matches. Legacy shape:
+        ``get-transaction`` of ``<organization>/<key>``.
 
         :raises ValueError: ``key`` is not a canonical UUID.
         :raises CasdoorUnavailable: Casdoor could not tell; that is not "none".
@@ -412,7 +418,7 @@ class TransactionsClient:
         return matches[0] if matches else None
 
     def iter_transactions(self, since=None, *, page_size=PAGE_SIZE):
-        """Every transaction of this application, oldest name first, for reconciliation.
+        """Every transaction of this application, in name order, for reconciliation.
 
         Casdoor cannot filter by time or page by cursor: this pages through
         the organization's rows filtered by ``application`` (``LIKE``, then

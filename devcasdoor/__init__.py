@@ -41,7 +41,7 @@ def _is_oauth_endpoint(path):
 
 def create_dev_casdoor(seed=None, state_dir="instance/devcasdoor", *, origin=None,
                        origin_frontend=None, enable_dev_controls=False,
-                       webhook_poll_seconds=30.0):
+                       webhook_poll_seconds=30.0, transactions_mode="current"):
     """Build the development Casdoor app and start its webhook worker.
 
     :param seed: a seed dict or the path of a seed JSON file; None = the demo seed.
@@ -51,8 +51,11 @@ def create_dev_casdoor(seed=None, state_dir="instance/devcasdoor", *, origin=Non
     :param origin_frontend: Casdoor's ``originFrontend``: the authorize page origin only.
     :param enable_dev_controls: register the ``/_dev/`` test controls.
     :param webhook_poll_seconds: how often queued webhook events are delivered.
+    :param transactions_mode: ``"current"`` (Casdoor v2.162+, the default) or
+        ``"legacy"`` (v2.117 - v2.144): which transaction API the server speaks.
     """
-    state = State(load_seed(seed if seed is not None else DEMO_SEED), state_dir)
+    state = State(load_seed(seed if seed is not None else DEMO_SEED), state_dir,
+                  transactions_mode=transactions_mode)
     worker = WebhookWorker(state, webhook_poll_seconds)
     server = DevCasdoorServer(state, worker, origin, origin_frontend)
 
@@ -79,8 +82,8 @@ def create_dev_casdoor(seed=None, state_dir="instance/devcasdoor", *, origin=Non
     @app.after_request
     def _after(response):
         if request.path.startswith("/api/"):
-            return records.record_request(state, response)
-        return response
+            response = records.record_request(state, response)
+        return faults.apply_fault_after(response)
 
     from . import (routes_login, routes_logout, routes_oauth, routes_transactions, routes_users,
                    routes_webhooks, routes_wellknown)
@@ -91,5 +94,6 @@ def create_dev_casdoor(seed=None, state_dir="instance/devcasdoor", *, origin=Non
         from . import routes_dev
         app.register_blueprint(routes_dev.bp)
 
+    app.wsgi_app = faults.DropConnectionMiddleware(app.wsgi_app)
     worker.start()
     return app

@@ -5,6 +5,7 @@ import logging
 from werkzeug.serving import run_simple
 
 from . import DEMO_SEED, create_dev_casdoor
+from .state import TRANSACTIONS_MODES
 
 
 def main(argv=None):
@@ -20,13 +21,17 @@ def main(argv=None):
     parser.add_argument("--origin-frontend", default=None, help="Casdoor 'originFrontend'")
     parser.add_argument("--dev-controls", action="store_true", help="enable the /_dev/ test controls")
     parser.add_argument("--webhook-poll-seconds", type=float, default=30.0)
+    parser.add_argument("--transactions", choices=TRANSACTIONS_MODES, default="current",
+                        help="transaction API generation: 'current' (Casdoor v2.162+) or "
+                             "'legacy' (v2.117 - v2.144: client names kept, balance keyed on category)")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO)
     app = create_dev_casdoor(args.seed, args.state_dir, origin=args.origin,
                              origin_frontend=args.origin_frontend,
                              enable_dev_controls=args.dev_controls,
-                             webhook_poll_seconds=args.webhook_poll_seconds)
+                             webhook_poll_seconds=args.webhook_poll_seconds,
+                             transactions_mode=args.transactions)
     try:
         run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
     finally:

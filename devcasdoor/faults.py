@@ -1,17 +1,35 @@
-"""Injected faults for tests (``POST /_dev/faults``), applied before a request is handled.
+"""Injected faults for tests (``POST /_dev/faults``).
 
-``timeout`` and ``delay`` sleep and then let the request proceed normally: a
-client with a shorter timeout gives up, yet the server still does the work.
-That is exactly the "Casdoor stored the transaction but the client never heard"
-case an outbox has to survive.
+Two families, because a client must survive both:
+
+* **Before the work** (``envelope``, ``http500``, ``timeout``, ``delay``): the
+  request fails, or is held up, before it is handled. ``timeout`` and
+  ``delay`` sleep and then let the request proceed normally: a client with a
+  shorter timeout gives up, yet the server still does the work *after* the
+  client has gone.
+* **After the work** (``http500_after``, ``timeout_after``, ``drop_after``): the
+  request is handled and its effects are stored (a transaction is recorded,
+  a balance moved), and only then does the answer go wrong: an HTTP 500, an
+  answer held back ``seconds`` (a client with a shorter timeout gives up), or
+  a connection closed without any answer. That is exactly the "Casdoor
+  stored the transaction but the client never heard" case an outbox has to
+  survive.
+
+A fault applies to the next ``count`` requests to its path.
 """
+import socket
 import time
 
-from flask import Response, request
+from flask import Response, g, request
 
 from . import envelope
 
-FAULT_KINDS = ("envelope", "http500", "timeout", "delay")
+BEFORE_KINDS = ("envelope", "http500", "timeout", "delay")
+AFTER_KINDS = ("http500_after", "timeout_after", "drop_after")
+FAULT_KINDS = BEFORE_KINDS + AFTER_KINDS
+
+#: WSGI environ key telling :class:`DropConnectionMiddleware` to close the socket.
+DROP_KEY = "devcasdoor.drop_connection"
 
 
 def take_fault(state, path):
@@ -26,15 +44,65 @@ def take_fault(state, path):
         return dict(fault)
 
 
+def _http500():
+    return Response("<html><body>Internal Server Error</body></html>", status=500,
+                    mimetype="text/html")
+
+
 def apply_fault(state):
-    """``before_request`` hook: answer with the injected failure, or sleep and continue."""
+    """``before_request`` hook: answer with the injected failure, sleep and continue,
+    or remember an after-the-work fault for :func:`apply_fault_after`."""
     fault = take_fault(state, request.path)
     if fault is None:
+        return None
+    if fault["kind"] in AFTER_KINDS:
+        g.devcasdoor_fault_after = fault
         return None
     if fault["kind"] == "envelope":
         return envelope.error(fault.get("msg") or "Injected error")
     if fault["kind"] == "http500":
-        return Response("<html><body>Internal Server Error</body></html>", status=500,
-                        mimetype="text/html")
+        return _http500()
     time.sleep(float(fault.get("seconds") or 0))
     return None
+
+
+def apply_fault_after(response):
+    """``after_request`` hook (runs once the work is stored): spoil the answer."""
+    fault = g.pop("devcasdoor_fault_after", None)
+    if fault is None:
+        return response
+    if fault["kind"] == "http500_after":
+        return _http500()
+    if fault["kind"] == "timeout_after":
+        time.sleep(float(fault.get("seconds") or 0))
+        return response
+    request.environ[DROP_KEY] = True
+    return response
+
+
+class DropConnectionMiddleware:
+    """Close the client's connection without an answer when a ``drop_after`` fault asks.
+
+    Flask cannot refuse to answer, so this sits around the WSGI app: the app has
+    already handled the request (and stored its work), its response is thrown
+    away, the socket is shut down, and werkzeug is told the connection dropped
+    (a ``ConnectionError`` it handles quietly). The client sees the connection
+    closed before any status line: ``requests`` raises ``ConnectionError``.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        result = self.app(environ, start_response)
+        if not environ.get(DROP_KEY):
+            return result
+        if hasattr(result, "close"):
+            result.close()
+        sock = environ.get("werkzeug.socket")
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        raise ConnectionAbortedError("devcasdoor: connection dropped on purpose (drop_after fault)")

@@ -14,6 +14,7 @@ from flask import Blueprint, current_app, jsonify, request
 from . import keys, tokens
 from .faults import FAULT_KINDS
 from .routes_wellknown import jwks
+from .state import TRANSACTIONS_MODES
 from .users import mask_user
 
 bp = Blueprint("dev", __name__, url_prefix="/_dev")
@@ -59,7 +60,8 @@ def patch_user(org, name):
 
 @bp.post("/faults")
 def inject_fault():
-    """``{"path", "count", "kind", "seconds", "msg"}``: the next ``count`` calls to ``path`` fail."""
+    """``{"path", "count", "kind", "seconds", "msg"}``: the next ``count`` calls to ``path`` fail
+    (``kind`` among ``FAULT_KINDS``; see ``faults.py``)."""
     body = _json()
     if body.get("kind") not in FAULT_KINDS or not body.get("path"):
         return jsonify({"error": f"need a path and a kind among {list(FAULT_KINDS)}"}), 400
@@ -143,6 +145,27 @@ def list_transactions():
     state = _server().state
     with state.lock:
         return jsonify([copy.deepcopy(t) for t in state.transactions.values()])
+
+
+@bp.get("/transactions-mode")
+def get_transactions_mode():
+    state = _server().state
+    with state.lock:
+        return jsonify({"mode": state.transactions_mode})
+
+
+@bp.post("/transactions-mode")
+def set_transactions_mode():
+    """``{"mode": "current"|"legacy"}``: switch the transaction API's generation until
+    the next reset (which restores the server's configured mode). Stored rows keep
+    the shape they were written in."""
+    mode = _json().get("mode")
+    if mode not in TRANSACTIONS_MODES:
+        return jsonify({"error": f"need a mode among {list(TRANSACTIONS_MODES)}"}), 400
+    state = _server().state
+    with state.lock:
+        state.transactions_mode = mode
+    return jsonify({"mode": mode})
 
 
 @bp.get("/organizations")

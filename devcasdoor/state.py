@@ -13,6 +13,9 @@ import threading
 from . import keys
 from .users import build_user
 
+#: The transaction API generations the server can speak (see routes_transactions).
+TRANSACTIONS_MODES = ("current", "legacy")
+
 
 def now_rfc3339():
     """The current time the way Casdoor writes it: RFC 3339 with the local offset."""
@@ -32,12 +35,19 @@ class State:
 
     :param seed: a seed dict (see ``seed/demo.json``).
     :param state_dir: where generated keys are kept across restarts.
+    :param transactions_mode: which Casdoor generation the transaction API
+        speaks, ``"current"`` (v2.162+) or ``"legacy"`` (v2.117 - v2.144); a reset
+        comes back to it even after ``/_dev/transactions-mode`` changed it.
     """
 
-    def __init__(self, seed, state_dir):
+    def __init__(self, seed, state_dir, transactions_mode="current"):
+        if transactions_mode not in TRANSACTIONS_MODES:
+            raise ValueError(f"transactions_mode must be one of {TRANSACTIONS_MODES}, "
+                             f"not {transactions_mode!r}")
         self.lock = threading.RLock()
         self.seed = copy.deepcopy(seed)
         self.state_dir = state_dir
+        self.default_transactions_mode = transactions_mode
         #: Bumped by every reset, so work started before a reset can tell.
         self.generation = 0
         os.makedirs(state_dir, exist_ok=True)
@@ -92,6 +102,7 @@ class State:
             self.webhooks = [self._webhook_defaults(w) for w in seed.get("webhooks", [])]
             self.tokens = {}
             self.transactions = {}
+            self.transactions_mode = self.default_transactions_mode
             self.webhook_events = []
             self.deliveries = []
             self.faults = {}

@@ -42,7 +42,13 @@ class DevControls:
         return self._call("POST", f"/users/{org}/{name}", fields)
 
     def inject_fault(self, path, kind, count=1, seconds=0, msg=None):
-        """Make the next ``count`` calls to ``path`` fail: envelope, http500, timeout or delay."""
+        """Make the next ``count`` calls to ``path`` fail.
+
+        Before the work: ``envelope`` (``msg``), ``http500``, ``timeout`` / ``delay``
+        (sleep ``seconds``, then handle). After the work is stored:
+        ``http500_after``, ``timeout_after`` (answer ``seconds`` late),
+        ``drop_after`` (close the connection without an answer).
+        """
         return self._call("POST", "/faults", {"path": path, "kind": kind, "count": count,
                                               "seconds": seconds, "msg": msg})
 
@@ -63,6 +69,14 @@ class DevControls:
 
     def transactions(self):
         return self._call("GET", "/transactions")
+
+    def transactions_mode(self):
+        """``"current"`` or ``"legacy"``: the transaction API the server speaks now."""
+        return self._call("GET", "/transactions-mode")["mode"]
+
+    def set_transactions_mode(self, mode):
+        """Speak the ``"current"`` or ``"legacy"`` transaction API until the next reset."""
+        return self._call("POST", "/transactions-mode", {"mode": mode})["mode"]
 
     def organizations(self):
         return self._call("GET", "/organizations")

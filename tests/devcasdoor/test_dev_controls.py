@@ -80,3 +80,57 @@ def test_delay_fault_answers_late_but_normally(dev):
     reply = api(dev, "GET", "/api/get-user", params={"id": "storehouse/alice", **APP_AUTH})
     assert time.time() - started >= 0.3
     assert reply.json()["data"]["name"] == "alice"
+
+
+def test_http500_after_records_then_fails(dev):
+    dev.controls.inject_fault("/api/add-transaction", "http500_after", count=2)
+    for _ in range(2):
+        reply = api(dev, "POST", "/api/add-transaction", params=APP_AUTH, json=CHARGE)
+        assert reply.status_code == 500
+    assert len(dev.controls.transactions()) == 2
+    assert api(dev, "GET", "/api/get-user",
+               params={"id": "storehouse/alice", **APP_AUTH}).json()["data"]["balance"] == 8.0
+    # The count is spent: the third call answers normally.
+    assert api(dev, "POST", "/api/add-transaction", params=APP_AUTH, json=CHARGE).json()["status"] == "ok"
+
+
+def test_timeout_after_records_before_the_client_gives_up(dev):
+    dev.controls.inject_fault("/api/add-transaction", "timeout_after", seconds=1.0)
+    with pytest.raises(requests.Timeout):
+        api(dev, "POST", "/api/add-transaction", params=APP_AUTH, json=CHARGE, timeout=0.3)
+    # No waiting: the row was stored before the answer was held back.
+    assert len(dev.controls.transactions()) == 1
+
+
+def test_drop_after_records_then_closes_the_connection(dev):
+    dev.controls.inject_fault("/api/add-transaction", "drop_after")
+    with requests.Session() as session:
+        with pytest.raises(requests.ConnectionError) as dropped:
+            session.post(f"{dev.url}/api/add-transaction", params=APP_AUTH, json=CHARGE, timeout=5)
+        assert "without response" in str(dropped.value)
+        assert len(dev.controls.transactions()) == 1
+        # The server is fine afterwards, on the same session.
+        again = session.post(f"{dev.url}/api/add-transaction", params=APP_AUTH, json=CHARGE, timeout=5)
+        assert again.json()["status"] == "ok" and len(dev.controls.transactions()) == 2
+
+
+def test_unknown_fault_kind_is_refused(dev):
+    reply = requests.post(f"{dev.url}/_dev/faults", json={"path": "/api/get-user", "kind": "explode"}, timeout=5)
+    assert reply.status_code == 400
+    for kind in ("http500_after", "timeout_after", "drop_after"):
+        assert kind in reply.json()["error"]
+
+
+def test_patch_user_sets_balances(dev):
+    dev.controls.patch_user("storehouse", "dave", balance="5.25", balanceCredit=-1, balanceCurrency="EUR")
+    user = api(dev, "GET", "/api/get-user", params={"id": "storehouse/dave", **APP_AUTH}).json()["data"]
+    assert (user["balance"], user["balanceCredit"], user["balanceCurrency"]) == (5.25, -1.0, "EUR")
+    org = next(o for o in dev.controls.organizations() if o["name"] == "storehouse")
+    assert org["userBalance"] == 130 + 5.25
+
+
+def test_demo_users_have_a_small_usd_balance(dev):
+    users = {u["name"]: u for u in dev.controls.users()}
+    for name in ("alice", "bob"):
+        assert 0 < users[name]["balance"] <= 10 and users[name]["balanceCurrency"] == "USD"
+    assert users["dave"]["balance"] == 0

@@ -140,3 +140,80 @@ def test_update_and_delete_move_balances_back(dev):
     # Deleting again reverts the body's amount once more, though no row is left.
     again = api(dev, "POST", "/api/delete-transaction", params=APP_AUTH, json=row).json()
     assert again["data"] == "Unaffected" and balance(dev, "alice") == 13.0
+
+
+def listing(dev, **params):
+    return api(dev, "GET", "/api/get-transactions", params={"owner": "storehouse", **APP_AUTH, **params}).json()
+
+
+def test_paginated_field_filter_is_sql_like(dev):
+    for subtype in ("key-abc", "key-abcd", "KEY-ABX", "other"):
+        add(dev, charge(amount=-0.1, subtype=subtype))
+    found = listing(dev, p=1, pageSize=10, field="subtype", value="key-abc")
+    assert sorted(t["subtype"] for t in found["data"]) == ["key-abc", "key-abcd"] and found["data2"] == 2
+    # Case-insensitive, and "_" is a one-character wildcard, as in MySQL.
+    wildcard = listing(dev, p=1, pageSize=10, field="subtype", value="key_ab_")
+    assert sorted(t["subtype"] for t in wildcard["data"]) == ["KEY-ABX", "key-abc", "key-abcd"]
+    escaped = listing(dev, p=1, pageSize=10, field="subtype", value="key\\_ab")
+    assert escaped["data"] == [] and escaped["data2"] == 0
+
+
+def test_unpaginated_listing_filters_by_user_only(dev):
+    add(dev, charge("alice", amount=-0.1, subtype="key-1"))
+    add(dev, charge("bob", amount=-0.1, subtype="key-2"))
+    # Casdoor's non-paginated branch ignores any field but "user", which matches exactly.
+    ignored = listing(dev, field="subtype", value="key-1")
+    assert sorted(t["subtype"] for t in ignored["data"]) == ["key-1", "key-2"] and ignored["data2"] is None
+    assert [t["user"] for t in listing(dev, field="user", value="bob")["data"]] == ["bob"]
+    assert listing(dev, field="user", value="bo")["data"] == []
+
+
+def test_filter_field_rules(dev):
+    add(dev, charge(amount=-0.1, subtype="key-1"))
+    add(dev, charge(amount=-0.1, subtype="key-2"))
+    # A field that is not plain letters and digits is silently not applied ...
+    assert listing(dev, p=1, pageSize=10, field="sub_type", value="key-1")["data2"] == 2
+    # ... and an unknown column is the database's error.
+    unknown = listing(dev, p=1, pageSize=10, field="productName", value="x")
+    assert unknown["status"] == "error" and "Unknown column 'product_name'" in unknown["msg"]
+
+
+def test_sort_field_needs_a_sort_order(dev):
+    for day, amount in (("01", -10), ("02", -2), ("03", -30)):
+        add(dev, charge(amount=amount, created=f"2026-08-{day}T10:00:00+00:00"))
+    by_default = listing(dev, p=1, pageSize=10, sortField="amount")
+    assert [t["amount"] for t in by_default["data"]] == [-30, -2, -10]  # createdTime desc
+    ascending = listing(dev, p=1, pageSize=10, sortField="amount", sortOrder="ascend")
+    assert [t["amount"] for t in ascending["data"]] == [-30, -10, -2]  # numeric, not text
+    descending = listing(dev, p=1, pageSize=10, sortField="amount", sortOrder="descend")
+    assert [t["amount"] for t in descending["data"]] == [-2, -10, -30]
+    assert listing(dev, p=1, pageSize=10, sortField="nope", sortOrder="ascend")["status"] == "error"
+
+
+def test_page_past_the_end_is_the_last_page(dev):
+    for day in ("01", "02", "03"):
+        add(dev, charge(amount=-0.1, created=f"2026-08-{day}T10:00:00+00:00"))
+    last = listing(dev, p=2, pageSize=2, sortField="createdTime", sortOrder="ascend")
+    beyond = listing(dev, p=9, pageSize=2, sortField="createdTime", sortOrder="ascend")
+    assert beyond["data"] == last["data"] and [t["createdTime"][8:10] for t in beyond["data"]] == ["03"]
+    assert listing(dev, p=0, pageSize=2)["data"] == listing(dev, p=1, pageSize=2)["data"]
+    assert len(listing(dev, p=1, pageSize=-1)["data"]) == 3  # pageSize <= 0 means 10
+
+
+def test_empty_currency_counts_as_usd_and_is_stored_empty(dev):
+    name = add(dev, charge(amount=-1, currency=""))["data"]
+    assert balance(dev, "alice") == 9.0
+    row = api(dev, "GET", "/api/get-transaction", params={"id": f"storehouse/{name}", **APP_AUTH}).json()["data"]
+    assert row["currency"] == ""
+
+
+def test_amount_must_be_a_json_number(dev):
+    reply = add(dev, charge(amount="-1.5"))
+    assert reply["msg"] == "json: cannot unmarshal string into Go struct field Transaction.amount of type float64"
+    assert dev.controls.transactions() == [] and balance(dev, "alice") == 10.0
+
+
+def test_unknown_user_leaves_the_row_behind(dev):
+    reply = add(dev, charge("nobody"))
+    assert reply["msg"] == "The user: storehouse/nobody is not found"
+    assert [t["user"] for t in dev.controls.transactions()] == ["nobody"]

@@ -12,7 +12,7 @@ import time
 
 import requests
 
-from webapp.casdoor.errors import CasdoorError, CasdoorUnavailable
+from webapp.casdoor.errors import CasdoorError, CasdoorRefused, CasdoorUnavailable
 
 log = logging.getLogger("webapp.casdoor")
 
@@ -25,6 +25,9 @@ def unavailable(settings, exc):
     if isinstance(exc, requests.Timeout):
         return CasdoorUnavailable(settings.endpoint, f"no answer within {settings.timeout:g} s")
     if isinstance(exc, requests.ConnectionError):
+        if "Connection aborted" in str(exc):
+            # The request may have reached Casdoor: the connection closed before any answer.
+            return CasdoorUnavailable(settings.endpoint, "the connection closed before an answer")
         return CasdoorUnavailable(settings.endpoint, "connection refused or host unreachable")
     return CasdoorUnavailable(settings.endpoint, type(exc).__name__)
 
@@ -50,9 +53,9 @@ class CasdoorClient:
             raise CasdoorUnavailable(self.settings.endpoint, f"HTTP {response.status_code}")
         return response
 
-    def _json(self, response, what):
+    def _json(self, response, what, **loads_kwargs):
         try:
-            return response.json()
+            return response.json(**loads_kwargs)
         except ValueError:
             raise CasdoorError(f"Casdoor answered {what} with something that is not JSON "
                                f"(HTTP {response.status_code}); check CASDOOR_ENDPOINT.")
@@ -60,18 +63,25 @@ class CasdoorClient:
     def _app_auth(self):
         return (self.settings.client_id, self.settings.client_secret)
 
-    def call(self, method, path, *, what, params=None, json=None):
-        """Call a Casdoor REST endpoint with application credentials; return ``data``.
+    def call(self, method, path, *, what, params=None, json=None, parse_float=None):
+        """Call a Casdoor REST endpoint with application credentials; return the envelope
+        (a dict whose ``data``, ``data2`` ... hold the answer).
 
-        :raises CasdoorError: Casdoor answered with an error envelope.
-        :raises CasdoorUnavailable: no usable answer.
+        :param what: what the call does, in words for error messages ("look up the user").
+        :param parse_float: how JSON numbers with a fraction are read, e.g.
+            ``decimal.Decimal`` so that money never passes through a float.
+        :raises CasdoorRefused: Casdoor answered with an error envelope.
+        :raises CasdoorError: the answer is not a Casdoor envelope.
+        :raises CasdoorUnavailable: no usable answer (network, timeout, HTTP 5xx).
         """
         response = self._request(method, f"{self.settings.endpoint}{path}", params=params, json=json,
                                  auth=self._app_auth())
-        body = self._json(response, what)
-        if not isinstance(body, dict) or body.get("status") != "ok":
-            message = body.get("msg") if isinstance(body, dict) else None
-            raise CasdoorError(f"Casdoor refused to {what}: {message or 'unexpected answer'}.")
+        body = self._json(response, what, **({"parse_float": parse_float} if parse_float else {}))
+        if not isinstance(body, dict) or body.get("status") not in ("ok", "error"):
+            raise CasdoorError(f"Casdoor refused to {what}: unexpected answer.")
+        if body["status"] == "error":
+            message = body.get("msg") or ""
+            raise CasdoorRefused(f"Casdoor refused to {what}: {message or 'no reason given'}.", message)
         return body
 
     # -- discovery and keys ------------------------------------------------

@@ -24,6 +24,18 @@ class CasdoorError(StorehouseError):
     error = "casdoor_error"
 
 
+class CasdoorRefused(CasdoorError):
+    """Casdoor answered with an error envelope (``status: "error"``, HTTP 200).
+
+    ``casdoor_message`` keeps Casdoor's own ``msg`` untouched, for callers that
+    must tell one refusal from another (billing reads the balance figures in it).
+    """
+
+    def __init__(self, message, casdoor_message):
+        super().__init__(message)
+        self.casdoor_message = casdoor_message
+
+
 class CasdoorNotConfigured(CasdoorError):
     status_code = 503
     error = "casdoor_not_configured"

@@ -58,7 +58,7 @@ def _read_version():
         return "unknown (VERSION file missing: ship it or set BACKEND_VERSION)"
 
 
-def _secret_key():
+def _secret_key(path=None):
     """SECRET_KEY from the environment, else one generated once per instance.
 
     A generated key is written to ``instance/secret_key`` so sessions survive a
@@ -70,13 +70,13 @@ def _secret_key():
     key = _env("SECRET_KEY")
     if key:
         return key
-    path = INSTANCE_DIR / "secret_key"
+    path = Path(path or INSTANCE_DIR / "secret_key")
     if not path.exists():
         import secrets
         import tempfile
 
-        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=INSTANCE_DIR, prefix=".secret_key.")  # mode 0600
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")  # mode 0600
         try:
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_hex(32))

@@ -110,12 +110,37 @@ def handle_domain_error(exc):
 
 
 def handle_unexpected(exc):
-    db.session.rollback()
     log.exception("Unhandled error on %s %s", request.method, request.path)
+    try:
+        db.session.rollback()
+    except Exception:  # the database itself may be what failed
+        log.warning("Rollback after the error failed too")
+    # Render as for a visitor: the page shell must not need the database
+    # (the store selector, the admin links) when the database is what failed.
+    g.user = None
     return error_response(500)
 
 
+DATABASE_DOWN = ("Storehouse cannot reach its database right now. Try again in a minute; if it keeps "
+                 "happening, give the request id below to your administrator.")
+
+
+def handle_database_down(exc):
+    """The database refused or dropped the connection: a 503 saying so, rendered without it."""
+    log.error("Database unavailable on %s %s: %s", request.method, request.path, exc.__class__.__name__)
+    try:
+        db.session.rollback()
+    except Exception:
+        pass
+    g.user = None
+    return error_response(503, DATABASE_DOWN, "database_unavailable")
+
+
 def init_app(app):
+    from sqlalchemy.exc import OperationalError
+
+    if not app.testing:
+        app.register_error_handler(OperationalError, handle_database_down)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(StorehouseError, handle_domain_error)

@@ -14,6 +14,7 @@ need a session that came through Casdoor, while Casdoor's profile is fresh
 from datetime import timedelta
 
 from flask import current_app, g, session
+from werkzeug.exceptions import ServiceUnavailable
 
 from webapp.auth import service
 from webapp.sessions.interface import end_session, rotate_session
@@ -43,6 +44,12 @@ def apply_session_kind(user, auth_method):
 def load_current_user():
     g.user = None
     g.auth_method = None
+    if getattr(session, "unavailable", False):
+        # The session could not be read: the database is down. Say so rather
+        # than treat a signed-in person as a stranger.
+        from webapp.errors import DATABASE_DOWN
+
+        raise ServiceUnavailable(DATABASE_DOWN)
     user_id = getattr(session, "user_id", None)
     if user_id is not None:
         user = get_user(user_id)

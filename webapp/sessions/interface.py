@@ -23,6 +23,7 @@ import secrets
 from flask import request
 from flask.sessions import SessionInterface, SessionMixin
 from itsdangerous import BadSignature, Signer
+from sqlalchemy.exc import SQLAlchemyError
 
 from webapp.extensions import db
 from webapp.sessions.store import SessionStore
@@ -61,6 +62,8 @@ class ServerSession(SessionMixin):
         #: Key hashes of rows to revoke when this response is saved (rotation, sign-out).
         self.revoke_on_save = []
         self.ended = False
+        #: The session could not be read (database down): never written back.
+        self.unavailable = False
 
     # -- the mapping: data is read from the row on first use --------------------
 
@@ -162,6 +165,18 @@ class DatabaseSessionInterface(SessionInterface):
         return Signer(keys, salt=self.salt)
 
     def open_session(self, app, req):
+        try:
+            return self._open(app, req)
+        except SQLAlchemyError:
+            # The database is down: carry on anonymously, so that the request
+            # reaches the error pages (which need a session to render) instead
+            # of dying before Flask can answer at all.
+            log.exception("Could not read the session (database unavailable?)")
+            session = ServerSession(None)
+            session.unavailable = True
+            return session
+
+    def _open(self, app, req):
         store = self.store(app)
         scheme = req.headers.get("Authorization", "").split(" ", 1)[0].lower()
         if scheme == "bearer":
@@ -189,6 +204,8 @@ class DatabaseSessionInterface(SessionInterface):
         return ServerSession(store)
 
     def save_session(self, app, session, response):
+        if session.unavailable:
+            return
         store = self.store(app)
         # Whatever the view left uncommitted is discarded at teardown anyway;
         # dropping it now means our own writes never wait on its locks.

@@ -174,21 +174,26 @@ class CuttingProxy:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
+        # accept() in another thread does not wake up when the socket is closed: poll.
+        self.sock.settimeout(0.05)
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1"
+        self._closing = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
         return self
 
     def __exit__(self, *exc):
-        self.sock.close()
+        self._closing.set()
         self._thread.join(5)
+        self.sock.close()
 
     def _accept(self):
-        while True:
+        while not self._closing.is_set():
             try:
                 client, _ = self.sock.accept()
-            except OSError:  # the listening socket was closed: done
-                return
+            except TimeoutError:
+                continue
+            client.settimeout(None)
             threading.Thread(target=self._relay, args=(client,), daemon=True).start()
 
     @staticmethod

@@ -10,10 +10,11 @@ DEV_CASDOOR_PORT ?= 8000
 
 .PHONY: run test install browser casdoor-dev db-upgrade clean bench
 
-$(BIN)/.installed: requirements.txt
+$(BIN)/.installed: requirements.txt requirements-nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	touch $@
 
 install: $(BIN)/.installed

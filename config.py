@@ -104,10 +104,15 @@ class Config:
     SQLALCHEMY_DATABASE_URI = database_url(
         _env("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'storehouse.db'}"
     )
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    #: No pre-ping on every checkout (a round trip per request): connections are
+    #: recycled before servers drop idle ones, and a dropped connection fails one
+    #: request (answered 503) while SQLAlchemy discards the pool's stale connections.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_recycle": 1800}
 
-    #: Local email/password sign-up next to Casdoor SSO.
-    SIGNUP_ENABLED = _env_bool("SIGNUP_ENABLED", True)
+    #: Anyone may create a local account on the sign-in page. Off unless set: a new
+    #: local account gets no store until an administrator grants one (see README
+    #: "Who may use which store"), and with Casdoor it is rarely wanted at all.
+    SIGNUP_ENABLED = _env_bool("SIGNUP_ENABLED", False)
     #: First admin for ``flask users bootstrap`` (generated and printed once when empty).
     BOOTSTRAP_ADMIN_EMAIL = _env("BOOTSTRAP_ADMIN_EMAIL")
     BOOTSTRAP_ADMIN_PASSWORD = _env("BOOTSTRAP_ADMIN_PASSWORD")

@@ -187,6 +187,33 @@ def create_store(app):
 
 
 @pytest.fixture
+def run_jobs(app):
+    """Run the due background jobs now, as ``flask jobs worker --once`` would; returns how many ran."""
+    from webapp.jobs.worker import Worker
+
+    def run():
+        count = Worker(app, poll_interval=0.01).run_until_idle()
+        _db.session.expire_all()
+        return count
+
+    return run
+
+
+@pytest.fixture
+def grant(app):
+    """Let a local account use stores: ``grant(user, store, ...)`` (see webapp.stores.access)."""
+    from webapp.stores import service
+
+    def do_grant(user, *stores):
+        for store in stores:
+            service.grant_store(user, store)
+        _db.session.commit()
+        return user
+
+    return do_grant
+
+
+@pytest.fixture
 def create_document(app):
     """Create a document in a store: ``create_document(store, title=..., body=..., author=user)``."""
     from webapp.stores import service

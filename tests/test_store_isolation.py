@@ -89,7 +89,7 @@ def world(app, db, create_user, create_store, create_document, login):
 def snapshot(db):
     """Every row of every store and store-owned table, plus the Homepages (bindings)."""
     from webapp.stores.models import Store
-    from webapp.stores.scoping import STORE_OWNED_MODELS
+    from webapp.stores.models import STORE_OWNED_MODELS
     from webapp.users.models import User
 
     db.session.expire_all()

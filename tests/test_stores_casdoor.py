@@ -6,7 +6,8 @@ import pytest
 
 from tests.casdoor_helpers import sso_sign_in
 from tests.helpers import post_form
-from webapp.stores import scoping
+from webapp.jobs.models import FAILED, QUEUED, Job
+from webapp.stores import access
 from webapp.users.models import User
 
 
@@ -41,19 +42,19 @@ def test_sign_in_binds_alice_to_research(client, db, stores):
 
 def test_homepage_change_at_casdoor_rebinds_on_the_next_sign_in(client, db, stores, casdoor):
     sso_sign_in(client, "bob")
-    assert scoping.binding_of(user_named(db, "bob")).state == "unbound"
+    assert access.binding_of(user_named(db, "bob")).state == "unbound"
     assert client.get("/s/general/").status_code == 200
 
     casdoor.controls.patch_user("storehouse", "bob", homepage="general")
     fresh = client.application.test_client()
     sso_sign_in(fresh, "bob")
-    assert scoping.bound_store(user_named(db, "bob")).name == "general"
+    assert access.bound_store(user_named(db, "bob")).name == "general"
     assert fresh.get("/s/research/").status_code == 404
 
     casdoor.controls.patch_user("storehouse", "bob", homepage="research")
     again = client.application.test_client()
     sso_sign_in(again, "bob")
-    assert scoping.bound_store(user_named(db, "bob")).name == "research"
+    assert access.bound_store(user_named(db, "bob")).name == "research"
     assert again.get("/s/general/").status_code == 404 and again.get("/s/research/").status_code == 200
 
 
@@ -82,7 +83,7 @@ def test_homepage_matching_no_store(make_app, migrated, sso_app_config, casdoor,
             clear_tables()
 
 
-def test_rename_updates_the_homepage_in_casdoor(client, db, create_user, login, stores, casdoor):
+def test_rename_updates_the_homepage_in_casdoor(client, db, create_user, login, stores, casdoor, run_jobs):
     sso_sign_in(client.application.test_client(), "alice")  # alice is bound to research
     admin = create_user("root", is_admin=True)
     login(client, admin)
@@ -90,25 +91,52 @@ def test_rename_updates_the_homepage_in_casdoor(client, db, create_user, login, 
     assert "<td>alice</td>" in page and 'name="update_casdoor"' in page
 
     post_form(client, "/admin/stores/research/rename", {"name": "lab", "update_casdoor": "y"})
-    assert "alice&#39;s Homepage is now &#39;lab&#39;" in client.get("/admin/stores/").get_data(as_text=True)
+    assert "1 bound user(s) keep their store" in client.get("/admin/stores/").get_data(as_text=True)
+    # Committed before Casdoor is asked; alice is bound to the renamed store meanwhile.
+    assert casdoor_user(casdoor, "alice")["homepage"] == "research"
+    assert access.bound_store(user_named(db, "alice")).name == "lab"
+    assert run_jobs() == 1
     assert casdoor_user(casdoor, "alice")["homepage"] == "lab"
-    assert scoping.bound_store(user_named(db, "alice")).name == "lab"
+    assert user_named(db, "alice").casdoor_homepage == "lab"
+    assert access.bound_store(user_named(db, "alice")).name == "lab"
+    assert post_form(client, "/admin/stores/new", {"name": "research", "knowledge_count": "5",
+                                                  "memory_limit": "10"}).status_code == 302, \
+        "the former name is free once no Homepage says it"
     # The next sign-in brings the new Homepage back: still bound.
     again = client.application.test_client()
     sso_sign_in(again, "alice")
     assert again.get("/").headers["Location"] == "/s/lab/"
 
 
-def test_rename_reports_a_casdoor_failure(client, db, create_user, login, stores, casdoor):
+def test_casdoor_down_during_the_update_is_retried_and_alice_stays_bound(client, db, create_user, login, stores,
+                                                                       casdoor, run_jobs):
+    sso_sign_in(client.application.test_client(), "alice")
+    login(client, create_user("root", is_admin=True))
+    casdoor.controls.inject_fault("/api/get-user", "http500")
+    post_form(client, "/admin/stores/research/rename", {"name": "lab", "update_casdoor": "y"})
+    run_jobs()
+    job = db.session.execute(db.select(Job)).scalar_one()
+    assert job.state == QUEUED and job.attempts == 1 and "did not answer" in job.last_error
+    assert access.bound_store(user_named(db, "alice")).name == "lab"
+    db.session.execute(db.update(Job).values(run_after=job.created_at))  # the backoff passes
+    db.session.commit()
+    assert run_jobs() == 1
+    assert casdoor_user(casdoor, "alice")["homepage"] == "lab"
+
+
+def test_rename_reports_a_casdoor_refusal_and_alice_stays_bound(client, db, create_user, login, stores, casdoor,
+                                                               run_jobs):
     sso_sign_in(client.application.test_client(), "alice")
     login(client, create_user("root", is_admin=True))
     casdoor.controls.inject_fault("/api/update-user", "envelope", msg="permission denied")
     post_form(client, "/admin/stores/research/rename", {"name": "lab", "update_casdoor": "y"})
-    page = client.get("/admin/stores/").get_data(as_text=True)
-    assert "could not update alice&#39;s Homepage" in page and "permission denied" in page
+    run_jobs()
+    job = db.session.execute(db.select(Job)).scalar_one()
+    assert job.state == FAILED and "permission denied" in job.last_error
     assert casdoor_user(casdoor, "alice")["homepage"] == "research"
     assert user_named(db, "alice").casdoor_homepage == "research"
-    assert scoping.binding_of(user_named(db, "alice")).state == "unmatched"
+    assert access.bound_store(user_named(db, "alice")).name == "lab", "never unbound by a failed update"
+    assert 'data-testid="homepage-pending"' in client.get("/admin/users/").get_data(as_text=True)
 
 
 def test_rename_without_the_update_leaves_casdoor_alone(client, db, create_user, login, stores, casdoor):

@@ -40,8 +40,7 @@ def create_app(config_class=Config):
     templating.init_app(app)
     casdoor.init_app(app)
 
-    from webapp import models  # noqa: F401  (every model registered with SQLAlchemy)
-    from webapp import stores
+    from webapp import auth, models, stores  # noqa: F401  (models: every model registered with SQLAlchemy)
     from webapp.accounts import bp as accounts_bp
     from webapp.api import bp as api_bp
     from webapp.auth import bp as auth_bp
@@ -49,6 +48,7 @@ def create_app(config_class=Config):
     from webapp.auth.current import load_current_user
     from webapp.main import bp as main_bp
 
+    auth.init_app(app)
     app.before_request(load_current_user)
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)

@@ -36,10 +36,10 @@ def test_bound_admin_sees_a_locked_selector_and_no_store_management(live_server,
     assert page.get_by_role("link", name="Settings").count() == 1
 
 
-def test_unbound_user_switches_stores(live_server, page, create_user, create_store):
-    create_store("general", display_name="General")
-    create_store("research", display_name="Research", welcome_text="Research welcomes you.")
-    sign_in(page, live_server, create_user("uma"))
+def test_unbound_user_switches_stores(live_server, page, create_user, create_store, grant):
+    general = create_store("general", display_name="General")
+    research = create_store("research", display_name="Research", welcome_text="Research welcomes you.")
+    sign_in(page, live_server, grant(create_user("uma"), general, research))
     assert page.url == live_server.url + "/s/general/"
     assert page.get_by_test_id("store-selector").get_attribute("data-locked") == "false"
 

@@ -40,17 +40,14 @@ def require_casdoor():
 
 
 def init_app(app):
-    """Build the integration from config; ConfigurationError stops the app at start."""
-    from webapp.auth.bearer import load_bearer_user
-    from webapp.auth.oidc import register_client
+    """Build the integration from config; ConfigurationError stops the app at start.
 
+    The sign-in side (the Authlib client, the Bearer loader) is wired by
+    ``webapp.auth.init_app``: auth depends on Casdoor, never the reverse.
+    """
     settings = CasdoorSettings.from_config(app.config)
-    app.extensions.setdefault("storehouse_bearer_loaders", [])
     if settings is None:
         app.extensions["casdoor"] = None
         app.logger.info("Casdoor is not configured: single sign-on is off (shadow mode).")
         return
-    casdoor = Casdoor(settings)
-    casdoor.oauth = register_client(app, settings, casdoor.verifier)
-    app.extensions["casdoor"] = casdoor
-    app.extensions["storehouse_bearer_loaders"].append(load_bearer_user)
+    app.extensions["casdoor"] = Casdoor(settings)

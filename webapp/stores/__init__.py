@@ -14,10 +14,11 @@ bp = Blueprint("stores", __name__, url_prefix="/s/<store>")
 admin_bp = Blueprint("stores_admin", __name__, url_prefix="/admin")
 api_bp = Blueprint("stores_api", __name__, url_prefix="/api/v1")
 
-for _blueprint in (bp, admin_bp, api_bp):
-    scoping.init_scoped_blueprint(_blueprint)
+scoping.init_scoped_blueprint(bp, work=True)
+scoping.init_scoped_blueprint(admin_bp)
+scoping.init_scoped_blueprint(api_bp)
 
-from webapp.stores import admin, api, views  # noqa: E402,F401
+from webapp.stores import admin, api, jobs, views  # noqa: E402,F401
 
 
 def init_app(app):

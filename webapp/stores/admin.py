@@ -4,14 +4,17 @@ Administrators only. A bound administrator sees and configures only their own
 store (``<store>`` URLs go through the scoping chokepoint like every other)
 and is refused creating, renaming, deleting stores and choosing the default.
 """
-from flask import current_app, flash, g, redirect, render_template, url_for
+from flask import current_app, flash, g, redirect, render_template, request, url_for
 
 from webapp.auth.decorators import admin_required
 from webapp.extensions import db
+from webapp.pagination import page_size, paginate
+from webapp.stores import access, reports, service
 from webapp.stores import admin_bp as bp
-from webapp.stores import scoping, service
+from webapp.stores.access import store_editor_required, store_management_required
 from webapp.stores.forms import ConfirmForm, CreateStoreForm, RenameStoreForm, StoreSettingsForm
-from webapp.stores.scoping import store_editor_required, store_management_required
+from webapp.stores.models import STORE_OWNED_MODELS, Store
+from webapp.users.models import User
 from webapp.stores.service import StoreError
 from webapp.stores.views import _apply_error
 
@@ -19,11 +22,12 @@ from webapp.stores.views import _apply_error
 @bp.get("/stores/")
 @admin_required
 def list_stores():
-    stores = scoping.accessible_stores(g.user)
+    page = paginate(access.accessible_stores_query(g.user), order=[(Store.name, "asc"), (Store.id, "asc")],
+                    cursor=request.args.get("cursor"), limit=page_size())
     return render_template(
-        "admin/stores.html", summaries=service.store_summaries(stores),
-        owned_tables=[model.__tablename__ for model in scoping.STORE_OWNED_MODELS],
-        can_manage=scoping.can_manage_stores(g.user), binding=scoping.binding_of(g.user),
+        "admin/stores.html", summaries=service.store_summaries(page.items), page=page,
+        owned_tables=[model.__tablename__ for model in STORE_OWNED_MODELS],
+        can_manage=access.can_manage_stores(g.user), binding=access.binding_of(g.user),
     )
 
 
@@ -50,7 +54,7 @@ def create_store():
 @store_editor_required
 def edit_store():
     store = g.store
-    may_manage = scoping.can_manage_stores(g.user)
+    may_manage = access.can_manage_stores(g.user)
     form = StoreSettingsForm(obj=store)
     if not may_manage:
         # A bound admin cannot switch their own store off (or on): that is store management.
@@ -72,8 +76,11 @@ def edit_store():
 @admin_required
 @store_management_required("rename stores")
 def rename_store():
+    """Rename a store. Its bound users stay bound (through the former name) while
+    their Casdoor Homepages are updated in the background."""
     store = g.store
-    affected = scoping.bound_users(store)
+    affected = reports.bound_users(store, limit=AFFECTED_SHOWN)
+    affected_count = reports.count_bound_users(store)
     casdoor = service.casdoor_integration()
     form = RenameStoreForm(name=store.name)
     if not form.is_submitted():
@@ -88,28 +95,29 @@ def rename_store():
             if old_name == store.name:
                 flash("The name did not change.", "info")
                 return redirect(url_for(".list_stores"))
-            results = []
+            queued, skipped = [], affected
             if affected and casdoor is not None and form.update_casdoor.data:
-                results = service.rebind_users_in_casdoor(affected, store.name, casdoor)
+                queued, skipped = service.queue_homepage_updates(affected, store)
             db.session.commit()
             flash(f"Renamed store '{old_name}' to '{store.name}'.", "success")
-            _flash_rebinding(affected, results, old_name, store.name)
+            _flash_rebinding(queued, skipped, old_name, store.name)
             return redirect(url_for(".list_stores"))
     return render_template("admin/store_rename.html", store=store, form=form, affected=affected,
-                           casdoor_available=casdoor is not None)
+                           affected_count=affected_count, casdoor_available=casdoor is not None)
 
 
-def _flash_rebinding(affected, results, old_name, new_name):
-    for user, error in results:
-        if error is None:
-            flash(f"Casdoor: {user.casdoor_name}'s Homepage is now '{new_name}'; they stay bound.", "success")
-        else:
-            flash(f"Casdoor: could not update {user.casdoor_name or user.username}'s Homepage: {error} "
-                  f"Their Homepage still says '{old_name}', which matches no store now.", "error")
-    if affected and not results:
-        names = ", ".join(user.username for user in affected)
-        flash(f"Not updated in Casdoor: {names}. Their Homepage still says '{old_name}', which matches no "
-              f"store now; set it to '{new_name}' in Casdoor to bind them again.", "warning")
+#: Bound users named on a confirmation page (the count is always exact).
+AFFECTED_SHOWN = 50
+
+
+def _flash_rebinding(queued, skipped, old_name, new_name):
+    if queued:
+        flash(f"{len(queued)} bound user(s) keep their store. Casdoor is being asked to set their Homepage to "
+              f"'{new_name}' in the background; Admin > Users shows who is still pending.", "info")
+    if skipped:
+        names = ", ".join(user.username for user in skipped[:AFFECTED_SHOWN])
+        flash(f"Not updated in Casdoor: {names}. They stay bound to this store through its former name "
+              f"'{old_name}'; set their Homepage to '{new_name}' in Casdoor to finish.", "warning")
 
 
 @bp.route("/stores/<store>/delete", methods=["GET", "POST"])
@@ -119,19 +127,21 @@ def delete_store():
     store = g.store
     form = ConfirmForm()
     if form.validate_on_submit():
-        name, affected = store.name, scoping.bound_users(store)
+        name, affected = store.name, reports.bound_users(store, limit=AFFECTED_SHOWN)
+        affected_count = reports.count_bound_users(store)
         counts = service.delete_store(store)
         db.session.commit()
         what = ", ".join(f"{table}: {rows}" for table, rows in counts.items())
         flash(f"Deleted store '{name}' ({what}).", "success")
         if affected:
             fallback = "no store" if current_app.config["STORE_BINDING_FAIL_CLOSED"] else "every store"
-            flash(f"{len(affected)} user(s) had Homepage '{name}': "
+            flash(f"{affected_count} user(s) had Homepage '{name}': "
                   f"{', '.join(u.username for u in affected)}. It matches no store now, so they can use "
                   f"{fallback}; change their Homepage in Casdoor.", "warning")
         return redirect(url_for(".list_stores"))
     return render_template(
-        "admin/store_delete.html", store=store, form=form, affected=scoping.bound_users(store),
+        "admin/store_delete.html", store=store, form=form,
+        affected=reports.bound_users(store, limit=AFFECTED_SHOWN), affected_count=reports.count_bound_users(store),
         owned=service.owned_row_counts(store),
         fail_closed=current_app.config["STORE_BINDING_FAIL_CLOSED"],
     )
@@ -150,5 +160,18 @@ def make_default():
 @bp.get("/users/")
 @admin_required
 def list_users():
-    return render_template("admin/users.html", rows=scoping.users_with_bindings(g.user),
-                           binding=scoping.binding_of(g.user))
+    """Users with their binding, a page at a time. A bound administrator manages one
+    store, so they see only the users bound to it (listing others would reveal the
+    other stores' names); one shut out by fail-closed sees nobody."""
+    own = access.binding_of(g.user)
+    if own.is_bound:
+        query = reports.bound_users_query(own.store)
+    elif own.is_shut_out:
+        query = db.select(User).where(db.false())
+    else:
+        query = db.select(User)
+    page = paginate(query, order=[(User.username, "asc"), (User.id, "asc")], cursor=request.args.get("cursor"),
+                    limit=page_size())
+    return render_template("admin/users.html", rows=reports.bindings_for(page.items), page=page, binding=own,
+                           binding_in_use=reports.binding_in_use(),
+                           fail_closed=current_app.config["STORE_BINDING_FAIL_CLOSED"])

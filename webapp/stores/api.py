@@ -4,14 +4,17 @@ Same chokepoint as the pages: ``<store>`` is resolved by ``webapp.stores.scoping
 (404 outside the caller's stores), documents are read with ``get_in_store_or_404``.
 """
 from flask import current_app, g, jsonify, request
+from sqlalchemy.orm import selectinload
 
 from webapp.api.views import json_body
 from webapp.auth.decorators import admin_required, login_required
 from webapp.extensions import db
+from webapp.pagination import link_header, page_size, paginate
+from webapp.stores import access, reports, service
 from webapp.stores import api_bp as bp
-from webapp.stores import scoping, service
-from webapp.stores.models import Document
-from webapp.stores.scoping import get_in_store_or_404, store_editor_required, store_management_required
+from webapp.stores.access import store_editor_required, store_management_required
+from webapp.stores.models import Document, Store
+from webapp.stores.scoping import get_in_store_or_404
 from webapp.stores.service import StoreError
 from webapp.stores.views import changeable_document
 
@@ -37,7 +40,7 @@ def store_payload(store, binding):
 def document_payload(document):
     return {
         "id": document.id,
-        "store": document.store.name,
+        "store": g.store.name,
         "title": document.title,
         "body": document.body,
         "created_by": document.created_by.username if document.created_by else None,
@@ -49,10 +52,16 @@ def document_payload(document):
 @bp.get("/stores/")
 @login_required
 def list_stores():
-    binding = scoping.binding_of(g.user)
-    stores = scoping.accessible_stores(g.user)
-    return jsonify(stores=[store_payload(s, binding) for s in stores], bound=binding.is_bound,
-                   can_manage_stores=scoping.can_manage_stores(g.user))
+    """The stores the caller may use, by name, a page at a time (``?limit=``, ``?cursor=``, ``?q=`` prefix)."""
+    binding = access.binding_of(g.user)
+    query = access.accessible_stores_query(g.user)
+    prefix = request.args.get("q", "").strip()
+    if prefix:
+        query = query.where(Store.name.startswith(prefix, autoescape=True))
+    page = paginate(query, order=[(Store.name, "asc"), (Store.id, "asc")], cursor=request.args.get("cursor"),
+                    limit=page_size())
+    return jsonify(stores=[store_payload(s, binding) for s in page.items], next=page.next_cursor,
+                   bound=binding.is_bound, can_manage_stores=access.can_manage_stores(g.user)), link_header(page)
 
 
 @bp.post("/stores/")
@@ -63,13 +72,13 @@ def create_store():
     settings = {key: data[key] for key in service.SETTINGS if key in data}
     store = service.create_store(data.get("name"), is_active=data.get("is_active", True), **settings)
     db.session.commit()
-    return jsonify(store=store_payload(store, scoping.binding_of(g.user))), 201
+    return jsonify(store=store_payload(store, access.binding_of(g.user))), 201
 
 
 @bp.get("/s/<store>/")
 @login_required
 def get_store():
-    return jsonify(store=store_payload(g.store, scoping.binding_of(g.user)))
+    return jsonify(store=store_payload(g.store, access.binding_of(g.user)))
 
 
 @bp.patch("/s/<store>/")
@@ -84,9 +93,9 @@ def update_store():
     store = g.store
     data = json_body()
     if "name" in data and data["name"] != store.name:
-        scoping.require_store_management(g.user, "rename stores")
+        access.require_store_management(g.user, "rename stores")
     if "is_active" in data or data.get("is_default"):
-        scoping.require_store_management(g.user, "switch stores on or off or choose the default")
+        access.require_store_management(g.user, "switch stores on or off or choose the default")
     if data.get("is_default") is False and store.is_default:
         raise StoreError("Make another store the default instead.", field="is_default", status_code=409)
     casdoor = service.casdoor_integration() if data.get("update_casdoor") else None
@@ -94,22 +103,22 @@ def update_store():
         raise StoreError("Casdoor is not configured on this server (shadow mode), so Homepages cannot be "
                          "updated from here; leave out update_casdoor and change them in Casdoor.",
                          field="update_casdoor", status_code=409, error="casdoor_not_configured")
-    affected, results = [], []
+    affected, queued, skipped = [], [], []
     if "name" in data:
         affected = service.rename_store(store, data["name"])
     service.update_store_settings(store, data, is_active=data.get("is_active"))
     if data.get("is_default"):
         service.make_default_store(store)
-    if affected and casdoor is not None:
-        results = service.rebind_users_in_casdoor(affected, store.name, casdoor)
+    if affected:
+        queued, skipped = (service.queue_homepage_updates(affected, store) if casdoor is not None
+                           else ([], affected))
     db.session.commit()
-    rebound = {user.id for user, error in results if error is None}
     return jsonify(
-        store=store_payload(store, scoping.binding_of(g.user)),
-        #: Users whose Homepage names the old name: no longer bound.
-        unbound_users=[user.username for user in affected if user.id not in rebound],
-        casdoor=[{"username": user.username, "casdoor_name": user.casdoor_name, "ok": error is None,
-                  "error": error} for user, error in results],
+        store=store_payload(store, access.binding_of(g.user)),
+        #: Bound users keep their store; these Homepages are being updated at Casdoor in the background.
+        homepage_updates_queued=[user.username for user in queued],
+        #: These still say a former name (bound through it) until changed in Casdoor by hand.
+        homepage_updates_needed=[user.username for user in skipped],
     )
 
 
@@ -119,11 +128,11 @@ def update_store():
 def delete_store():
     """Delete a store; with bound users only when ``?confirm=true`` (they lose their binding)."""
     store = g.store
-    affected = scoping.bound_users(store)
+    affected = reports.bound_users(store, limit=50)
     if affected and request.args.get("confirm") != "true":
         fallback = "no store" if current_app.config["STORE_BINDING_FAIL_CLOSED"] else "every store"
         raise StoreError(
-            f"{len(affected)} user(s) are bound to '{store.name}' "
+            f"{reports.count_bound_users(store)} user(s) are bound to '{store.name}' "
             f"({', '.join(u.username for u in affected)}); after deletion their Homepage matches no store "
             f"and they can use {fallback}. Repeat with ?confirm=true to delete anyway.",
             status_code=409, error="store_has_bound_users",
@@ -136,8 +145,11 @@ def delete_store():
 @bp.get("/s/<store>/documents/")
 @login_required
 def list_documents():
-    documents = db.session.execute(Document.query_for(g.store).order_by(Document.id)).scalars()
-    return jsonify(documents=[document_payload(d) for d in documents])
+    """The store's documents, newest first, a page at a time; authors in one query."""
+    page = paginate(Document.query_for(g.store).options(selectinload(Document.created_by)),
+                    order=[(Document.updated_at, "desc"), (Document.id, "desc")],
+                    cursor=request.args.get("cursor"), limit=page_size())
+    return jsonify(documents=[document_payload(d) for d in page.items], next=page.next_cursor), link_header(page)
 
 
 @bp.post("/s/<store>/documents/")

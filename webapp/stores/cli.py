@@ -4,7 +4,8 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from webapp.extensions import db
-from webapp.stores import scoping, service
+from webapp.pagination import paginate
+from webapp.stores import reports, service
 from webapp.stores.models import Document, Store
 
 stores_cli = AppGroup("stores", help="Manage stores.")
@@ -22,14 +23,22 @@ def bootstrap():
 
 
 @stores_cli.command("list")
-def list_stores():
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 10_000),
+              help="Stores counted per round trip.")
+def list_stores(batch):
     """List stores with their document and bound-user counts."""
-    stores = db.session.execute(db.select(Store).order_by(Store.name)).scalars().all()
-    if not stores:
+    cursor, shown = None, 0
+    while True:
+        page = paginate(db.select(Store), order=[(Store.name, "asc"), (Store.id, "asc")], cursor=cursor, limit=batch)
+        documents = reports.owned_counts(page.items, [Document])
+        bound = reports.bound_user_counts(page.items)
+        for store in page.items:
+            flags = " ".join(f for f, on in (("default", store.is_default), ("inactive", not store.is_active)) if on)
+            click.echo(f"{store.name:<32} {documents[store.id]['documents']:>6} document(s) "
+                       f"{bound[store.id]:>4} bound user(s)  {flags}".rstrip())
+        shown += len(page.items)
+        if not page.has_next:
+            break
+        cursor = page.next_cursor
+    if not shown:
         click.echo("No stores yet; run `flask stores bootstrap`.")
-    documents = scoping.counts_by_store(Document)
-    bound = scoping.bound_user_counts()
-    for store in stores:
-        flags = " ".join(f for f, on in (("default", store.is_default), ("inactive", not store.is_active)) if on)
-        click.echo(f"{store.name:<32} {documents.get(store.id, 0):>6} document(s) "
-                   f"{bound.get(store.name, 0):>4} bound user(s)  {flags}".rstrip())

@@ -1,11 +1,40 @@
-"""Stores (the workspaces a Casdoor Homepage binds to) and the documents they own.
+"""Stores (the workspaces a Casdoor Homepage binds to), who may use them, and what they own.
 
-Every model whose rows belong to one store mixes in ``StoreOwnedMixin`` from
-``webapp.stores.scoping``; that module is the only place that filters by store.
+Every model whose rows belong to one store mixes in ``StoreOwnedMixin``: its rows
+are read only through ``Model.query_for(store)`` and
+``webapp.stores.scoping.get_in_store_or_404``, so a row of another store is
+never reached by accident.
 """
+from sqlalchemy.orm import declared_attr
+
 from webapp.extensions import db
-from webapp.stores.scoping import StoreOwnedMixin
 from webapp.users.models import utcnow
+
+#: Every model that mixes in StoreOwnedMixin (filled as the classes are defined).
+STORE_OWNED_MODELS = []
+
+
+class StoreOwnedMixin:
+    """A row that belongs to exactly one store; read it only through ``query_for``."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if getattr(cls, "__tablename__", None):
+            STORE_OWNED_MODELS.append(cls)
+
+    @declared_attr
+    def store_id(cls):
+        return db.Column(db.Integer, db.ForeignKey("stores.id", ondelete="CASCADE"),
+                         nullable=False, index=True)
+
+    @declared_attr
+    def store(cls):
+        return db.relationship("Store")
+
+    @classmethod
+    def query_for(cls, store):
+        """A ``select`` of this model's rows in ``store`` (add ordering and filters to it)."""
+        return db.select(cls).filter(cls.store_id == store.id)
 
 #: Characters a store name may not contain: they would break ``/s/<store>/``
 #: URLs or Casdoor's Homepage field (``%`` and ``+`` also change meaning when decoded).
@@ -50,6 +79,46 @@ class Store(db.Model):
         return f"<Store {self.name}>"
 
 
+class StoreAlias(db.Model):
+    """A store's former name, still binding the users whose Casdoor Homepage says it.
+
+    A rename commits at once; the bound users' Homepages are then updated at
+    Casdoor by background jobs. Until Casdoor confirms a user's new Homepage,
+    the old name keeps binding them to the store (never to all stores, never to
+    none); the alias goes when no Homepage names it any more.
+    """
+
+    __tablename__ = "store_aliases"
+
+    id = db.Column(db.Integer, primary_key=True)
+    #: The former name (no store and no other alias may take it while it exists).
+    name = db.Column(db.String(NAME_MAX_LENGTH), nullable=False, unique=True)
+    store_id = db.Column(db.Integer, db.ForeignKey("stores.id", ondelete="CASCADE"), nullable=False, index=True)
+    store = db.relationship("Store")
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+
+class StoreGrant(db.Model):
+    """An administrator let a local account use a store.
+
+    Local accounts (and Casdoor accounts signed in with their local password)
+    use exactly the stores granted to them; administrators use every store.
+    """
+
+    __tablename__ = "store_grants"
+    __table_args__ = (db.UniqueConstraint("user_id", "store_id"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    store_id = db.Column(db.Integer, db.ForeignKey("stores.id", ondelete="CASCADE"), nullable=False, index=True)
+    #: Who granted it (kept as NULL when that account is deleted).
+    granted_by_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    user = db.relationship("User", foreign_keys=[user_id])
+    store = db.relationship("Store")
+
+
 class Document(StoreOwnedMixin, db.Model):
     """A piece of a store's knowledge."""
 
@@ -63,6 +132,13 @@ class Document(StoreOwnedMixin, db.Model):
     created_by = db.relationship("User")
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        # The store page's "recently updated" and the newest-first list.
+        db.Index("ix_documents_store_id_updated_at", "store_id", "updated_at"),
+        # The alphabetical list, paged by (title, id).
+        db.Index("ix_documents_store_id_title_id", "store_id", "title", "id"),
+    )
 
     def __repr__(self):
         return f"<Document {self.id} in store {self.store_id}>"

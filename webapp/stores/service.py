@@ -1,14 +1,14 @@
 """Store and document operations. Services flush and never commit; the caller commits.
 
 Access decisions are not made here: callers have already gone through
-``webapp.stores.scoping`` (``require_store_management``, ``g.store``).
+``webapp.stores.access`` (``require_store_management``) and ``g.store``.
 """
 import logging
 
 from webapp.errors import StorehouseError
 from webapp.extensions import db
-from webapp.stores import scoping
-from webapp.stores.models import FORBIDDEN_NAME_CHARACTERS, NAME_MAX_LENGTH, Document, Store
+from webapp.stores import reports
+from webapp.stores.models import FORBIDDEN_NAME_CHARACTERS, NAME_MAX_LENGTH, Document, Store, StoreAlias
 
 log = logging.getLogger("webapp.stores")
 
@@ -66,6 +66,15 @@ def validate_store_name(name, *, current=None):
     if clash is not None and clash is not current:
         raise StoreError(f"A store named '{clash.name}' already exists. Choose another name.",
                          field="name", status_code=409, error="store_exists")
+    alias = db.session.execute(
+        db.select(StoreAlias).filter(db.func.lower(StoreAlias.name) == name.lower())
+    ).scalar_one_or_none()
+    if alias is not None and (current is None or alias.store_id != current.id):
+        # Users whose Homepage still says this name are bound to that store until
+        # Casdoor confirms their new Homepage: another store must not catch them.
+        raise StoreError(f"'{alias.name}' was the name of store '{alias.store.name}' until a recent rename, and "
+                         "some users' Casdoor Homepage still says it. Choose another name, or wait until their "
+                         "Homepages are updated.", field="name", status_code=409, error="store_name_reserved")
     return name
 
 
@@ -131,15 +140,23 @@ def update_store_settings(store, changes, *, is_active=None):
 
 
 def rename_store(store, new_name):
-    """Rename ``store``; returns the users who were bound to the old name.
+    """Rename ``store``; returns the users bound to it (by its old name or an older one).
 
-    Those users' Homepage no longer matches afterwards, which widens their
-    access (or, fail-closed, removes it) until the Homepage follows; see
-    ``rebind_users_in_casdoor``.
+    A rename never changes anybody's access. The old name becomes a
+    ``StoreAlias`` that keeps binding the users whose Casdoor Homepage says it,
+    until their Homepage names the store again (``queue_homepage_updates`` asks
+    Casdoor; an administrator may also change it there by hand). Flushes.
     """
     new_name = validate_store_name(new_name, current=store)
-    affected = scoping.bound_users(store) if new_name != store.name else []
-    old_name, store.name = store.name, new_name
+    if new_name == store.name:
+        return []
+    affected = reports.bound_users(store)
+    old_name = store.name
+    # The new name may be one of the store's own former names: it stops being an alias.
+    db.session.execute(db.delete(StoreAlias).where(StoreAlias.store_id == store.id, StoreAlias.name == new_name))
+    if any(user.casdoor_homepage == old_name for user in affected):
+        db.session.add(StoreAlias(name=old_name, store_id=store.id))
+    store.name = new_name
     db.session.flush()
     log.info("Renamed store %s to %s (%d bound user(s))", old_name, new_name, len(affected))
     return affected
@@ -152,34 +169,37 @@ def casdoor_integration():
     return get_casdoor()
 
 
-def rebind_users_in_casdoor(users, homepage, casdoor):
-    """Set each user's Homepage at Casdoor (and locally) to ``homepage``.
+def queue_homepage_updates(users, store):
+    """Ask Casdoor, in the background, to set each user's Homepage to ``store``'s name.
 
-    One user's failure does not stop the others. A user's local
-    ``casdoor_homepage`` changes only when Casdoor accepted the change, so
-    what Storehouse shows is what the next sign-in will bring.
+    One durable job per user (``stores.set_casdoor_homepage``), written in the
+    caller's transaction: the rename and its follow-up commit together, and no
+    HTTP call to Casdoor holds the transaction open. Users Casdoor does not know
+    (never signed in through it) are returned rather than queued.
 
-    :param casdoor: the object ``webapp.casdoor.get_casdoor()`` returns.
-    :returns: ``[(user, error_message_or_None)]``. Flushes; the caller commits.
+    :returns: ``(queued_users, skipped_users)``. Flushes; the caller commits.
     """
-    from webapp.casdoor.errors import CasdoorError
+    from webapp.jobs import enqueue
 
-    results = []
+    queued, skipped = [], []
     for user in users:
         if not user.casdoor_name:
-            results.append((user, "no Casdoor username is known for this account (it never signed in "
-                                  "through Casdoor)"))
+            skipped.append(user)
             continue
-        try:
-            casdoor.api.set_homepage(user.casdoor_name, homepage)
-        except CasdoorError as exc:
-            log.warning("Casdoor refused the Homepage of %s: %s", user.casdoor_name, exc.message)
-            results.append((user, exc.message))
-        else:
-            user.casdoor_homepage = homepage
-            results.append((user, None))
+        enqueue("stores.set_casdoor_homepage", {"user_id": user.id, "store_id": store.id},
+                dedupe_key=f"casdoor-homepage:{user.id}")
+        queued.append(user)
+    return queued, skipped
+
+
+def prune_aliases(store):
+    """Forget the store's former names that no Homepage mentions any more. Flushes."""
+    from webapp.users.models import User
+
+    still_used = db.select(User.casdoor_homepage).where(User.casdoor_homepage.is_not(None))
+    db.session.execute(db.delete(StoreAlias).where(StoreAlias.store_id == store.id,
+                                                  StoreAlias.name.not_in(still_used)))
     db.session.flush()
-    return results
 
 
 def make_default_store(store):
@@ -202,7 +222,7 @@ def delete_store(store):
     if store.is_default:
         raise StoreError("The default store cannot be deleted. Make another store the default first.",
                          status_code=409, error="default_store")
-    counts = scoping.delete_store_rows(store)
+    counts = reports.delete_store_rows(store)
     db.session.delete(store)
     db.session.flush()
     log.info("Deleted store %s (%s)", store.name, counts)
@@ -210,21 +230,19 @@ def delete_store(store):
 
 
 def store_summaries(stores):
-    """``[(store, {"documents": n, ..., "bound_users": n})]`` for the admin list.
+    """``[(store, {"documents": n, ..., "bound_users": n})]`` for a page of stores.
 
-    One count per store-owned table (documents today; chats and messages once
-    their models mix in ``StoreOwnedMixin``), one query per table.
+    One indexed count per store-owned table and one for bound users, each
+    bounded by the page (see ``webapp.stores.reports``).
     """
-    owned = {model.__tablename__: scoping.counts_by_store(model) for model in scoping.STORE_OWNED_MODELS}
-    bound = scoping.bound_user_counts()
-    return [(store, {**{table: counts.get(store.id, 0) for table, counts in owned.items()},
-                     "bound_users": bound.get(store.name, 0)})
-            for store in stores]
+    owned = reports.owned_counts(stores)
+    bound = reports.bound_user_counts(stores)
+    return [(store, {**owned[store.id], "bound_users": bound[store.id]}) for store in stores]
 
 
 def owned_row_counts(store):
     """``{table: rows}`` of everything ``store`` owns (what deleting it deletes)."""
-    return {model.__tablename__: scoping.count_in_store(model, store) for model in scoping.STORE_OWNED_MODELS}
+    return reports.owned_row_counts(store)
 
 
 def bootstrap_stores(default_name, demo_names=("research",)):
@@ -281,3 +299,41 @@ def delete_document(document):
 def can_change_document(user, document):
     """Authors change their own documents; administrators any in stores they can use."""
     return bool(user and (user.is_effective_admin or document.created_by_id == user.id))
+
+
+# --- grants (which stores a local account may use) ---------------------------------
+
+def grant_store(user, store, granted_by=None):
+    """Let ``user`` use ``store`` (see ``webapp.stores.access``); returns the grant.
+
+    Granting twice is harmless: the existing grant is returned. Flushes.
+    """
+    from sqlalchemy.exc import IntegrityError
+
+    from webapp.database import savepoint
+    from webapp.stores.models import StoreGrant
+
+    existing = db.session.execute(db.select(StoreGrant).filter_by(user_id=user.id, store_id=store.id)
+                                  ).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    grant = StoreGrant(user_id=user.id, store_id=store.id, granted_by_id=granted_by.id if granted_by else None)
+    try:
+        with savepoint():
+            db.session.add(grant)
+    except IntegrityError:  # granted by someone else at the same moment
+        return db.session.execute(db.select(StoreGrant).filter_by(user_id=user.id, store_id=store.id)).scalar_one()
+    log.info("Granted store %s to %s", store.name, user.username)
+    return grant
+
+
+def revoke_grant(user, store):
+    """Take ``store`` away from ``user``; returns whether there was a grant. Flushes."""
+    from webapp.stores.models import StoreGrant
+
+    result = db.session.execute(db.delete(StoreGrant).where(StoreGrant.user_id == user.id,
+                                                            StoreGrant.store_id == store.id))
+    db.session.flush()
+    if result.rowcount:
+        log.info("Revoked store %s from %s", store.name, user.username)
+    return bool(result.rowcount)

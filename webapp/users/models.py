@@ -40,7 +40,7 @@ class User(db.Model):
     #: When the profile was last copied from claims (sync runs at most every 5 minutes).
     casdoor_profile_synced_at = db.Column(db.DateTime)
     #: Casdoor ``homepage`` at the last sign-in: the store binding.
-    casdoor_homepage = db.Column(db.String(255))
+    casdoor_homepage = db.Column(db.String(255), index=True)
     #: Casdoor groups (``org/group``) at the last sign-in, as a JSON list.
     casdoor_groups = db.Column(db.JSON, nullable=False, default=list)
     #: Admin derived from Casdoor (``isAdmin`` or an admin group) at the last sign-in.

@@ -452,7 +452,11 @@ def _csv_blocks(text):
     :raises CorruptFile: a record csv cannot read (an unterminated quote
         running past the field size limit).
     """
-    sample = text[:65536]
+    # Sniffer's regular expressions slow down sharply with the sample size
+    # (0.9 s for 64 KB, 0.08 s for 16 KB here); whole lines of 16 KB suffice.
+    sample = text[:16384]
+    if len(text) > len(sample) and "\n" in sample:
+        sample = sample[:sample.rindex("\n")]
     try:
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
     except csv.Error:
@@ -462,7 +466,7 @@ def _csv_blocks(text):
     try:
         header = None
         for cells in reader:
-            cells = [" ".join(cell.split()) for cell in cells]
+            cells = [" ".join(cell.split()) if "\n" in cell or "  " in cell else cell.strip() for cell in cells]
             if not any(cells):
                 continue
             if header is None:

@@ -54,14 +54,13 @@ def estimate_tokens(text):
     plus one token per extra UTF-8 byte of non-ASCII characters (so about one
     per accented letter or Cyrillic letter, two per CJK character).
 
-    Measured against the SmolLM2 tokenizer (llama.cpp, ``vocab_only``) on
-    windows of 1,000 characters, estimate / real: English prose 1.16-1.28,
-    Python and Markdown 1.16-1.26, C 1.03, Russian 1.16, Chinese 1.16,
-    Japanese 1.11, numbers and hex identifiers 0.97-0.98, French 0.96,
-    Spanish 0.87, German 0.76 (long compounds). So it errs high except on
-    some European languages, where chunks may exceed the cap by up to a
-    quarter in real tokens; pass a real tokenizer as ``count_tokens`` where
-    that matters.
+    Measured against the SmolLM2 tokenizer (``bench/token_estimate.py``),
+    median estimate / real over 1,000-character windows: English prose 1.34,
+    Markdown 1.16, Python 1.24, CSV rows 1.05, Russian 1.16, Chinese 1.17,
+    Japanese 1.11, French 0.97, Spanish 0.88, German 0.76 (long compounds).
+    So a chunk capped at 256 holds at most about 240 real tokens in English,
+    code or tables, but up to 380 in German; pass a real tokenizer as
+    ``count_tokens`` where that matters.
     """
     count = len(_TOKEN_PIECES.findall(text))
     if not text.isascii():

@@ -441,6 +441,19 @@ def test_pdf_page_cap_is_checked_before_reading_pages():
     assert progress == []
 
 
+def test_pdf_page_with_oversized_drawing_instructions_is_skipped_with_a_warning():
+    pages = [["A short first page."], [f"Line {n} of a very long second page." for n in range(40)]]
+    document = parse(make_pdf(pages), "drawing.pdf", limits=ParseLimits(max_pdf_page_content_bytes=500))
+
+    assert texts(document) == ["A short first page."]
+    assert document.warnings == ["Page 2 was skipped: its drawing instructions are too large to read."]
+
+
+def test_pdf_reading_stops_at_its_time_budget():
+    with pytest.raises(DocumentTooLarge, match="took more than 0 seconds \\(stopped at page 2 of 3\\)"):
+        parse(make_pdf(PDF_PAGES), "slow.pdf", limits=ParseLimits(max_pdf_seconds=0))
+
+
 @pytest.mark.parametrize("data, name", [
     (make_pdf(PDF_PAGES), "a.pdf"), (b"x" * 2000, "a.txt"), (b"<p>" + b"x" * 2000 + b"</p>", "a.html"),
     (make_docx(build_handbook), "a.docx"),

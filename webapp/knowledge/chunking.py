@@ -47,7 +47,7 @@ _TOKEN_PIECES = re.compile(r"[A-Za-z]{1,5}|[0-9]|[!-/:-@\[-`{-~]|[\n\t]| (?=[0-9
 
 
 def estimate_tokens(text):
-    """About how many tokens a BPE tokenizer makes of ``text``; fast (15+ MB/s here).
+    """About how many tokens a BPE tokenizer makes of ``text``; fast (about 10 MB/s of prose here).
 
     Counts runs of up to 5 ASCII letters, each digit, each ASCII punctuation
     mark, each newline or tab, and a space before a digit as one token each,

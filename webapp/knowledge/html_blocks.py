@@ -12,7 +12,7 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser
 
-from webapp.knowledge.blocks import Block, BlockKind
+from webapp.knowledge.blocks import Block, BlockKind, table_row
 from webapp.knowledge.errors import DocumentTooComplex, DocumentTooLarge
 
 #: Removed with their content before anything reads the tree. ``nav`` is a
@@ -166,22 +166,11 @@ def _table_rows(table):
         cells = [c for c in row.iter() if c.tag in ("td", "th")]
         if cells:
             rows.append((in_head or all(c.tag == "th" for c in cells), [_cell_text(c) for c in cells]))
-    if not rows:
-        return []
     header = None
-    if rows[0][0] and len(rows) > 1:
-        header = [name or f"column {i}" for i, name in enumerate(rows[0][1], start=1)]
-        rows = rows[1:]
-    blocks = []
-    for _, cells in rows:
-        if header:
-            names = header + [f"column {i}" for i in range(len(header) + 1, len(cells) + 1)]
-            text = "\n".join(f"{name}: {value}" for name, value in zip(names, cells) if value)
-        else:
-            text = " | ".join(cells).strip(" |")
-        if text:
-            blocks.append(Block(BlockKind.TABLE_ROW, text))
-    return blocks
+    if rows and rows[0][0] and len(rows) > 1:
+        header = rows.pop(0)[1]
+    blocks = (table_row(header, cells) for _, cells in rows)
+    return [block for block in blocks if block is not None]
 
 
 def html_to_blocks(text, *, max_depth=512, max_tags=2_000_000):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from xml.parsers.expat import ExpatError
 
 from webapp.knowledge import html_blocks
-from webapp.knowledge.blocks import Block, BlockKind, ParsedDocument
+from webapp.knowledge.blocks import Block, BlockKind, ParsedDocument, table_row
 from webapp.knowledge.errors import (
     CorruptFile, DocumentTooLarge, EmptyFile, EncryptedFile, NoExtractableText, SuspiciousArchive,
     UnsupportedEncoding, UnsupportedFileType,
@@ -432,24 +432,10 @@ def _markdown_blocks(text, limits):
             if in_head:
                 header = row
             else:
-                block = _row_block(header, row)
+                block = table_row(header, row)
                 if block is not None:
                     blocks.append(block)
     return blocks
-
-
-def _row_block(header, cells):
-    """A TABLE_ROW block reading "name: value" per line, or cells joined by " | " without a header.
-
-    Empty values are left out; ``None`` when the row holds nothing.
-    """
-    if header:
-        names = [name or f"column {i}" for i, name in enumerate(header, start=1)]
-        names += [f"column {i}" for i in range(len(names) + 1, len(cells) + 1)]
-        text = "\n".join(f"{name}: {value}" for name, value in zip(names, cells) if value)
-    else:
-        text = " | ".join(cell for cell in cells if cell)
-    return Block(BlockKind.TABLE_ROW, text) if text else None
 
 
 def _csv_blocks(text):
@@ -481,7 +467,7 @@ def _csv_blocks(text):
             if header is None:
                 header = cells
                 continue
-            block = _row_block(header, cells)
+            block = table_row(header, cells)
             if block is not None:
                 blocks.append(block)
     except csv.Error as exc:

@@ -45,3 +45,4 @@ clean:
 
 bench: install
 	$(BIN)/python bench/bearer_auth.py
+	$(BIN)/python bench/knowledge_indexing.py

@@ -120,9 +120,10 @@ def prepare_database(bench_db, keep):
 
 
 def base_environment(bench_db):
-    """The app's environment: the bench database, a throwaway secret, quiet logs, no Casdoor."""
+    """The app's environment: the bench database, a throwaway secret, quiet logs, no Casdoor,
+    and background jobs left to ``flask jobs worker`` processes as in production (none run here)."""
     return {"DATABASE_URL": bench_db.url, "SECRET_KEY": secrets.token_hex(32), "LOG_LEVEL": "WARNING",
-            "FLASK_APP": "wsgi", "CASDOOR_ENDPOINT": "", "CASDOOR_CERTIFICATE": ""}
+            "FLASK_APP": "wsgi", "CASDOOR_ENDPOINT": "", "CASDOOR_CERTIFICATE": "", "JOBS_IN_PROCESS": "false"}
 
 
 def migrate(bench_db):
@@ -324,8 +325,8 @@ def machine_facts(args, db_description, commands, seeding, started_at, load_at_s
         ("seeding", seeding),
         ("server", f"gunicorn gthread, {args.workers} workers × {args.threads} threads: "
                    + "; ".join(f"`{command}`" for name, command in commands.items() if name != "wrk")
-                   + " (with a random SECRET_KEY, LOG_LEVEL=WARNING and, for Bearer cases, the development "
-                     "Casdoor server's CASDOOR_* settings as scripts/run-dev.sh sets them)"),
+                   + " (with a random SECRET_KEY, LOG_LEVEL=WARNING, JOBS_IN_PROCESS=false and, for Bearer cases, "
+                     "the development Casdoor server's CASDOOR_* settings as scripts/run-dev.sh sets them)"),
         ("load", f"{wrk.wrk_version()}, {args.connections} connections, {args.wrk_threads} wrk thread(s), "
                  f"{args.duration} s per case{' (--quick)' if args.quick else ''}: `{commands['wrk']}`"),
     ]

@@ -90,7 +90,7 @@ def main(argv=None):
         finally:
             if not args.keep:
                 bench_db.drop()
-    facts = machine_facts(args, db_description, commands, seeding, started_at, load_at_start)
+    facts = machine_facts(args, db_description, commands, seeding, started_at, (load_at_start, os.getloadavg()))
     notes = run_notes(measurements)
     report = render_report(facts=facts, measurements=measurements, memory=memory, notes=notes, stores=STORES)
     log()
@@ -295,8 +295,8 @@ def measure(case, servers, credentials, args, workdir):
         f"p99 {format_ms(result.p99_ms)} ms; worker CPU "
         + " + ".join(f"{seconds:.1f}" for seconds in measurement.worker_cpu_s) + " s")
     if measurement.abandoned:
-        log(f"   {measurement.abandoned} requests still in flight after {DRAIN_LIMIT_S} s: restarting the server")
-        servers.restart(case.server, f"after {case.name} ({measurement.abandoned} requests abandoned)")
+        log(f"   {measurement.abandoned} request(s) still in flight after {DRAIN_LIMIT_S} s: restarting the server")
+        servers.restart(case.server, f"after {case.name} ({measurement.abandoned} in flight, abandoned)")
     return measurement, output
 
 
@@ -315,12 +315,13 @@ def finish_in_flight(server, limit_s):
 
 # --- the report -----------------------------------------------------------------------
 
-def machine_facts(args, db_description, commands, seeding, started_at, load_at_start):
+def machine_facts(args, db_description, commands, seeding, started_at, load_averages):
     return [
         ("date", started_at.strftime("%Y-%m-%d %H:%M")),
         ("commit", git_description()),
         ("machine", f"{os.cpu_count()} cores ({cpu_model()}), {memory_total()}, {platform.system()} "
-                    f"{platform.release()}; load average at start {load_at_start[0]:.2f}"),
+                    f"{platform.release()}; 1-minute load average {load_averages[0][0]:.2f} at the start, "
+                    f"{load_averages[1][0]:.2f} at the end"),
         ("database", db_description),
         ("seeding", seeding),
         ("server", f"gunicorn gthread, {args.workers} workers × {args.threads} threads: "

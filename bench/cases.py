@@ -122,6 +122,8 @@ class Measurement:
     rss_after_kib: int = None
     #: CPU seconds each worker spent during the run, busiest first.
     worker_cpu_s: list = field(default_factory=list)
+    #: Runs made: a ratio case whose load landed on one worker is run again (see is_uneven).
+    attempts: int = 0
     #: Seconds the server needed after the run to finish what wrk left in flight.
     settle_s: float = 0.0
     #: Requests still in flight when the server was given up on and restarted.
@@ -132,6 +134,26 @@ class Measurement:
     @property
     def was_loaded(self):
         return self.error is None and self.skipped is None
+
+
+#: A run is uneven when its busiest worker did more than this share of the workers' CPU time.
+UNEVEN_SHARE = 0.8
+
+
+def is_uneven(worker_cpu_s, minimum_s=0.2):
+    """True when one worker did nearly all the work of a run (``worker_cpu_s``: CPU seconds per worker).
+
+    gunicorn's workers accept connections as they happen to wake up, and wrk
+    keeps its connections open, so on a busy machine one worker may get all
+    of them and the run measures a server of one worker.
+    """
+    total = sum(worker_cpu_s)
+    return len(worker_cpu_s) > 1 and total >= minimum_s and max(worker_cpu_s) > UNEVEN_SHARE * total
+
+
+def is_compared_by_ratio(case):
+    """The baseline and the cases judged against it must run on the same number of workers."""
+    return case.is_baseline or case.goal.min_ratio is not None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
 from bench import seed
-from bench.cases import CASES, Case, Goal, Measurement, evaluate, select_cases
+from bench.cases import CASES, Case, Goal, Measurement, evaluate, is_compared_by_ratio, is_uneven, select_cases
 from bench.report import render_table
 from bench.servers import count_open_connections
 from bench.wrk import WrkError, lua_script, parse_output
@@ -229,6 +229,19 @@ def test_memory_goal_uses_the_peak_during_the_case():
 
 def test_the_baseline_has_no_goal():
     assert evaluate(loaded(BASELINE)).text == "—"
+
+
+def test_a_run_on_one_worker_is_uneven():
+    assert is_uneven([1.7, 0.0])
+    assert is_uneven([2.8, 0.3])
+    assert not is_uneven([1.5, 1.3])
+    assert not is_uneven([0.1, 0.0]), "too little work to tell"
+    assert not is_uneven([2.0]), "one worker configured"
+
+
+def test_the_baseline_and_ratio_cases_are_the_ones_compared_by_ratio():
+    assert is_compared_by_ratio(BASELINE) and is_compared_by_ratio(RATIO_CASE)
+    assert not is_compared_by_ratio(LATENCY_CASE)
 
 
 # --- choosing cases ---------------------------------------------------------------------

@@ -8,7 +8,7 @@ export FLASK_APP := wsgi
 # CASDOOR_ENDPOINT points at a real Casdoor.
 DEV_CASDOOR_PORT ?= 8000
 
-.PHONY: run test install browser casdoor-dev db-upgrade clean bench
+.PHONY: run test install browser casdoor-dev db-upgrade clean bench bench-auth
 
 $(BIN)/.installed: requirements.txt requirements-nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,14 @@ test: install browser
 clean:
 	rm -rf $(VENV) .pytest_cache
 
+# The benchmark of issue 9: gunicorn + wrk on a seeded database (see bench/run.py).
+# Options go in BENCH_ARGS, e.g. make bench BENCH_ARGS="--quick --keep".
+BENCH_ARGS ?=
 bench: install
+	@scripts/ensure-wrk.sh
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# API authentication cost measured in-process (no HTTP, no gunicorn).
+bench-auth: install
 	$(BIN)/python bench/bearer_auth.py
 	$(BIN)/python bench/knowledge_indexing.py

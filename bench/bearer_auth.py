@@ -9,8 +9,9 @@ Three ways to call ``GET /api/v1/me/``:
 
 The development Casdoor server runs on loopback; the app is driven in-process
 so the figures are the app's work, not an HTTP client's. Prints requests per
-second and each ratio to the baseline. Usage: ``make bench`` or
-``python bench/bearer_auth.py [--requests N]``.
+second and each ratio to the baseline. Usage: ``make bench-auth`` or
+``python bench/bearer_auth.py [--requests N]``. ``make bench`` measures the
+same three cases over HTTP under gunicorn, among others.
 """
 import argparse
 import statistics

@@ -1,0 +1,1 @@
+"""Storehouse's benchmark: ``make bench`` (``python -m bench``); see ``bench.run``."""

@@ -62,6 +62,16 @@ def error_response(code, message=None, error=None, *, template=None, headers=Non
     slug, default = DEFAULT_MESSAGES.get(code, ("error", "Something went wrong."))
     message = message or default
     error = error or slug
+    from flask import globals as flask_globals
+
+    if flask_globals.request_ctx.url_adapter is None:
+        # The request was refused before Flask could route it (an untrusted Host):
+        # no URLs can be built, so no page shell; plain words instead.
+        from flask import make_response
+
+        response = make_response(f"{message}\n", code)
+        response.mimetype = "text/plain"
+        return response
     if wants_json():
         response = jsonify(error=error, message=message, request_id=g.get("request_id"), **(extra or {}))
     else:

@@ -179,6 +179,10 @@ def resolve_sign_in(settings, identity, *, interactive=True):
         return user
     candidate = service.find_user_by_email(identity.email) or service.find_user_by_username(identity.username)
     if candidate is not None:
+        if candidate.casdoor_sub == identity.subject:
+            # A parallel first sign-in of the same person created it a moment ago.
+            apply_sign_in(settings, candidate, identity, interactive=interactive)
+            return candidate
         raise LinkRequired(identity, candidate)
     return provision_user(settings, identity, interactive=interactive)
 

@@ -59,7 +59,7 @@ class TokenVerifier:
         self._keys = None
         self._keys_source = None
         self._last_forced = 0.0
-        self._unknown_kids = set()
+        self._unknown_kids = {}
 
     def _key_set(self, force=False):
         """The imported key set, parsed once per fetch of the JWKS."""
@@ -67,7 +67,6 @@ class TokenVerifier:
         with self._lock:
             if self._keys is None or self._keys_source is not jwks:
                 self._keys, self._keys_source = KeySet.import_key_set(jwks), jwks
-                self._unknown_kids.clear()
             return self._keys
 
     def _decode(self, token):
@@ -77,18 +76,22 @@ class TokenVerifier:
             return jwt.decode(token, self._key_set(), algorithms=ASYMMETRIC_ALGORITHMS)
         except InvalidKeyIdError:
             kid = _header_kid(token)
+            now = time.monotonic()
             with self._lock:
-                recently = time.monotonic() - self._last_forced < JWKS_REFETCH_SECONDS
-                if kid in self._unknown_kids and recently:
+                # At most one forced refetch per JWKS_REFETCH_SECONDS, whatever the kid,
+                # and a kid just found unknown stays unknown for that long.
+                if now - self._unknown_kids.get(kid, -JWKS_REFETCH_SECONDS) < JWKS_REFETCH_SECONDS or \
+                        now - self._last_forced < JWKS_REFETCH_SECONDS:
                     raise
-                self._last_forced = time.monotonic()
-            # Casdoor may have rotated its signing key: refetch (rate-limited).
+                self._last_forced = now
+            # Casdoor may have rotated its signing key: refetch.
             try:
                 return jwt.decode(token, self._key_set(force=True), algorithms=ASYMMETRIC_ALGORITHMS)
             except InvalidKeyIdError:
                 with self._lock:
-                    if len(self._unknown_kids) < 1000:
-                        self._unknown_kids.add(kid)
+                    if len(self._unknown_kids) >= 1000:
+                        self._unknown_kids.clear()
+                    self._unknown_kids[kid] = time.monotonic()
                 raise
 
     def issuer(self):

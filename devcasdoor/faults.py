@@ -2,8 +2,10 @@
 
 Two families, because a client must survive both:
 
-* **Before the work** (``envelope``, ``http500``, ``timeout``, ``delay``): the
-  request fails, or is held up, before it is handled. ``timeout`` and
+* **Before the work** (``envelope``, ``http500``, ``http404``, ``timeout``,
+  ``delay``): the request fails, or is held up, before it is handled.
+  ``http404`` makes the path look absent, as a plain OpenID Connect provider
+  (which has no Casdoor REST API) answers it. ``timeout`` and
   ``delay`` sleep and then let the request proceed normally: a client with a
   shorter timeout gives up, yet the server still does the work *after* the
   client has gone.
@@ -24,7 +26,7 @@ from flask import Response, g, request
 
 from . import envelope
 
-BEFORE_KINDS = ("envelope", "http500", "timeout", "delay")
+BEFORE_KINDS = ("envelope", "http500", "http404", "timeout", "delay")
 AFTER_KINDS = ("http500_after", "timeout_after", "drop_after")
 FAULT_KINDS = BEFORE_KINDS + AFTER_KINDS
 
@@ -62,6 +64,8 @@ def apply_fault(state):
         return envelope.error(fault.get("msg") or "Injected error")
     if fault["kind"] == "http500":
         return _http500()
+    if fault["kind"] == "http404":
+        return Response("404 page not found\n", status=404, mimetype="text/plain")
     time.sleep(float(fault.get("seconds") or 0))
     return None
 

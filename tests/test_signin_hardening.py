@@ -250,3 +250,42 @@ def test_trusted_hosts_refuse_other_host_headers(client, casdoor):
     assert client.get("/auth/casdoor/login", headers={"Host": "evil.example"}).status_code == 400
     ok = client.get("/auth/casdoor/login", headers={"Host": "storehouse.test"})
     assert ok.status_code == 302 and "redirect_uri=http%3A%2F%2Fstorehouse.test%2F" in ok.headers["Location"]
+
+
+# --- a plain OpenID Connect provider behind the CASDOOR_* settings ----------------------------
+
+@pytest.mark.parametrize("casdoor_overrides", [{"application": "storehouse-standard"}])
+def test_a_provider_without_casdoors_user_api_still_signs_people_in(client, db, casdoor, create_store):
+    """JWT-Standard tokens lack Homepage and groups; the server answers /api/get-user with 404
+    as a plain OIDC provider would: the sign-in succeeds, unbound, with the userinfo profile."""
+    create_store("general")
+    casdoor.controls.inject_fault("/api/get-user", "http404", count=20)
+    response = sso_sign_in(client, "alice")
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    alice = db.session.execute(sa.select(User).filter_by(casdoor_name="alice")).scalar_one()
+    assert alice.casdoor_homepage is None and alice.email == "alice@storehouse.test"
+    assert client.get("/api/v1/me/").status_code == 200
+
+
+@pytest.mark.parametrize("casdoor_overrides", [{"application": "storehouse-standard",
+                                                "CASDOOR_REQUIRED_GROUPS": "storehouse/staff"}])
+def test_without_groups_from_the_provider_the_group_gate_refuses_with_its_message(client, casdoor):
+    casdoor.controls.inject_fault("/api/get-user", "http404", count=20)
+    response = sso_sign_in(client, "alice")
+    assert response.status_code == 403
+    assert "not a member of any required group (storehouse/staff)" in response.get_data(as_text=True)
+
+
+def test_missing_profile_claims_come_from_the_userinfo_endpoint(client, db, casdoor):
+    """A bare token (sub, iss, aud, exp only) from a provider without Casdoor's user API:
+    the email and username come from the standard userinfo endpoint."""
+    alice = next(u for u in casdoor.controls.users() if u["name"] == "alice" and u["owner"] == "storehouse")
+    claims = {key: value for key, value in valid_claims(casdoor, sub=alice["id"]).items()
+              if key in ("iss", "sub", "aud", "iat", "nbf", "exp")}
+    token = casdoor.controls.sign({**claims, "scope": "openid profile email"}, cert="cert-storehouse",
+                                  register=True)
+    casdoor.controls.inject_fault("/api/get-user", "http404", count=20)
+    response = me_with(client, token)
+    assert response.status_code == 200, response.json
+    assert response.json["user"]["email"] == "alice@storehouse.test"
+    assert response.json["user"]["username"] == "alice"

@@ -41,7 +41,7 @@ def _verified_identity(casdoor):
                               error="invalid_request")
     token = exchange_code(casdoor.oauth, code, redirect_uri, data.get("code_verifier"))
     claims = casdoor.verifier.verify(token["id_token"], nonce=data.get("nonce"))
-    return identity_from_claims(casdoor.settings, claims, casdoor.api), token
+    return identity_from_claims(casdoor.settings, claims, casdoor.api, token.get("access_token")), token
 
 
 @bp.post("/auth/casdoor/exchange/")

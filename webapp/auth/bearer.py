@@ -79,7 +79,7 @@ def load_bearer_user():
                 _sync_if_due(casdoor, user.id, identity)
             return user
     claims = casdoor.verifier.verify(token, bearer=True)
-    identity = identity_from_claims(casdoor.settings, claims, casdoor.api)
+    identity = identity_from_claims(casdoor.settings, claims, casdoor.api, token)
     user_id = _sign_in(casdoor, identity)
     casdoor.token_cache.put(token, {"identity": identity.to_dict(), "user_id": user_id}, claims.get("exp"))
     return get_user(user_id)

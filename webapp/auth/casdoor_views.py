@@ -71,7 +71,7 @@ def callback():
         raise StateExpired()
     flow = flow or {"intent": "signin", "next": url_for("main.index")}
     claims, token = complete_authorization(casdoor.oauth)
-    identity = identity_from_claims(casdoor.settings, claims, casdoor.api)
+    identity = identity_from_claims(casdoor.settings, claims, casdoor.api, token.get("access_token"))
 
     if flow["intent"] == "bind":
         if g.user is None:

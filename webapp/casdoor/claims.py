@@ -5,9 +5,12 @@ JWT-Empty). Homepage (the store binding), groups (the group gate) and isAdmin
 are absent from some formats; then the user is fetched from Casdoor with the
 application's credentials instead of guessing.
 """
+import logging
 from dataclasses import asdict, dataclass, field
 
-from webapp.casdoor.errors import SignInError
+from webapp.casdoor.errors import NotCasdoor, SignInError
+
+log = logging.getLogger("webapp.auth.casdoor")
 
 #: JWT bookkeeping, not facts about the person.
 BOOKKEEPING_CLAIMS = {"iss", "aud", "exp", "nbf", "iat", "jti", "nonce", "azp", "tokenType", "TokenType",
@@ -53,23 +56,41 @@ def _as_groups(value):
     return [str(item) for item in value or []]
 
 
-def identity_from_claims(settings, claims, client):
-    """Map verified claims to a ``ProviderIdentity``, fetching the user when claims are missing.
+def identity_from_claims(settings, claims, client, access_token=None):
+    """Map verified claims to a ``ProviderIdentity``, fetching what the token left out.
+
+    Missing profile claims (a JWT-Empty token, or a plain OpenID Connect
+    provider) come from the standard userinfo endpoint when an access token is
+    at hand; Homepage, groups and the admin flag, when missing, from Casdoor's
+    ``/api/get-user``. A server without that API (not a Casdoor) signs people in
+    unbound, with the groups its tokens or userinfo carry (the group gate then
+    decides, with its own message).
 
     :raises SignInError: Casdoor no longer has the user, or the user is forbidden.
-    :raises CasdoorUnavailable: the fetch was needed and Casdoor did not answer.
+    :raises CasdoorUnavailable: a fetch was needed and the server did not answer.
     """
     claims = {k: v for k, v in claims.items() if k not in BOOKKEEPING_CLAIMS}
     subject = str(claims["sub"])
+    if access_token and not all(first_claim(claims, names) for names in
+                                (settings.claim_email, settings.claim_username)):
+        extra = client.userinfo(access_token)
+        if str(extra.get("sub")) == subject:
+            claims = {**{k: v for k, v in extra.items() if k not in BOOKKEEPING_CLAIMS}, **claims}
     organization = claims.get("owner") or settings.organization
     homepage_present = any(name in claims for name in settings.claim_homepage)
     groups_present = any(name in claims for name in settings.claim_groups)
     profile = {}
     if not (homepage_present and groups_present and "isAdmin" in claims):
-        profile = client.get_user(user_id=subject, owner=organization)
-        if profile is None:
-            raise SignInError(f"Cannot sign in: Casdoor has no user with id {subject} in organization "
-                              f"'{organization}' (deleted?). Ask your Casdoor administrator.")
+        try:
+            profile = client.get_user(user_id=subject, owner=organization)
+        except NotCasdoor:
+            log.info("%s has no Casdoor user API: signing %s in without a Homepage binding",
+                     settings.endpoint, subject)
+            profile = {}
+        else:
+            if profile is None:
+                raise SignInError(f"Cannot sign in: Casdoor has no user with id {subject} in organization "
+                                  f"'{organization}' (deleted?). Ask your Casdoor administrator.")
     if claims.get("isForbidden") or profile.get("isForbidden") or profile.get("isDeleted"):
         raise SignInError("Cannot sign in: this Casdoor account is forbidden or deleted. "
                           "Ask your Casdoor administrator.")

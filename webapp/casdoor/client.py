@@ -12,7 +12,7 @@ import time
 
 import requests
 
-from webapp.casdoor.errors import CasdoorError, CasdoorRefused, CasdoorUnavailable
+from webapp.casdoor.errors import CasdoorError, CasdoorRefused, CasdoorUnavailable, NotCasdoor
 
 log = logging.getLogger("webapp.casdoor")
 
@@ -128,10 +128,42 @@ class CasdoorClient:
     # -- users -------------------------------------------------------------
 
     def get_user(self, *, user_id=None, name=None, owner=None):
-        """The Casdoor user as a dict, or None when Casdoor has no such user."""
+        """The Casdoor user as a dict, or None when Casdoor has no such user.
+
+        :raises NotCasdoor: the server has no ``/api/get-user`` (not a Casdoor).
+        """
         owner = owner or self.settings.organization
         params = {"owner": owner, "userId": user_id} if user_id else {"id": f"{owner}/{name}"}
-        return self.call("GET", "/api/get-user", params=params, what="look up the user")["data"]
+        response = self._request("GET", f"{self.settings.endpoint}/api/get-user", params=params,
+                                 auth=self._app_auth())
+        if response.status_code in (404, 405):
+            raise NotCasdoor(f"{self.settings.endpoint} has no Casdoor user API (HTTP {response.status_code}).")
+        try:
+            body = response.json()
+        except ValueError:
+            raise NotCasdoor(f"{self.settings.endpoint}/api/get-user did not answer JSON.")
+        if not isinstance(body, dict) or body.get("status") not in ("ok", "error"):
+            raise NotCasdoor(f"{self.settings.endpoint}/api/get-user did not answer as Casdoor does.")
+        if body["status"] == "error":
+            message = body.get("msg") or ""
+            raise CasdoorRefused(f"Casdoor refused to look up the user: {message or 'no reason given'}.", message)
+        return body["data"]
+
+    def userinfo(self, access_token):
+        """The standard OpenID Connect userinfo claims for ``access_token`` ({} when unavailable).
+
+        Casdoor answers HTTP 200 even for a bad token, so a claim set without
+        ``sub`` counts as no answer.
+        """
+        url = self.metadata().get("userinfo_endpoint")
+        if not url or not access_token:
+            return {}
+        response = self._request("GET", url, headers={"Authorization": f"Bearer {access_token}"})
+        try:
+            body = response.json()
+        except ValueError:
+            return {}
+        return body if isinstance(body, dict) and body.get("sub") else {}
 
     def set_homepage(self, casdoor_name, homepage, owner=None):
         """Set a user's Homepage at Casdoor (``columns=homepage``, nothing else is touched).

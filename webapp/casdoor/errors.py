@@ -36,6 +36,11 @@ class CasdoorRefused(CasdoorError):
         self.casdoor_message = casdoor_message
 
 
+class NotCasdoor(CasdoorError):
+    """The server has no such Casdoor REST endpoint (HTTP 404/405, or an answer that is
+    not Casdoor's envelope): a plain OpenID Connect provider behind the CASDOOR_* settings."""
+
+
 class CasdoorNotConfigured(CasdoorError):
     status_code = 503
     error = "casdoor_not_configured"

@@ -289,3 +289,27 @@ def test_missing_profile_claims_come_from_the_userinfo_endpoint(client, db, casd
     assert response.status_code == 200, response.json
     assert response.json["user"]["email"] == "alice@storehouse.test"
     assert response.json["user"]["username"] == "alice"
+
+
+def test_rotating_the_secret_key_keeps_sessions_and_re_encrypts_their_secrets(app, make_app, client, db, casdoor,
+                                                                             sso_app_config):
+    from webapp.auth.casdoor_views import ID_TOKEN_PURPOSE
+    from webapp.crypto import decrypt
+
+    sso_sign_in(client, "bob")
+    old_key = app.config["SECRET_KEY"]
+    before = _session_row(db).data["casdoor_id_token"]
+    rotated = make_app(**sso_app_config, SECRET_KEY="a-brand-new-secret-key", SECRET_KEY_FALLBACKS=[old_key])
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    during = rotated.test_client()
+    during.set_cookie(app.config["SESSION_COOKIE_NAME"], cookie)
+    assert during.get("/api/v1/me/").status_code == 200, "sessions signed with the old key still work"
+    with rotated.app_context():  # the command runs in the restarted app (the new key, the fallback)
+        result = rotated.test_cli_runner().invoke(args=["keys", "rotate"])
+    assert result.exit_code == 0 and "session id_tokens: 1 re-encrypted" in result.output, result.output
+    after = _session_row(db).data["casdoor_id_token"]
+    assert after != before
+    only_new = make_app(**sso_app_config, SECRET_KEY="a-brand-new-secret-key")
+    with only_new.app_context():
+        assert decrypt(after, ID_TOKEN_PURPOSE).startswith("eyJ")
+        assert decrypt(before, ID_TOKEN_PURPOSE) is None

@@ -122,6 +122,28 @@ def purge_sessions(anonymous_after):
     click.echo(f"Deleted {result.rowcount} session(s).")
 
 
+keys_cli = AppGroup("keys", help="Secrets encrypted at rest.")
+
+
+@keys_cli.command("rotate")
+def rotate_keys():
+    """Re-encrypt every stored secret under the current SECRET_KEY (after moving the old
+    key to SECRET_KEY_FALLBACKS); the fallback can go once this reports nothing unreadable."""
+    from webapp import crypto
+    from webapp.sessions import service as _sessions  # noqa: F401  (registers its rotator)
+
+    problems = 0
+    for name, rotate in crypto.rotators():
+        rotated, unreadable = rotate()
+        problems += unreadable
+        click.echo(f"{name}: {rotated} re-encrypted" + (f", {unreadable} unreadable with any key" if unreadable else ""))
+    db.session.commit()
+    if problems:
+        raise click.ClickException(f"{problems} value(s) could not be read with SECRET_KEY or its fallbacks; "
+                                   "keep the fallbacks until you know why.")
+
+
 def init_app(app):
     app.cli.add_command(users_cli)
     app.cli.add_command(sessions_cli)
+    app.cli.add_command(keys_cli)

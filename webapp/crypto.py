@@ -47,3 +47,22 @@ def reencrypt(token, purpose):
         return _keys(purpose).rotate(token.encode()).decode()
     except (InvalidToken, ValueError):
         return None
+
+
+#: ``(name, function)`` pairs: each function re-encrypts one kind of stored secret under
+#: the current key, flushes, and returns ``(rotated, unreadable)`` counts.
+_ROTATORS = []
+
+
+def rotation(name):
+    """Declare a function that re-encrypts a feature's stored secrets (``flask keys rotate``)."""
+    def register(function):
+        if all(existing != name for existing, _ in _ROTATORS):
+            _ROTATORS.append((name, function))
+        return function
+
+    return register
+
+
+def rotators():
+    return list(_ROTATORS)

@@ -7,6 +7,7 @@ at once here and within AUTH_CACHE_SECONDS in other processes without Redis.
 import sqlalchemy as sa
 from flask import current_app
 
+from webapp.crypto import reencrypt, rotation
 from webapp.database import on_commit
 from webapp.extensions import db
 from webapp.sessions.models import Session
@@ -39,3 +40,31 @@ def revoke_user_sessions(user, *, keep_id=None):
     if keep_id is not None:
         condition = sa.and_(condition, Session.id != keep_id)
     return revoke(condition)
+
+
+@rotation("session id_tokens")
+def reencrypt_session_secrets(batch=500):
+    """Re-encrypt the Casdoor id_tokens kept by active sessions under the current key."""
+    from webapp.auth.casdoor_views import ID_TOKEN_PURPOSE
+
+    rotated = unreadable = 0
+    last_id = 0
+    while True:
+        rows = db.session.execute(
+            sa.select(Session).where(Session.id > last_id, Session.revoked_at.is_(None),
+                                     Session.expires_at > utcnow()).order_by(Session.id).limit(batch)
+        ).scalars().all()
+        if not rows:
+            return rotated, unreadable
+        for row in rows:
+            last_id = row.id
+            token = (row.data or {}).get("casdoor_id_token")
+            if not token:
+                continue
+            fresh = reencrypt(token, ID_TOKEN_PURPOSE)
+            if fresh is None:
+                unreadable += 1
+                continue
+            row.data = {**row.data, "casdoor_id_token": fresh}
+            rotated += 1
+        db.session.flush()

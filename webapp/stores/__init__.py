@@ -8,6 +8,7 @@ Three blueprints, all scoped through ``webapp.stores.scoping``:
 """
 from flask import Blueprint
 
+from webapp.navigation import nav_item
 from webapp.stores import scoping
 
 bp = Blueprint("stores", __name__, url_prefix="/s/<store>")
@@ -30,3 +31,18 @@ def init_app(app):
     app.register_blueprint(api_bp)
     scoping.init_app(app)
     app.cli.add_command(stores_cli)
+    init_navigation(app)
+
+
+def init_navigation(app):
+    """The sidebar entries of store pages and of store administration."""
+    nav_item(app, "store", "stores.show_store", "Overview", "home", order=10)
+    nav_item(app, "store", "stores.list_documents", "Documents", "files", order=20,
+             also_current=("stores.show_document", "stores.create_document", "stores.edit_document",
+                           "stores.delete_document"))
+    nav_item(app, "admin", "stores_admin.list_stores", "Stores", "store", order=10, admin_only=True,
+             store_scoped=False, testid="admin-link",
+             also_current=("stores_admin.create_store", "stores_admin.edit_store", "stores_admin.rename_store",
+                           "stores_admin.delete_store"))
+    nav_item(app, "admin", "stores_admin.list_users", "Users", "users", order=20, admin_only=True,
+             store_scoped=False)

@@ -1,4 +1,5 @@
-"""What the page shell needs from stores: the store selector and the admin links.
+"""What the page shell needs from stores: the sidebar's store selector and the store
+that the sidebar's store entries point to.
 
 Bounded however many stores there are: the selector shows the current store,
 the ones this browser used recently and, when the user may use only a few
@@ -22,17 +23,21 @@ def switchable_endpoint(endpoint):
 
 
 def store_context():
-    """``store_selector`` (for ``_partials/store_selector.html``) and ``admin_links``.
+    """``store_selector`` (for ``_partials/store_selector.html``) and ``shell_store``.
 
     ``store_selector`` is None for anonymous users; otherwise a dict with the
     ``current`` store, the ``stores`` to list (current first, then recent, or
     all when there are at most SELECTOR_LIMIT), ``more`` (there are others: link
     to the searchable list), whether the selector is ``locked`` (bound by
     Casdoor Homepage), the ``binding`` and the ``endpoint`` store links point to.
+
+    ``shell_store`` is the store the sidebar's store pages lead to: ``g.store``
+    inside a store, else where ``/`` would take the user; None when the user
+    has no store to use.
     """
     user = g.get("user")
     if user is None:
-        return {"store_selector": None, "admin_links": []}
+        return {"store_selector": None, "shell_store": None}
     grant = access.access_of(user)
     endpoint = request.endpoint if request.endpoint in _SWITCHABLE_ENDPOINTS else "stores.show_store"
     current = g.get("store")
@@ -67,7 +72,4 @@ def store_context():
         "binding": grant.binding,
         "endpoint": endpoint,
     }
-    links = []
-    if user.is_effective_admin:
-        links = [("stores_admin.list_stores", "Admin")]
-    return {"store_selector": selector, "admin_links": links}
+    return {"store_selector": selector, "shell_store": current}

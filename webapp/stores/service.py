@@ -252,13 +252,16 @@ def bootstrap_stores(default_name, demo_names=("research",)):
     """
     if db.session.execute(db.select(Store.id).limit(1)).first() is not None:
         return []
+    # The texts are read by the people who open these stores, not by whoever set them up.
     created = [create_store(default_name, display_name=default_name.capitalize(),
-                            welcome_text="Welcome to the shared store.")]
+                            description="The store everyone shares.",
+                            welcome_text="Welcome! Documents you add here are available to everyone "
+                                         "who works in this store.")]
     for name in demo_names:
         if name != default_name:
             created.append(create_store(name, display_name=name.capitalize(),
-                                        description="Demo store; Casdoor users whose Homepage is "
-                                                    f"'{name}' are bound to it."))
+                                        description=f"A separate workspace for the {name} team: its "
+                                                    "documents stay here."))
     return created
 
 

@@ -247,11 +247,13 @@ class Shots:
             page.goto(self.base + "/s/general/")
             self.open_sidebar(page)
             page.get_by_test_id("store-selector-toggle").click()
+            page.wait_for_timeout(300)  # the menu fades in
             self.shot(page, "13-store-menu", full_page=False)
         if self.wanted("14-account-menu"):
             page.goto(self.base + "/s/general/")
             self.open_sidebar(page)
             page.get_by_test_id("account-menu").click()
+            page.wait_for_timeout(300)
             self.shot(page, "14-account-menu", full_page=False)
         self.shot(page, "15-documents", "/s/general/documents/")
         onboarding = document_id(page, self.base, "Onboarding checklist")

@@ -49,6 +49,7 @@
   function closeMenu(menu, refocus) {
     if (!menu.open) return;
     menu.open = false;
+    menu.querySelector("summary").setAttribute("aria-expanded", "false");
     if (refocus) menu.querySelector("summary").focus();
   }
   function initMenus() {
@@ -93,7 +94,8 @@
     toggle.addEventListener("change", function () {
       if (toggle.checked) {
         var first = sidebar.querySelector("a[href], summary, button, select:not([disabled])");
-        if (first) window.setTimeout(function () { first.focus(); }, 50);
+        // After the sidebar is shown (it cannot take focus while hidden), unless closed meanwhile.
+        if (first) window.requestAnimationFrame(function () { if (toggle.checked) first.focus(); });
       }
     });
     document.addEventListener("keydown", function (event) {

@@ -256,6 +256,12 @@ class Shots:
             page.wait_for_timeout(300)
             self.shot(page, "14-account-menu", full_page=False)
         self.shot(page, "15-documents", "/s/general/documents/")
+        if self.wanted("15-keyboard"):
+            page.keyboard.press("Tab")  # the skip link
+            self.shot(page, "15-keyboard-skip-link", full_page=False)
+            for _ in range(3 if self.viewport == "desktop" else 1):
+                page.keyboard.press("Tab")
+            self.shot(page, "15-keyboard-focus", full_page=False)
         onboarding = document_id(page, self.base, "Onboarding checklist")
         self.shot(page, "16-document", f"/s/general/documents/{onboarding}")
         self.shot(page, "17-document-new", "/s/general/documents/new")

@@ -56,7 +56,7 @@
     var menus = Array.prototype.slice.call(document.querySelectorAll("details[data-menu]"));
     menus.forEach(function (menu) {
       var summary = menu.querySelector("summary");
-      summary.setAttribute("aria-haspopup", "true");
+      if (menu.querySelector('[role="menu"]')) summary.setAttribute("aria-haspopup", "menu");
       summary.setAttribute("aria-expanded", menu.open ? "true" : "false");
       menu.addEventListener("toggle", function () {
         summary.setAttribute("aria-expanded", menu.open ? "true" : "false");

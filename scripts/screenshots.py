@@ -104,7 +104,9 @@ def fill_database(app):
         lena = auth.create_local_user("lena", "lena@example.com", PASSWORD, "Lena Research-Bound")
         lena.casdoor_homepage = "research"
         auth.create_local_user("sam", "sam@example.com", PASSWORD, "Sam Off-Store").casdoor_homepage = "paused"
-        auth.create_local_user("ines", "ines@example.com", PASSWORD, "").casdoor_homepage = "nowhere"
+        ines = auth.create_local_user("ines", "ines@example.com", PASSWORD, "")
+        ines.casdoor_homepage = "nowhere"
+        auth.create_local_user("noor", "noor@example.com", PASSWORD, "Noor Newcomer")  # granted nothing yet
         # Bob of the demo Casdoor has a local account with the same email: the link step.
         auth.create_local_user("bob-local", "bob@storehouse.test", PASSWORD, "Bob Local")
 
@@ -126,7 +128,10 @@ def fill_database(app):
         ]
         for store, title, body, author in docs:
             stores.create_document(store, author, title, body)
-        del long_store
+        # Local accounts use the stores an administrator granted them.
+        for store in (general, research, long_store):
+            stores.grant_store(kofi, store)
+        stores.grant_store(ines, general)
         db.session.commit()
 
 
@@ -289,6 +294,8 @@ class Shots:
         self.shot(page, "40-connected-accounts", "/settings/accounts")
         self.shot(page, "41-sessions", "/settings/sessions")
         self.shot(page, "42-not-found", "/s/general/documents/999999")
+        self.shot(page, "43-choose-store", "/stores/")
+        self.shot(page, "44-choose-store-nothing", "/stores/?q=zzz")
         context.close()
 
     def bound_and_storeless(self):
@@ -302,6 +309,11 @@ class Shots:
         page = context.new_page()
         sign_in(page, self.base, "sam@example.com")
         self.shot(page, "52-no-store")
+        context.close()
+        context = self.context()
+        page = context.new_page()
+        sign_in(page, self.base, "noor@example.com")
+        self.shot(page, "52-no-store-granted-nothing")
         context.close()
         context = self.context()
         page = context.new_page()

@@ -27,10 +27,10 @@ def nav_links(page):
 # --- the registry -----------------------------------------------------------------------------
 
 def test_store_entries_in_order_with_the_current_page_marked(app, client, create_user, login, create_store,
-                                                             create_document):
+                                                             create_document, grant):
     general = create_store("general", display_name="General")
     document = create_document(general, title="Handbook")
-    login(client, create_user())
+    login(client, grant(create_user(), general))
     assert nav_links(client.get("/s/general/documents/").get_data(as_text=True)) == [
         ("Overview", "/s/general/", False), ("Documents", "/s/general/documents/", True)]
     # A document's page belongs under "Documents".
@@ -38,9 +38,9 @@ def test_store_entries_in_order_with_the_current_page_marked(app, client, create
     assert nav_links(client.get("/s/general/").get_data(as_text=True))[0] == ("Overview", "/s/general/", True)
 
 
-def test_admin_entries_only_for_administrators(app, client, create_user, login, create_store):
-    create_store("general")
-    login(client, create_user())
+def test_admin_entries_only_for_administrators(app, client, create_user, login, create_store, grant):
+    general = create_store("general")
+    login(client, grant(create_user(), general))
     member = sidebar_nav(client.get("/s/general/").get_data(as_text=True))
     assert "/admin/" not in member and "Admin" not in member
 
@@ -60,9 +60,9 @@ def test_store_entries_are_left_out_without_a_store(app, client, create_user, lo
     assert [label for label, _, _ in nav_links(page)] == ["Stores", "Users"]
 
 
-def test_account_entries_go_to_the_account_menu(app, client, create_user, login, create_store):
-    create_store("general")
-    login(client, create_user())
+def test_account_entries_go_to_the_account_menu(app, client, create_user, login, create_store, grant):
+    general = create_store("general")
+    login(client, grant(create_user(), general))
     page = client.get("/settings/sessions").get_data(as_text=True)
     menu = page.split('data-testid="account-menu"')[1].split("</details>")[0]
     assert re.search(r'href="/settings/accounts"[^>]*>.*Connected accounts', menu)
@@ -139,15 +139,17 @@ def test_tint_is_stable_and_in_range():
     assert {tint(f"user{n}") for n in range(200)} == set(range(8))
 
 
-def test_avatar_shows_the_picture_over_initials_or_initials_alone(app, client, create_user, login, create_store):
-    create_store("general")
-    login(client, create_user("erin", display_name="Erin Evans", avatar_url="https://pictures.example/erin.png"))
+def test_avatar_shows_the_picture_over_initials_or_initials_alone(app, client, create_user, login, create_store,
+                                                                  grant):
+    general = create_store("general")
+    login(client, grant(create_user("erin", display_name="Erin Evans", avatar_url="https://pictures.example/erin.png"),
+                        general))
     avatar = client.get("/s/general/").get_data(as_text=True).split('data-testid="account-menu"')[1].split("</summary>")[0]
     assert '<span class="avatar-initials">EE</span>' in avatar
     assert '<img class="avatar-img" src="https://pictures.example/erin.png" alt=""' in avatar
 
     other = app.test_client()
-    login(other, create_user("finn", display_name="Finn"))
+    login(other, grant(create_user("finn", display_name="Finn"), general))
     block = other.get("/s/general/").get_data(as_text=True).split('data-testid="account-menu"')[1]
     assert '<span class="avatar-initials">F</span>' in block.split("</summary>")[0]
     assert "<img" not in block.split("</summary>")[0]

@@ -32,10 +32,11 @@ def phone_without_javascript(browser):
     context.close()
 
 
-def test_phone_menu_opens_without_javascript(live_server, phone_without_javascript, create_user, create_store):
+def test_phone_menu_opens_without_javascript(live_server, phone_without_javascript, create_user, create_store,
+                                             grant):
     page = phone_without_javascript
-    create_store("general", display_name="General")
-    sign_in(page, live_server, create_user())
+    general = create_store("general", display_name="General")
+    sign_in(page, live_server, grant(create_user(), general))
     documents = page.get_by_role("link", name="Documents", exact=True)
     assert not documents.is_visible()  # the sidebar is tucked away on a phone
     page.locator("#shell-toggle").click()  # what a tap on the menu button reaches
@@ -46,9 +47,9 @@ def test_phone_menu_opens_without_javascript(live_server, phone_without_javascri
     assert not page.get_by_role("link", name="Documents", exact=True).is_visible()
 
 
-def test_phone_menu_closes_with_escape(live_server, phone, create_user, create_store):
-    create_store("general", display_name="General")
-    sign_in(phone, live_server, create_user())
+def test_phone_menu_closes_with_escape(live_server, phone, create_user, create_store, grant):
+    general = create_store("general", display_name="General")
+    sign_in(phone, live_server, grant(create_user(), general))
     phone.locator("#shell-toggle").focus()
     phone.keyboard.press("Space")
     phone.get_by_role("link", name="Documents", exact=True).wait_for(state="visible")
@@ -57,28 +58,29 @@ def test_phone_menu_closes_with_escape(live_server, phone, create_user, create_s
     assert phone.evaluate("document.activeElement.id") == "shell-toggle"
 
 
-def test_a_picture_that_does_not_load_gives_way_to_initials(live_server, page, create_user, create_store):
-    create_store("general")
+def test_a_picture_that_does_not_load_gives_way_to_initials(live_server, page, create_user, create_store, grant):
+    general = create_store("general")
     # Port 9 (discard) refuses connections on loopback: the picture fails at once.
-    sign_in(page, live_server, create_user(display_name="Erin Evans", avatar_url="http://127.0.0.1:9/erin.png"))
+    erin = create_user(display_name="Erin Evans", avatar_url="http://127.0.0.1:9/erin.png")
+    sign_in(page, live_server, grant(erin, general))
     avatar = page.get_by_test_id("account-menu").locator(".avatar")
     page.wait_for_function("document.querySelector('.account .avatar').classList.contains('is-broken')")
     assert avatar.locator(".avatar-img").is_hidden()
     assert avatar.locator(".avatar-initials").is_visible() and avatar.inner_text() == "EE"
 
 
-def test_a_message_can_be_dismissed(live_server, page, create_user, create_store):
-    create_store("general")
-    sign_in(page, live_server, create_user())
+def test_a_message_can_be_dismissed(live_server, page, create_user, create_store, grant):
+    general = create_store("general")
+    sign_in(page, live_server, grant(create_user(), general))
     message = page.get_by_role("status").filter(has_text="Welcome back")
     message.get_by_role("button", name="Dismiss message").click()
     message.wait_for(state="detached")
 
 
-def test_store_menu_works_from_the_keyboard(live_server, page, create_user, create_store):
-    create_store("general", display_name="General")
-    create_store("research", display_name="Research")
-    sign_in(page, live_server, create_user())
+def test_store_menu_works_from_the_keyboard(live_server, page, create_user, create_store, grant):
+    general = create_store("general", display_name="General")
+    research = create_store("research", display_name="Research")
+    sign_in(page, live_server, grant(create_user(), general, research))
     toggle = page.get_by_test_id("store-selector-toggle")
     toggle.focus()
     page.keyboard.press("Enter")

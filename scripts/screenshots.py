@@ -116,6 +116,9 @@ def fill_database(app):
             display_name="Product Design and User Research Library 2019–2024 (read-only copy)",
             description="Interview notes, usability studies and design reviews from the last five years.")
         stores.create_store("paused", display_name="Paused Project", is_active=False)
+        # More stores than the selector lists: it offers "All stores…" (the searchable list).
+        for team in ("engineering", "finance", "legal", "marketing", "sales", "support"):
+            stores.create_store(team, display_name=team.capitalize())
         docs = [
             (general, "Onboarding checklist", LONG_TEXT, admin),
             (general, "Travel and expenses policy", "Book trains for trips under 600 km.", kofi),
@@ -196,11 +199,11 @@ class Shots:
         return not self.only or any(part in name for part in self.only)
 
     def shot(self, page, name, path=None, full_page=True):
-        if not self.wanted(name):
-            return
+        """Open ``path`` (the next steps may rely on it), then take the picture if it is wanted."""
         if path is not None:
             page.goto(self.base + path)
-        shoot(page, self.out_dir, name, self.viewport, self.scheme, full_page)
+        if self.wanted(name):
+            shoot(page, self.out_dir, name, self.viewport, self.scheme, full_page)
 
     def open_sidebar(self, page):
         """On a phone the sidebar is behind the menu button."""

@@ -254,7 +254,7 @@ def bootstrap_stores(default_name, demo_names=("research",)):
         return []
     # The texts are read by the people who open these stores, not by whoever set them up.
     created = [create_store(default_name, display_name=default_name.capitalize(),
-                            description="The store everyone shares.",
+                            description="Documents for the whole organisation.",
                             welcome_text="Welcome! Documents you add here are available to everyone "
                                          "who works in this store.")]
     for name in demo_names:

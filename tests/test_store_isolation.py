@@ -114,7 +114,7 @@ def build_url(rule, ctx):
             pytest.fail(f"The isolation walk cannot fill <{argument}> of {rule.rule} ({rule.endpoint}): "
                         "add a filler that points it at the other store's objects.")
         values[argument] = FILLERS[argument](ctx)
-    adapter = Map([type(rule)(rule.rule, endpoint=rule.endpoint)]).bind("localhost")
+    adapter = Map([type(rule)(rule.rule, endpoint=rule.endpoint)], converters=rule.map.converters).bind("localhost")
     return adapter.build(rule.endpoint, values, append_unknown=False)
 
 

@@ -24,12 +24,13 @@ def create_app(config_class=Config):
         hops = app.config["TRUSTED_PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
-    from webapp import casdoor, cli, database, errors, jobs, security, templating
+    from webapp import casdoor, cli, database, errors, jobs, routing, security, templating
     from webapp.extensions import csrf, db, limiter, migrate
     from webapp.logging import init_logging
     from webapp.sessions.interface import DatabaseSessionInterface
 
     init_logging(app)
+    routing.init_app(app)
     db.init_app(app)
     database.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True)

@@ -85,7 +85,7 @@ def sessions():
     return render_template("accounts/sessions.html", rows=page.items, page=page, current_id=flask_session.row_id)
 
 
-@bp.post("/sessions/<int:session_id>/revoke")
+@bp.post("/sessions/<id:session_id>/revoke")
 @login_required
 def revoke_session(session_id):
     """Revoke one of the user's own sessions; another user's id answers 404."""

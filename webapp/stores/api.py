@@ -161,13 +161,13 @@ def create_document():
     return jsonify(document=document_payload(document)), 201
 
 
-@bp.get("/s/<store>/documents/<int:document_id>")
+@bp.get("/s/<store>/documents/<id:document_id>")
 @login_required
 def get_document(document_id):
     return jsonify(document=document_payload(get_in_store_or_404(Document, document_id)))
 
 
-@bp.patch("/s/<store>/documents/<int:document_id>")
+@bp.patch("/s/<store>/documents/<id:document_id>")
 @login_required
 def update_document(document_id):
     document = changeable_document(document_id)
@@ -177,7 +177,7 @@ def update_document(document_id):
     return jsonify(document=document_payload(document))
 
 
-@bp.delete("/s/<store>/documents/<int:document_id>")
+@bp.delete("/s/<store>/documents/<id:document_id>")
 @login_required
 def delete_document(document_id):
     service.delete_document(changeable_document(document_id))

@@ -74,7 +74,7 @@ def create_document():
     return render_template("stores/documents/form.html", store=g.store, form=form, document=None)
 
 
-@bp.get("/documents/<int:document_id>")
+@bp.get("/documents/<id:document_id>")
 @login_required
 def show_document(document_id):
     document = get_in_store_or_404(Document, document_id)
@@ -82,7 +82,7 @@ def show_document(document_id):
                            can_change=service.can_change_document(g.user, document))
 
 
-@bp.route("/documents/<int:document_id>/edit", methods=["GET", "POST"])
+@bp.route("/documents/<id:document_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_document(document_id):
     document = changeable_document(document_id)
@@ -99,7 +99,7 @@ def edit_document(document_id):
     return render_template("stores/documents/form.html", store=g.store, form=form, document=document)
 
 
-@bp.route("/documents/<int:document_id>/delete", methods=["GET", "POST"])
+@bp.route("/documents/<id:document_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete_document(document_id):
     document = changeable_document(document_id)

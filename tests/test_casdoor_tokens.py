@@ -96,7 +96,8 @@ def test_exchange_with_the_wrong_nonce_is_refused(client, casdoor):
 
 def test_exchange_needs_code_and_redirect_uri(client):
     response = client.post("/api/v1/auth/casdoor/exchange/", json={})
-    assert response.status_code == 400 and "redirect_uri" in response.json["message"]
+    assert response.status_code == 422 and "redirect_uri" in response.json["message"]
+    assert response.json["fields"] == {"code": "is required", "redirect_uri": "is required"}
 
 
 @pytest.mark.parametrize("casdoor_overrides", [{"CASDOOR_REQUIRED_GROUPS": "storehouse/staff"}])

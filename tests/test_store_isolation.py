@@ -53,6 +53,16 @@ PAYLOAD = {
     "update_casdoor": "y", "email": "x@example.com", "password": "hijacked-password",
 }
 
+#: JSON bodies are checked against a strict schema per endpoint (unknown fields refused),
+#: so the API is sent one body per kind of endpoint, each one its schema accepts.
+API_BODIES = [
+    {"title": "hijacked", "body": "hijacked"},
+    {"display_name": "hijacked", "description": "hijacked", "welcome_text": "hijacked",
+     "system_prompt": "hijacked", "model_provider": "hijacked", "knowledge_count": 7, "memory_limit": 3},
+    {"name": "hijacked", "update_casdoor": False},
+    {"email": "x@example.com", "password": "hijacked-password"},
+]
+
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
@@ -118,12 +128,15 @@ def build_url(rule, ctx):
     return adapter.build(rule.endpoint, values, append_unknown=False)
 
 
-def call(client, method, url, token):
+def calls(client, method, url, token):
+    """The responses to ``method url``: one for pages, one per API body for API POST/PUT/PATCH."""
     if url.startswith("/api/"):
-        return client.open(url, method=method, json=PAYLOAD if method != "GET" else None,
-                           query_string={"store": OTHER, "confirm": "true"})
+        bodies = {"GET": [None], "DELETE": [{}]}.get(method, API_BODIES)
+        for body in bodies:
+            yield client.open(url, method=method, json=body, query_string={"store": OTHER, "confirm": "true"})
+        return
     data = {**PAYLOAD, "csrf_token": token} if method != "GET" else None
-    return client.open(url, method=method, data=data, query_string={"store": OTHER})
+    yield client.open(url, method=method, data=data, query_string={"store": OTHER})
 
 
 @pytest.mark.parametrize("is_admin", [False, True], ids=["bound-user", "bound-admin"])
@@ -138,18 +151,18 @@ def test_walk_every_route_as_a_bound_user(app, db, client, create_user, login, w
             continue
         url = build_url(rule, world)
         for method in sorted(rule.methods & set(METHODS)):
-            response = call(client, method, url, token)
-            body = response.get_data(as_text=True)
-            response.close()
-            where = f"{method} {url} ({rule.endpoint}) -> {response.status_code}"
-            walked.append(where)
-            assert SECRET not in body, f"{where} reveals the other store: {body[:300]}"
-            assert OTHER not in response.headers.get("Location", ""), where
-            if "store" not in rule.arguments:
-                assert OTHER not in body, f"{where} names the other store: {body[:300]}"
-            if "store" in rule.arguments:
-                assert response.status_code == 404, f"{where}: a store-scoped route must answer 404"
-            assert response.status_code != 500, where
+            for response in calls(client, method, url, token):
+                body = response.get_data(as_text=True)
+                response.close()
+                where = f"{method} {url} ({rule.endpoint}) -> {response.status_code}"
+                walked.append(where)
+                assert SECRET not in body, f"{where} reveals the other store: {body[:300]}"
+                assert OTHER not in response.headers.get("Location", ""), where
+                if "store" not in rule.arguments:
+                    assert OTHER not in body, f"{where} names the other store: {body[:300]}"
+                if "store" in rule.arguments:
+                    assert response.status_code == 404, f"{where}: a store-scoped route must answer 404"
+                assert response.status_code != 500, where
         # Still signed in as the walker: otherwise later answers would prove nothing.
         assert client.get("/api/v1/me/").status_code == 200, f"the walk lost its session at {rule.rule}"
     assert snapshot(db) == before, "the walk changed the other store's data"
@@ -170,22 +183,24 @@ def test_cross_store_404(app, db, client, create_user, login, world, endpoint, m
     before = snapshot(db)
 
     other_url = build_url(rule, world)
-    response = call(client, method, other_url, token)
-    assert response.status_code == 404, f"{method} {other_url} -> {response.status_code}"
-    assert SECRET not in response.get_data(as_text=True)
+    for response in calls(client, method, other_url, token):
+        assert response.status_code == 404, f"{method} {other_url} -> {response.status_code}"
+        assert SECRET not in response.get_data(as_text=True)
 
     if "document_id" in rule.arguments:
         # The own store's URL cannot reach the other store's rows either.
         mixed_url = build_url(rule, {**world, "other": world["home"]})
-        response = call(client, method, mixed_url, token)
-        assert response.status_code == 404, f"{method} {mixed_url} -> {response.status_code}"
+        for response in calls(client, method, mixed_url, token):
+            assert response.status_code == 404, f"{method} {mixed_url} -> {response.status_code}"
     assert snapshot(db) == before
 
     # The same endpoint in the user's own store is reachable: the 404s above are scoping's.
     own_url = build_url(rule, {**world, "other": world["home"], "other_document": world["own_document"]})
-    # It may be refused (a bound admin cannot rename or delete their store), never "not found".
-    response = call(client, method, own_url, token)
-    assert response.status_code in (200, 201, 302, 400, 403, 409), f"{method} {own_url} -> {response.status_code}"
+    # It may be refused (a bound admin cannot rename or delete their store; a body meant for
+    # another endpoint is 422), never "not found"; and at least one body gets past validation.
+    statuses = [response.status_code for response in calls(client, method, own_url, token)]
+    assert all(code in (200, 201, 302, 400, 403, 409, 422) for code in statuses), f"{method} {own_url} -> {statuses}"
+    assert any(code != 422 for code in statuses), f"{method} {own_url}: every body refused as invalid {statuses}"
 
 
 def test_every_store_route_goes_through_the_chokepoint():

@@ -2,15 +2,15 @@
 from flask import g, jsonify
 
 from webapp.api import bp
-from webapp.api.views import json_body
+from webapp.api.schemas import parse_body
 from webapp.auth import current, identities
+from webapp.auth import schemas as auth_schemas
 from webapp.auth.decorators import login_required
 from webapp.auth.casdoor_views import encrypted_id_token
 from webapp.auth.oidc import exchange_code
 from webapp.casdoor import get_casdoor, require_casdoor
 from webapp.casdoor.claims import identity_from_claims
 from webapp.casdoor.errors import IdentityConflict
-from webapp.errors import StorehouseError
 from webapp.extensions import db
 
 
@@ -34,13 +34,9 @@ def casdoor_config():
 
 
 def _verified_identity(casdoor):
-    data = json_body()
-    code, redirect_uri = data.get("code"), data.get("redirect_uri")
-    if not code or not redirect_uri:
-        raise StorehouseError("Send 'code' and 'redirect_uri' (and 'code_verifier' when you used PKCE).",
-                              error="invalid_request")
-    token = exchange_code(casdoor.oauth, code, redirect_uri, data.get("code_verifier"))
-    claims = casdoor.verifier.verify(token["id_token"], nonce=data.get("nonce"))
+    data = parse_body(auth_schemas.CasdoorCode)
+    token = exchange_code(casdoor.oauth, data.code, data.redirect_uri, data.code_verifier)
+    claims = casdoor.verifier.verify(token["id_token"], nonce=data.nonce)
     return identity_from_claims(casdoor.settings, claims, casdoor.api, token.get("access_token")), token
 
 

@@ -12,17 +12,62 @@ field and saying what it must be, and nothing is changed.
 
     data = parse_body(CreateStore)
     data.name, provided(data)   # provided: the fields the client actually sent
+
+Text fields use ``line(max_length)`` (one line, stripped) or ``text(max_length)``
+(multi-line, kept as sent): both refuse control characters and invalid Unicode,
+which PostgreSQL would otherwise refuse with a 500.
 """
+from typing import Annotated
+
 from flask import request
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from webapp.errors import StorehouseError
+from webapp.text_rules import NOT_UNICODE, text_problem, unicode_problem
 
 
 class Body(BaseModel):
     """Base of every request body schema."""
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+def _one_line(value):
+    problem = text_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _many_lines(value):
+    problem = text_problem(value, multiline=True)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _encodable(value):
+    problem = unicode_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+#: A secret (a password): any characters but unpaired surrogates, kept exactly as sent.
+Secret = Annotated[str, AfterValidator(_encodable)]
+
+
+def line(max_length, *, min_length=1):
+    """A one-line text field: surrounding spaces dropped, then 1..``max_length``
+    characters, no control characters or line breaks (``webapp.text_rules``)."""
+    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+                     AfterValidator(_one_line)]
+
+
+def text(max_length):
+    """A multi-line text field kept as sent: at most ``max_length`` characters,
+    tabs and line breaks allowed, other control characters not."""
+    return Annotated[str, StringConstraints(max_length=max_length), AfterValidator(_many_lines)]
 
 
 class InvalidJson(StorehouseError):
@@ -56,6 +101,7 @@ def _describe(error):
         "missing": "is required",
         "extra_forbidden": "is not a field this endpoint accepts",
         "string_type": "must be text",
+        "string_unicode": NOT_UNICODE,
         "int_type": "must be a whole number",
         "int_from_float": "must be a whole number",
         "int_parsing": "must be a whole number",
@@ -72,7 +118,7 @@ def _describe(error):
     if kind in simple:
         return simple[kind]
     if kind == "string_too_long":
-        return f"has at most {ctx['max_length']} characters"
+        return f"has at most {ctx['max_length']:,} characters"
     if kind == "string_too_short":
         return "must not be empty" if ctx.get("min_length") == 1 else \
             f"needs at least {ctx['min_length']} characters"
@@ -106,21 +152,28 @@ def read_json():
     """The request's JSON object, or ``InvalidJson`` (400)."""
     if not request.is_json:
         raise InvalidJson("Send the body as JSON with Content-Type: application/json.")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        # json.loads recurses per nesting level; "[[[[..." a few thousand deep exhausts the stack.
+        raise InvalidJson("The JSON is nested too deeply. Send a flat object such as {\"name\": \"research\"}.")
     if not isinstance(data, dict):
         raise InvalidJson("The body is not a JSON object. Send an object such as {\"name\": \"research\"}.")
     return data
 
 
-def parse_body(model, data=None):
+def parse_body(model, data=None, *, context=None):
     """Validate the request's JSON body (or ``data``) against ``model``.
+
+    :param context: handed to validators that take ``info`` (``info.context``),
+        e.g. the name a store has now, which a rename may keep.
 
     :raises InvalidJson: no JSON object was sent (400).
     :raises InvalidFields: missing, unknown or mistyped fields, each named (422).
     """
     data = read_json() if data is None else data
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         raise InvalidFields(field_errors(exc))
 

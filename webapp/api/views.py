@@ -1,10 +1,11 @@
-from flask import current_app, g, jsonify, request
+from flask import current_app, g, jsonify
 
 from webapp.api import bp
+from webapp.api.schemas import parse_body
 from webapp.auth import current, service
 from webapp.auth.decorators import login_required
 from webapp.auth.ratelimit import limit_failed_signins
-from webapp.errors import StorehouseError
+from webapp.auth import schemas as auth_schemas
 from webapp.extensions import db
 
 
@@ -14,20 +15,12 @@ def handshake():
     return jsonify(version=current_app.config["VERSION"], name=current_app.config["APP_NAME"])
 
 
-def json_body():
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise StorehouseError("Send a JSON object body with Content-Type: application/json.",
-                              error="invalid_json")
-    return data
-
-
 @bp.post("/auth/login/")
 @limit_failed_signins(success_status=200)
 def login():
     """Email/password sign-in for API clients; answers the session payload."""
-    data = json_body()
-    user = service.authenticate_local(data.get("email"), data.get("password"))
+    data = parse_body(auth_schemas.PasswordSignIn)
+    user = service.authenticate_local(data.email, data.password)
     key = current.sign_in(user, "password", api=True)
     db.session.commit()
     return jsonify(current.session_payload(user, key))

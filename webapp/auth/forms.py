@@ -2,14 +2,17 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
+from webapp.forms import MaxLength, PlainText
+
 #: A shape check only: deliverability is the mail server's business, and strict
 #: validators reject real internal domains such as ``corp.local``.
 EMAIL_SHAPE = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="Enter an email address like name@example.com.")
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), EMAIL_SHAPE])
-    password = PasswordField("Password", validators=[DataRequired()])
+    # Length and plain text before the shape: a NUL byte must not reach the database lookup.
+    email = EmailField("Email", validators=[DataRequired(), MaxLength(255), PlainText(), EMAIL_SHAPE])
+    password = PasswordField("Password", validators=[DataRequired(), MaxLength(1024)])
     next = HiddenField()
 
 
@@ -23,8 +26,8 @@ class SignupForm(FlaskForm):
                    message="Use letters, digits, '.', '_' or '-', starting with a letter or digit."),
         ],
     )
-    email = EmailField("Email", validators=[DataRequired(), EMAIL_SHAPE, Length(max=255)])
-    display_name = StringField("Display name", validators=[Length(max=255)])
+    email = EmailField("Email", validators=[DataRequired(), MaxLength(255), PlainText(), EMAIL_SHAPE])
+    display_name = StringField("Display name", validators=[MaxLength(255), PlainText()])
     password = PasswordField("Password", validators=[DataRequired(), Length(min=8, max=200)])
     confirm = PasswordField(
         "Repeat password", validators=[DataRequired(), EqualTo("password", message="The passwords differ.")]

@@ -16,7 +16,15 @@ from webapp.stores.forms import ConfirmForm, CreateStoreForm, RenameStoreForm, S
 from webapp.stores.models import STORE_OWNED_MODELS, Store
 from webapp.users.models import User
 from webapp.stores.service import StoreError
-from webapp.stores.views import _apply_error
+
+
+def _apply_error(form, exc):
+    """Show a service error next to its field (after the form's own), or as a flash when it has none."""
+    field = getattr(form, exc.field, None) if exc.field else None
+    if field is not None:
+        field.errors = [*field.errors, exc.message]
+    else:
+        flash(exc.message, "error")
 
 
 @bp.get("/stores/")
@@ -82,7 +90,7 @@ def rename_store():
     affected = reports.bound_users(store, limit=AFFECTED_SHOWN)
     affected_count = reports.count_bound_users(store)
     casdoor = service.casdoor_integration()
-    form = RenameStoreForm(name=store.name)
+    form = RenameStoreForm(name=store.name, store=store)
     if not form.is_submitted():
         form.update_casdoor.data = casdoor is not None
     if form.validate_on_submit():

@@ -6,7 +6,7 @@ Same chokepoint as the pages: ``<store>`` is resolved by ``webapp.stores.scoping
 from flask import current_app, g, jsonify, request
 from sqlalchemy.orm import selectinload
 
-from webapp.api.views import json_body
+from webapp.api.schemas import parse_body, provided
 from webapp.auth.decorators import admin_required, login_required
 from webapp.extensions import db
 from webapp.pagination import link_header, page_size, paginate
@@ -14,6 +14,7 @@ from webapp.stores import access, reports, service
 from webapp.stores import api_bp as bp
 from webapp.stores.access import store_editor_required, store_management_required
 from webapp.stores.models import Document, Store
+from webapp.stores.schemas import CreateDocument, CreateStore, UpdateDocument, UpdateStore
 from webapp.stores.scoping import get_in_store_or_404
 from webapp.stores.service import StoreError
 from webapp.stores.views import changeable_document
@@ -68,9 +69,8 @@ def list_stores():
 @admin_required
 @store_management_required("create stores")
 def create_store():
-    data = json_body()
-    settings = {key: data[key] for key in service.SETTINGS if key in data}
-    store = service.create_store(data.get("name"), is_active=data.get("is_active", True), **settings)
+    data = parse_body(CreateStore)
+    store = service.create_store(data.name, is_active=data.is_active, **data.settings())
     db.session.commit()
     return jsonify(store=store_payload(store, access.binding_of(g.user))), 201
 
@@ -91,24 +91,21 @@ def update_store():
     Casdoor (reported per user under ``casdoor``).
     """
     store = g.store
-    data = json_body()
-    if "name" in data and data["name"] != store.name:
+    data = parse_body(UpdateStore, context={"current_name": store.name})
+    if data.name is not None and data.name != store.name:
         access.require_store_management(g.user, "rename stores")
-    if "is_active" in data or data.get("is_default"):
+    if "is_active" in provided(data) or data.is_default:
         access.require_store_management(g.user, "switch stores on or off or choose the default")
-    if data.get("is_default") is False and store.is_default:
+    if data.is_default is False and store.is_default:
         raise StoreError("Make another store the default instead.", field="is_default", status_code=409)
-    casdoor = service.casdoor_integration() if data.get("update_casdoor") else None
-    if data.get("update_casdoor") and casdoor is None:
+    casdoor = service.casdoor_integration() if data.update_casdoor else None
+    if data.update_casdoor and casdoor is None:
         raise StoreError("Casdoor is not configured on this server (shadow mode), so Homepages cannot be "
                          "updated from here; leave out update_casdoor and change them in Casdoor.",
                          field="update_casdoor", status_code=409, error="casdoor_not_configured")
-    affected, queued, skipped = [], [], []
-    if "name" in data:
-        affected = service.rename_store(store, data["name"])
-    service.update_store_settings(store, data, is_active=data.get("is_active"))
-    if data.get("is_default"):
-        service.make_default_store(store)
+    affected = service.update_store(store, name=data.name, settings=data.settings(), is_active=data.is_active,
+                                    make_default=bool(data.is_default))
+    queued, skipped = [], []
     if affected:
         queued, skipped = (service.queue_homepage_updates(affected, store) if casdoor is not None
                            else ([], affected))
@@ -155,8 +152,8 @@ def list_documents():
 @bp.post("/s/<store>/documents/")
 @login_required
 def create_document():
-    data = json_body()
-    document = service.create_document(g.store, g.user, data.get("title"), data.get("body"))
+    data = parse_body(CreateDocument)
+    document = service.create_document(g.store, g.user, data.title, data.body)
     db.session.commit()
     return jsonify(document=document_payload(document)), 201
 
@@ -171,8 +168,8 @@ def get_document(document_id):
 @login_required
 def update_document(document_id):
     document = changeable_document(document_id)
-    data = json_body()
-    service.update_document(document, data.get("title"), data.get("body"))
+    data = parse_body(UpdateDocument)
+    service.update_document(document, data.title, data.body)
     db.session.commit()
     return jsonify(document=document_payload(document))
 

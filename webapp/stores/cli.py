@@ -14,7 +14,10 @@ stores_cli = AppGroup("stores", help="Manage stores.")
 @stores_cli.command("bootstrap")
 def bootstrap():
     """On an empty installation, create the default store and the demo store 'research'."""
-    created = service.bootstrap_stores(current_app.config["DEFAULT_STORE_NAME"])
+    try:
+        created = service.bootstrap_stores(current_app.config["DEFAULT_STORE_NAME"])
+    except service.StoreError as exc:
+        raise click.ClickException(f"DEFAULT_STORE_NAME: {exc.message}")
     db.session.commit()
     if not created:
         click.echo("Stores exist already; no bootstrap needed.")

@@ -36,10 +36,10 @@ class StoreOwnedMixin:
         """A ``select`` of this model's rows in ``store`` (add ordering and filters to it)."""
         return db.select(cls).filter(cls.store_id == store.id)
 
-#: Characters a store name may not contain: they would break ``/s/<store>/``
-#: URLs or Casdoor's Homepage field (``%`` and ``+`` also change meaning when decoded).
-FORBIDDEN_NAME_CHARACTERS = "/?:#&%=+;"
-NAME_MAX_LENGTH = 100
+
+#: Width of ``stores.name``: names made before the rule of ``webapp.stores.rules``
+#: (at most 64 characters) could be up to 100 long, and keep working.
+NAME_COLUMN_LENGTH = 100
 
 
 class Store(db.Model):
@@ -51,8 +51,9 @@ class Store(db.Model):
     )
 
     id = db.Column(db.Integer, primary_key=True)
-    #: What a Casdoor Homepage binds to (compared exactly); see ``service.validate_store_name``.
-    name = db.Column(db.String(NAME_MAX_LENGTH), nullable=False, unique=True)
+    #: What a Casdoor Homepage binds to (compared exactly); the rule is in ``webapp.stores.rules``.
+    name = db.Column(db.String(NAME_COLUMN_LENGTH), nullable=False, unique=True)
+    #: Shown instead of the name (at most ``rules.DISPLAY_NAME_MAX`` characters, one line).
     display_name = db.Column(db.String(255), nullable=False, default="")
     description = db.Column(db.Text, nullable=False, default="")
     #: Shown on the store's home page and, later, on an empty chat.
@@ -92,7 +93,7 @@ class StoreAlias(db.Model):
 
     id = db.Column(db.Integer, primary_key=True)
     #: The former name (no store and no other alias may take it while it exists).
-    name = db.Column(db.String(NAME_MAX_LENGTH), nullable=False, unique=True)
+    name = db.Column(db.String(NAME_COLUMN_LENGTH), nullable=False, unique=True)
     store_id = db.Column(db.Integer, db.ForeignKey("stores.id", ondelete="CASCADE"), nullable=False, index=True)
     store = db.relationship("Store")
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)

@@ -7,17 +7,16 @@ import logging
 
 from webapp.errors import StorehouseError
 from webapp.extensions import db
-from webapp.stores import reports
-from webapp.stores.models import FORBIDDEN_NAME_CHARACTERS, NAME_MAX_LENGTH, Document, Store, StoreAlias
+from webapp.stores import reports, rules
+from webapp.stores.models import Document, Store, StoreAlias
 
 log = logging.getLogger("webapp.stores")
 
-#: Settings any store editor may change (a bound admin included), with their limits.
+#: Settings any store editor may change (a bound admin included). Their types and
+#: limits are checked before they reach a service: ``webapp.stores.schemas`` for
+#: JSON, ``webapp.stores.forms`` for pages, both from ``webapp.stores.rules``.
 SETTINGS = ("display_name", "description", "welcome_text", "system_prompt",
             "model_provider", "knowledge_count", "memory_limit")
-#: (minimum, maximum) of the integer settings.
-INT_LIMITS = {"knowledge_count": (1, 50), "memory_limit": (0, 100)}
-TEXT_LIMITS = {"display_name": 255, "model_provider": 100}
 
 
 class StoreError(StorehouseError):
@@ -30,90 +29,76 @@ class StoreError(StorehouseError):
         super().__init__(message, status_code=status_code, error=error)
         self.field = field
 
+    def payload(self):
+        # The same shape as a schema's 422, so API clients find the field in one place.
+        return {"fields": {self.field: self.message}} if self.field else {}
+
 
 # --- stores ------------------------------------------------------------------------
 
-def validate_store_name(name, *, current=None):
-    """Return ``name`` stripped, or raise ``StoreError(field="name")`` saying what is wrong.
+def name_conflict(name, *, current=None):
+    """Why ``name`` cannot be given to a store (other than ``current``): ``(message, error)``, or None.
 
-    A name is what a Casdoor Homepage must equal to bind a user, and it is a
-    URL segment (``/s/<name>/``): 1-100 characters, none of ``/?:#&%=+;``, no
-    control characters, not ``.`` or ``..``, and unique ignoring case (two
-    stores told apart only by case would confuse whoever types Homepages).
-
-    :param current: the store being renamed, which may keep its own name.
+    Taken by another store ignoring case, or still a former name of another
+    store (an alias that binds the users whose Homepage says it).
     """
-    name = (name or "").strip()
-    if not name:
-        raise StoreError("Enter a store name.", field="name")
-    if len(name) > NAME_MAX_LENGTH:
-        raise StoreError(f"A store name has at most {NAME_MAX_LENGTH} characters; this one has {len(name)}.",
-                         field="name")
-    bad = sorted({ch for ch in name if ch in FORBIDDEN_NAME_CHARACTERS}, key=FORBIDDEN_NAME_CHARACTERS.index)
-    if bad:
-        raise StoreError(
-            f"A store name cannot contain {' '.join(bad)} (none of {' '.join(FORBIDDEN_NAME_CHARACTERS)} "
-            "are allowed: the name appears in addresses and in Casdoor Homepages).",
-            field="name",
-        )
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        raise StoreError("A store name cannot contain control characters.", field="name")
-    if name in {".", ".."}:
-        raise StoreError("A store name cannot be '.' or '..'.", field="name")
     clash = db.session.execute(
         db.select(Store).filter(db.func.lower(Store.name) == name.lower())
     ).scalar_one_or_none()
     if clash is not None and clash is not current:
-        raise StoreError(f"A store named '{clash.name}' already exists. Choose another name.",
-                         field="name", status_code=409, error="store_exists")
+        return f"A store named '{clash.name}' already exists. Choose another name.", "store_exists"
     alias = db.session.execute(
         db.select(StoreAlias).filter(db.func.lower(StoreAlias.name) == name.lower())
     ).scalar_one_or_none()
     if alias is not None and (current is None or alias.store_id != current.id):
         # Users whose Homepage still says this name are bound to that store until
         # Casdoor confirms their new Homepage: another store must not catch them.
-        raise StoreError(f"'{alias.name}' was the name of store '{alias.store.name}' until a recent rename, and "
-                         "some users' Casdoor Homepage still says it. Choose another name, or wait until their "
-                         "Homepages are updated.", field="name", status_code=409, error="store_name_reserved")
+        return (f"'{alias.name}' was the name of store '{alias.store.name}' until a recent rename, and some "
+                "users' Casdoor Homepage still says it. Choose another name, or wait until their Homepages "
+                "are updated."), "store_name_reserved"
+    return None
+
+
+def validate_store_name(name, *, current=None):
+    """Return ``name`` stripped, or raise ``StoreError(field="name")`` saying what is wrong.
+
+    A name is what a Casdoor Homepage must equal to bind a user, and it is a
+    URL segment (``/s/<name>/``): see ``webapp.stores.rules`` for the rule.
+    Unique ignoring case (two stores told apart only by case would confuse
+    whoever types Homepages), and not another store's former name.
+
+    :param current: the store being renamed, which may keep its own name even
+        when that name predates the rule.
+    :raises StoreError: the rule is broken (400) or the name is taken (409).
+    """
+    name = (name or "").strip()
+    if current is not None and name == current.name:
+        return name
+    problem = rules.name_problem(name)
+    if problem:
+        raise StoreError(problem, field="name")
+    conflict = name_conflict(name, current=current)
+    if conflict is not None:
+        message, error = conflict
+        raise StoreError(message, field="name", status_code=409, error=error)
     return name
 
 
-def clean_settings(changes):
-    """Validate the settings in ``changes`` (unknown keys are ignored); returns the clean dict."""
-    clean = {}
-    for key in SETTINGS:
-        if key not in changes or changes[key] is None:
-            continue
-        value = changes[key]
-        if key in INT_LIMITS:
-            low, high = INT_LIMITS[key]
-            label = key.replace("_", " ").capitalize()
-            try:
-                value = int(value)
-            except (TypeError, ValueError):
-                raise StoreError(f"{label} must be a whole number.", field=key)
-            if not low <= value <= high:
-                raise StoreError(f"{label} must be between {low} and {high}.", field=key)
-        else:
-            if not isinstance(value, str):
-                raise StoreError(f"{key} must be text.", field=key)
-            value = value.strip()
-            limit = TEXT_LIMITS.get(key)
-            if limit and len(value) > limit:
-                raise StoreError(f"{key.replace('_', ' ').capitalize()} has at most {limit} characters.", field=key)
-            if key == "model_provider" and not value:
-                value = "local"
-        clean[key] = value
-    return clean
+def _unknown_settings(settings):
+    unknown = set(settings) - set(SETTINGS)
+    if unknown:
+        # A programming error, not user input: schemas and forms only pass SETTINGS.
+        raise TypeError(f"not store settings: {', '.join(sorted(unknown))}")
 
 
 def create_store(name, *, is_active=True, **settings):
-    """Create a store. The first store ever created becomes the default.
+    """Create a store with ``settings`` (already validated). The first store ever created becomes the default.
 
-    :raises StoreError: invalid or taken name, invalid settings.
+    :raises StoreError: the name breaks the rule or is taken.
     """
+    _unknown_settings(settings)
     name = validate_store_name(name)
-    store = Store(name=name, is_active=bool(is_active), **clean_settings(settings))
+    store = Store(name=name, is_active=is_active, **settings)
     has_default = db.session.execute(db.select(Store.id).filter_by(is_default=True)).first() is not None
     store.is_default = not has_default
     db.session.add(store)
@@ -122,34 +107,45 @@ def create_store(name, *, is_active=True, **settings):
     return store
 
 
-def update_store_settings(store, changes, *, is_active=None):
-    """Apply the settings in ``changes``; ``is_active`` is separate because bound
-    admins may not switch their own store off.
+def update_store(store, *, name=None, settings=None, is_active=None, make_default=False):
+    """Change ``store``: every change is checked first, then all are applied, so a
+    refused request leaves the store exactly as it was (nothing half-done is flushed).
 
-    :raises StoreError: invalid settings, or deactivating the default store.
+    :param name: a new name (None: unchanged).
+    :param settings: ``{setting: value}`` already validated by a schema or form.
+    :param is_active: switch on or off (None: unchanged); store management only,
+        which the caller has checked.
+    :param make_default: make it the (only, active) default store.
+    :returns: the users bound to the old name when the name changed, else ``[]``.
+    :raises StoreError: invalid or taken name; deactivating the default store,
+        or a store that this request makes the default.
     """
-    for key, value in clean_settings(changes).items():
+    settings = settings or {}
+    _unknown_settings(settings)
+    new_name = validate_store_name(name, current=store) if name is not None else store.name
+    if is_active is False and (store.is_default or make_default):
+        raise StoreError("The default store cannot be deactivated: make another store the default first.",
+                         field="is_active")
+
+    affected = _apply_rename(store, new_name) if new_name != store.name else []
+    for key, value in settings.items():
         setattr(store, key, value)
     if is_active is not None:
-        if not is_active and store.is_default:
-            raise StoreError("The default store cannot be deactivated: make another store the default first.",
-                             field="is_active")
-        store.is_active = bool(is_active)
+        store.is_active = is_active
     db.session.flush()
-    return store
+    if make_default:
+        make_default_store(store)
+    return affected
 
 
-def rename_store(store, new_name):
-    """Rename ``store``; returns the users bound to it (by its old name or an older one).
+def _apply_rename(store, new_name):
+    """Give ``store`` the (checked) ``new_name``; returns the users bound to it.
 
     A rename never changes anybody's access. The old name becomes a
     ``StoreAlias`` that keeps binding the users whose Casdoor Homepage says it,
     until their Homepage names the store again (``queue_homepage_updates`` asks
-    Casdoor; an administrator may also change it there by hand). Flushes.
+    Casdoor; an administrator may also change it there by hand).
     """
-    new_name = validate_store_name(new_name, current=store)
-    if new_name == store.name:
-        return []
     affected = reports.bound_users(store)
     old_name = store.name
     # The new name may be one of the store's own former names: it stops being an alias.
@@ -157,9 +153,21 @@ def rename_store(store, new_name):
     if any(user.casdoor_homepage == old_name for user in affected):
         db.session.add(StoreAlias(name=old_name, store_id=store.id))
     store.name = new_name
-    db.session.flush()
     log.info("Renamed store %s to %s (%d bound user(s))", old_name, new_name, len(affected))
     return affected
+
+
+def update_store_settings(store, settings, *, is_active=None):
+    """Apply ``settings`` (and ``is_active``), all checked before any is set; see ``update_store``."""
+    update_store(store, settings=settings, is_active=is_active)
+    return store
+
+
+def rename_store(store, new_name):
+    """Rename ``store``; returns the users bound to it (by its old name or an older one),
+    or ``[]`` when the name did not change. See ``_apply_rename``. Flushes.
+    """
+    return update_store(store, name=new_name)
 
 
 def casdoor_integration():
@@ -267,19 +275,8 @@ def bootstrap_stores(default_name, demo_names=("research",)):
 
 # --- documents -------------------------------------------------------------------
 
-def _clean_document(title, body):
-    title = (title or "").strip()
-    if not title:
-        raise StoreError("Give the document a title.", field="title", error="invalid_document")
-    if len(title) > 255:
-        raise StoreError("A title has at most 255 characters.", field="title", error="invalid_document")
-    if body is not None and not isinstance(body, str):
-        raise StoreError("The body must be text.", field="body", error="invalid_document")
-    return title, body or ""
-
-
-def create_document(store, user, title, body):
-    title, body = _clean_document(title, body)
+def create_document(store, user, title, body=""):
+    """Add a document to ``store``; ``title`` and ``body`` are checked by the schema or form."""
     document = Document(store=store, created_by=user, title=title, body=body)
     db.session.add(document)
     db.session.flush()
@@ -287,9 +284,11 @@ def create_document(store, user, title, body):
 
 
 def update_document(document, title=None, body=None):
-    title, body = _clean_document(document.title if title is None else title,
-                                  document.body if body is None else body)
-    document.title, document.body = title, body
+    """Change the title and/or body (None: unchanged)."""
+    if title is not None:
+        document.title = title
+    if body is not None:
+        document.body = body
     db.session.flush()
     return document
 

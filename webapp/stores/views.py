@@ -15,16 +15,6 @@ from webapp.stores import bp, service
 from webapp.stores.forms import ConfirmForm, DocumentForm
 from webapp.stores.models import Document
 from webapp.stores.scoping import get_in_store_or_404
-from webapp.stores.service import StoreError
-
-
-def _apply_error(form, exc):
-    """Show a service error next to its field, or as a flash when it has none."""
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is not None:
-        field.errors = [*field.errors, exc.message]
-    else:
-        flash(exc.message, "error")
 
 
 def changeable_document(document_id):
@@ -63,14 +53,10 @@ def list_documents():
 def create_document():
     form = DocumentForm()
     if form.validate_on_submit():
-        try:
-            document = service.create_document(g.store, g.user, form.title.data, form.body.data)
-        except StoreError as exc:
-            _apply_error(form, exc)
-        else:
-            db.session.commit()
-            flash(f"Added '{document.title}'.", "success")
-            return redirect(url_for(".show_document", document_id=document.id))
+        document = service.create_document(g.store, g.user, form.title.data, form.body.data)
+        db.session.commit()
+        flash(f"Added '{document.title}'.", "success")
+        return redirect(url_for(".show_document", document_id=document.id))
     return render_template("stores/documents/form.html", store=g.store, form=form, document=None)
 
 
@@ -88,14 +74,10 @@ def edit_document(document_id):
     document = changeable_document(document_id)
     form = DocumentForm(obj=document)
     if form.validate_on_submit():
-        try:
-            service.update_document(document, form.title.data, form.body.data)
-        except StoreError as exc:
-            _apply_error(form, exc)
-        else:
-            db.session.commit()
-            flash("Saved.", "success")
-            return redirect(url_for(".show_document", document_id=document.id))
+        service.update_document(document, form.title.data, form.body.data)
+        db.session.commit()
+        flash("Saved.", "success")
+        return redirect(url_for(".show_document", document_id=document.id))
     return render_template("stores/documents/form.html", store=g.store, form=form, document=document)
 
 

@@ -153,6 +153,24 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     WTF_CSRF_CHECK_DEFAULT = False  # checked in webapp.security, which knows about API tokens
 
+    # Request size. Larger bodies answer 413 saying the limit. A view that needs more
+    # (a knowledge upload) raises it for itself with ``webapp.security.body_limit``.
+    #: Bytes in one request body (2 MB: the largest document body, 100,000 characters,
+    #: fits even as escaped JSON or a percent-encoded form).
+    MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)
+    #: Bytes in one non-file field of a multipart form (Flask's default is 500 KB).
+    MAX_FORM_MEMORY_SIZE = _env_int("MAX_FORM_MEMORY_SIZE", 2 * 1024 * 1024)
+    #: Fields and files in one multipart form (our largest form has about a dozen).
+    MAX_FORM_PARTS = _env_int("MAX_FORM_PARTS", 100)
+
+    #: Sent on every answer; Casdoor's origin is added to form-action when configured
+    #: (the "Link Casdoor" and "Sign out" forms are redirected there). Empty: no header.
+    CONTENT_SECURITY_POLICY = _env(
+        "CONTENT_SECURITY_POLICY",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
+        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+    )
+
     LOG_LEVEL = _env("LOG_LEVEL", "INFO")
     #: Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are
     #: trusted (0 = none). Behind one TLS-terminating proxy set 1, so that the

@@ -65,11 +65,45 @@ def test_token_sign_in_needs_a_json_object(client):
     assert "JSON object" in response.json["message"]
 
 
-def test_non_json_api_posts_need_csrf(client):
-    # A text/plain body is what a cross-site form can send; it gets no exemption.
-    response = client.post("/api/v1/auth/login/", data="{}", content_type="text/plain")
+@pytest.mark.parametrize("kwargs", [
+    {"data": "{}", "content_type": "text/plain"},
+    {"data": {"email": "a@example.com", "password": "x"}},
+])
+def test_non_json_api_posts_need_csrf_and_are_told_so_in_api_words(client, kwargs):
+    # A text/plain body or a form is what a cross-site page can send; it gets no exemption.
+    response = client.post("/api/v1/auth/login/", **kwargs)
     assert response.status_code == 400
     assert response.json["error"] == "csrf_failed"
+    message = response.json["message"]
+    assert "Content-Type: application/json" in message and "Authorization" in message
+    assert "reload the page" not in message.lower() and "form expired" not in message
+
+
+def test_pages_keep_the_browser_words_for_a_missing_csrf_token(client):
+    response = client.post("/auth/login", data={"email": "a@example.com", "password": "x"})
+    assert response.status_code == 400
+    assert "Reload the page" in response.get_data(as_text=True)
+
+
+def test_a_header_authenticated_non_json_body_is_told_to_send_json(client):
+    response = client.post("/api/v1/auth/login/", data="{}", content_type="text/plain",
+                           headers={"Authorization": "Token x"})
+    assert response.status_code == 400 and response.json["error"] == "invalid_json"
+    assert "Content-Type: application/json" in response.json["message"]
+
+
+@pytest.mark.parametrize("method,path,code", [
+    ("post", "/no/such/page", 404),
+    ("post", "/api/v1/no/such/endpoint/", 404),
+    ("delete", "/s/general/documents/1/edit", 405),
+    ("post", "/api/v1/handshake/", 405),
+    ("patch", "/auth/login", 405),
+])
+def test_unknown_paths_and_methods_answer_404_and_405_before_any_csrf_check(client, method, path, code):
+    """Routing failed, so no view runs: the honest answer is 404/405, not "the form expired"."""
+    response = getattr(client, method)(path, data={"x": "y"})
+    assert response.status_code == code
+    assert "csrf_failed" not in response.get_data(as_text=True)
 
 
 def test_api_sign_in_is_rate_limited(client, create_user):

@@ -101,11 +101,37 @@ def handle_http_exception(exc):
         headers["Allow"] = ", ".join(exc.valid_methods)
     if exc.code == 429:
         description = DEFAULT_MESSAGES[429][1]
+    if exc.code == 413:
+        return too_large_response()
     return error_response(exc.code, description, headers=headers)
+
+
+def too_large_response():
+    """413 naming the limit that applied to this request (MAX_CONTENT_LENGTH or the view's own)."""
+    from webapp.security import describe_size
+
+    limit = request.max_content_length
+    if not limit:
+        return error_response(413)
+    return error_response(
+        413,
+        f"What you sent is larger than this server accepts here: at most {describe_size(limit)} per request. "
+        "Send less at a time, for example a shorter text.",
+        extra={"limit_bytes": limit},
+    )
 
 
 def handle_csrf_error(exc):
     log.warning("CSRF check failed on %s %s: %s", request.method, request.path, exc.description)
+    if request.path.startswith("/api/"):
+        # An API client, not a person at a form: say what an API request must look like.
+        return error_response(
+            400,
+            "Send the body as JSON with Content-Type: application/json, or authenticate with an "
+            "Authorization header ('Token <key>' from /api/v1/auth/login/, or 'Bearer <Casdoor token>'). "
+            "Anything else sent with a browser's session cookie needs its CSRF token in an X-CSRFToken header.",
+            "csrf_failed",
+        )
     return error_response(
         400,
         "The form expired or was sent from somewhere else (missing or invalid CSRF token). "

@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
 # The development Casdoor server and the app configured against it, unless
-# CASDOOR_ENDPOINT points at a real Casdoor.
+# CASDOOR_ENDPOINT points at a real Casdoor. `make run` serves Storehouse on
+# PORT (5000) and the development Casdoor on DEV_CASDOOR_PORT (8000); it stops,
+# naming the process, when either is taken: `PORT=5001 DEV_CASDOOR_PORT=8001 make run`.
 DEV_CASDOOR_PORT ?= 8000
 
 .PHONY: run test install browser casdoor-dev db-upgrade clean bench bench-auth

@@ -12,9 +12,9 @@ OUT_OF_RANGE = [HUGE, str(MAX_ID + 1), "0", "9" * 5000, "00000000001"]
 
 
 @pytest.fixture
-def signed_in(client, create_user, create_store, login):
+def signed_in(client, create_user, create_store, login, grant):
     store = create_store("general")
-    user = create_user()
+    user = grant(create_user(), store)
     login(client, user)
     return store, user
 

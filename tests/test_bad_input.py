@@ -372,3 +372,17 @@ def test_no_user_is_created_or_changed_by_a_bad_sign_in(client, db, create_user)
     send_json(client, "POST", "/api/v1/auth/login/", {"email": ["root@example.com"], "password": {"$ne": ""}})
     db.session.expire_all()
     assert [tuple(r) for r in db.session.execute(db.select(User.__table__))] == before
+
+
+# --- query strings ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/api/v1/stores/?q=a%00b", "/stores/?q=%00", "/stores/?q=%1b[2J"])
+def test_a_search_with_control_characters_is_400(client, world, path):
+    response = client.get(path)
+    assert response.status_code == 400
+    assert "The search text cannot contain control characters" in response.get_data(as_text=True)
+
+
+def test_a_search_prefix_still_finds_stores(client, world):
+    assert [s["name"] for s in client.get("/api/v1/stores/?q=res").json["stores"]] == ["research"]
+    assert client.get("/stores/?q=Gen").status_code == 200

@@ -80,6 +80,37 @@ def test_a_cursor_of_another_list_is_refused(app, store):
         decode_cursor(BY_TITLE, mistyped)
 
 
+def _raw_cursor(order, values_json):
+    """A cursor with the right signature around hand-written JSON (what an attacker can send)."""
+    import base64
+
+    from webapp.pagination import _signature
+
+    raw = '{"o": "%s", "v": %s}' % (_signature(order), values_json)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("values_json", [
+    '["a\\u0000b", 1]',          # NUL: PostgreSQL refuses it in text
+    '["\\ud800", 1]',            # unpaired surrogate: cannot even be encoded
+    '["a", 100000000000000000000000000000]',   # beyond any integer column
+    '["a", 2147483648]',           # beyond PostgreSQL's integer (int4) ids
+    '["a", true]',
+    '[' * 5000 + ']' * 5000,       # nesting that exhausts json.loads' recursion
+])
+def test_cursors_the_database_would_choke_on_are_refused(app, store, values_json):
+    """Before they reach the database: each of these was a 500 on PostgreSQL."""
+    with pytest.raises(InvalidCursor):
+        paginate(Document.query_for(store), order=BY_TITLE, cursor=_raw_cursor(BY_TITLE, values_json), limit=5)
+
+
+def test_a_cursor_at_the_integer_edge_still_works(app, store, create_document):
+    create_document(store, title="a")
+    page = paginate(Document.query_for(store), order=BY_TITLE, cursor=_raw_cursor(BY_TITLE, '["a", 2147483647]'),
+                    limit=5)
+    assert page.items == []
+
+
 @pytest.mark.parametrize("raw, expected", [(None, 50), ("", 50), ("1", 1), ("200", 200)])
 def test_page_size_accepts_1_to_the_cap(app, raw, expected):
     query = {} if raw is None else {"limit": raw}

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from flask import request, url_for
 
 from webapp.errors import StorehouseError
+from webapp.text_rules import text_problem
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -76,6 +77,19 @@ def page_size(default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE):
     return value
 
 
+def search_prefix(name="q", max_length=100):
+    """``?q=`` of a list's search box: stripped, at most ``max_length`` characters.
+
+    :raises PaginationError: the text holds control characters (a NUL byte would
+        reach the database, which PostgreSQL answers with an error).
+    """
+    prefix = request.args.get(name, "").strip()[:max_length]
+    problem = text_problem(prefix)
+    if problem:
+        raise PaginationError(f"The search text {problem}.", error="invalid_search")
+    return prefix
+
+
 def _signature(order):
     names = ",".join(f"{getattr(column, 'key', str(column))}:{direction}" for column, direction in order)
     return hashlib.sha256(names.encode()).hexdigest()[:8]
@@ -98,11 +112,24 @@ def _decode_value(value, column):
         if "d" in value:
             return date.fromisoformat(value["d"])
         if "n" in value:
-            return Decimal(value["n"])
+            number = Decimal(value["n"])
+            if not number.is_finite():
+                raise ValueError("cursor number not finite")
+            return number
         raise ValueError("unknown cursor value")
     python_type = _python_type(column)
     if python_type is not None and value is not None and not isinstance(value, python_type):
         raise ValueError("cursor value of the wrong type")
+    if isinstance(value, bool) and python_type is not bool:
+        raise ValueError("cursor value of the wrong type")  # True is an int to Python, not to PostgreSQL
+    # What the database itself would refuse with an error (a 500): a NUL byte or an
+    # unpaired surrogate in text (PostgreSQL), an integer beyond the column's range.
+    if isinstance(value, str) and text_problem(value, multiline=True):
+        raise ValueError("cursor text the database cannot compare")
+    if isinstance(value, int) and not isinstance(value, bool):
+        bits = 63 if isinstance(getattr(column, "type", None), sa.BigInteger) else 31
+        if not -2**bits <= value < 2**bits:
+            raise ValueError("cursor number out of range")
     return value
 
 
@@ -130,7 +157,8 @@ def decode_cursor(order, cursor):
         if not isinstance(values, list) or len(values) != len(order):
             raise ValueError("wrong length")
         return [_decode_value(value, column) for value, (column, _) in zip(values, order)]
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError, OverflowError):
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError, OverflowError, RecursionError,
+            ArithmeticError):
         raise InvalidCursor()
 
 

@@ -3,7 +3,7 @@ from flask import g, redirect, render_template, request, session, url_for
 from webapp.auth.decorators import login_required
 from webapp.extensions import db
 from webapp.main import bp
-from webapp.pagination import page_size, paginate
+from webapp.pagination import page_size, paginate, search_prefix
 from webapp.stores import access
 from webapp.stores.models import Store
 from webapp.users.models import User
@@ -28,7 +28,7 @@ def index():
 def choose_store():
     """Every store the user may use, searchable by name prefix, a page at a time."""
     query = access.accessible_stores_query(g.user)
-    prefix = request.args.get("q", "").strip()[:100]
+    prefix = search_prefix()
     if prefix:
         query = query.where(db.or_(Store.name.startswith(prefix, autoescape=True),
                                    Store.name.startswith(prefix.lower(), autoescape=True)))

@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 from webapp.api.schemas import parse_body, provided
 from webapp.auth.decorators import admin_required, login_required
 from webapp.extensions import db
-from webapp.pagination import link_header, page_size, paginate
+from webapp.pagination import link_header, page_size, paginate, search_prefix
 from webapp.stores import access, reports, service
 from webapp.stores import api_bp as bp
 from webapp.stores.access import store_editor_required, store_management_required
@@ -56,7 +56,7 @@ def list_stores():
     """The stores the caller may use, by name, a page at a time (``?limit=``, ``?cursor=``, ``?q=`` prefix)."""
     binding = access.binding_of(g.user)
     query = access.accessible_stores_query(g.user)
-    prefix = request.args.get("q", "").strip()
+    prefix = search_prefix()
     if prefix:
         query = query.where(Store.name.startswith(prefix, autoescape=True))
     page = paginate(query, order=[(Store.name, "asc"), (Store.id, "asc")], cursor=request.args.get("cursor"),

@@ -62,7 +62,7 @@ def test_no_inline_script_or_style_for_the_csp_to_block(client, admin):
     """The strict CSP allows no inline <script>, style="" or on*= handlers: pages must not use them."""
     import re
 
-    for path in ("/auth/login", "/s/general/", "/s/general/documents/", "/s/general/documents/new",
+    for path in ("/auth/login", "/stores/", "/s/general/", "/s/general/documents/", "/s/general/documents/new",
                  "/admin/stores/", "/admin/stores/new", "/admin/stores/research/delete",
                  "/admin/stores/research/rename", "/admin/users/", "/settings/accounts", "/settings/sessions"):
         page = client.get(path).get_data(as_text=True)

@@ -290,8 +290,6 @@ def test_the_store_form_reports_every_error_at_once_in_the_labels_words(client, 
         "Knowledge chunks per answer must be a whole number, such as 5.",
         "Earlier messages remembered must be a whole number from 0 to 100.",
     ]
-    assert "knowledge_count" not in page.split("<main")[1].replace('name="knowledge_count"', "").replace(
-        'id="knowledge_count"', "").replace('for="knowledge_count"', "")
     assert rows(db) == before
 
 

@@ -87,8 +87,10 @@ def get_store():
 def update_store():
     """Settings for editors; ``name``, ``is_active`` and ``is_default`` need store management.
 
-    With ``"update_casdoor": true`` a rename also sets the bound users' Homepage at
-    Casdoor (reported per user under ``casdoor``).
+    The body is checked by ``schemas.UpdateStore`` (422 naming each bad field), then
+    every change by ``service.update_store`` before any is applied. With
+    ``"update_casdoor": true`` a rename also queues the bound users' Homepage updates at
+    Casdoor (``homepage_updates_queued``; the others under ``homepage_updates_needed``).
     """
     store = g.store
     data = parse_body(UpdateStore, context={"current_name": store.name})

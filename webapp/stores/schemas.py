@@ -58,7 +58,7 @@ class UpdateStore(StoreSettings):
     name: StoreName = None
     is_active: bool = None
     is_default: bool = None
-    #: On a rename, also set the bound users' Homepage in Casdoor.
+    #: On a rename, also update the bound users' Homepage at Casdoor (background jobs).
     update_casdoor: bool = False
 
 

@@ -357,7 +357,7 @@ def test_users_page_shows_homepage_binding_and_last_sign_in(app, client, create_
 
     assert "bound to research" in row("alice")
     assert "<code>nowhere</code>" in row("carol") and "matches no store → not bound" in row("carol")
-    assert "not bound" in row("dave") and "never" in row("dave")
+    assert "stores given to them" in row("dave") and "never" in row("dave")
     assert 'data-testid="fail-open-warning"' in page
     assert "never" not in row("root")  # signed in just now
 

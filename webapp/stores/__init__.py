@@ -19,7 +19,7 @@ scoping.init_scoped_blueprint(bp, work=True)
 scoping.init_scoped_blueprint(admin_bp)
 scoping.init_scoped_blueprint(api_bp)
 
-from webapp.stores import admin, api, jobs, views  # noqa: E402,F401
+from webapp.stores import admin, admin_users, api, jobs, views  # noqa: E402,F401
 
 
 def init_app(app):
@@ -45,4 +45,4 @@ def init_navigation(app):
              also_current=("stores_admin.create_store", "stores_admin.edit_store", "stores_admin.rename_store",
                            "stores_admin.delete_store"))
     nav_item(app, "admin", "stores_admin.list_users", "Users", "users", order=20, admin_only=True,
-             store_scoped=False)
+             store_scoped=False, also_current=("stores_admin.create_user", "stores_admin.show_user"))

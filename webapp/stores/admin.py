@@ -1,4 +1,4 @@
-"""Administration of stores and the users' bindings: ``/admin/stores/``, ``/admin/users/``.
+"""Administration of stores: ``/admin/stores/`` (people and their access: ``admin_users``).
 
 Administrators only. A bound administrator sees and configures only their own
 store (``<store>`` URLs go through the scoping chokepoint like every other)
@@ -163,23 +163,3 @@ def make_default():
     db.session.commit()
     flash(f"'{g.store.name}' is now the default store.", "success")
     return redirect(url_for(".list_stores"))
-
-
-@bp.get("/users/")
-@admin_required
-def list_users():
-    """Users with their binding, a page at a time. A bound administrator manages one
-    store, so they see only the users bound to it (listing others would reveal the
-    other stores' names); one shut out by fail-closed sees nobody."""
-    own = access.binding_of(g.user)
-    if own.is_bound:
-        query = reports.bound_users_query(own.store)
-    elif own.is_shut_out:
-        query = db.select(User).where(db.false())
-    else:
-        query = db.select(User)
-    page = paginate(query, order=[(User.username, "asc"), (User.id, "asc")], cursor=request.args.get("cursor"),
-                    limit=page_size())
-    return render_template("admin/users.html", rows=reports.bindings_for(page.items), page=page, binding=own,
-                           binding_in_use=reports.binding_in_use(),
-                           fail_closed=current_app.config["STORE_BINDING_FAIL_CLOSED"])

@@ -43,6 +43,8 @@ FILLERS = {
     "document_id": lambda ctx: ctx["other_document"].id,
     "session_id": lambda ctx: ctx["other_session"].id,
     "filename": lambda ctx: "css/app.css",
+    "user_id": lambda ctx: ctx["other_document"].created_by_id,   # the other store's bound author
+    "store_id": lambda ctx: ctx["other"].id,
 }
 
 #: What a form or JSON body carries: enough that a missing check would change data.
@@ -51,6 +53,7 @@ PAYLOAD = {
     "description": "hijacked", "welcome_text": "hijacked", "system_prompt": "hijacked",
     "model_provider": "hijacked", "knowledge_count": "7", "memory_limit": "3", "is_active": "y",
     "update_casdoor": "y", "email": "x@example.com", "password": "hijacked-password",
+    "active": "0", "store": "home",
 }
 
 #: JSON bodies are checked against a strict schema per endpoint (unknown fields refused),

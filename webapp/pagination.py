@@ -90,6 +90,22 @@ def search_prefix(name="q", max_length=100):
     return prefix
 
 
+def starts_with(expression, prefix):
+    """``expression`` starts with ``prefix``, written so that an index on ``expression`` serves it.
+
+    PostgreSQL: ``LIKE 'prefix%'`` (escaped), which an index built with
+    ``text_pattern_ops`` answers whatever the database's collation. SQLite: the
+    range ``prefix <= expression < prefix + U+10FFFF``, which a plain index
+    answers (SQLite compares text bytewise, so the range is exactly the prefix).
+    """
+    from webapp.extensions import db
+
+    if db.engine.dialect.name == "postgresql":
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return expression.like(escaped + "%", escape="\\")
+    return sa.and_(expression >= prefix, expression < prefix + "\U0010ffff")
+
+
 def _signature(order):
     names = ",".join(f"{getattr(column, 'key', str(column))}:{direction}" for column, direction in order)
     return hashlib.sha256(names.encode()).hexdigest()[:8]

@@ -3,7 +3,7 @@ from flask import g, redirect, render_template, request, session, url_for
 from webapp.auth.decorators import login_required
 from webapp.extensions import db
 from webapp.main import bp
-from webapp.pagination import page_size, paginate, search_prefix
+from webapp.pagination import page_size, paginate, search_prefix, starts_with
 from webapp.stores import access
 from webapp.stores.models import Store
 from webapp.users.models import User
@@ -30,8 +30,7 @@ def choose_store():
     query = access.accessible_stores_query(g.user)
     prefix = search_prefix()
     if prefix:
-        query = query.where(db.or_(Store.name.startswith(prefix, autoescape=True),
-                                   Store.name.startswith(prefix.lower(), autoescape=True)))
+        query = query.where(db.or_(starts_with(Store.name, prefix), starts_with(Store.name, prefix.lower())))
     page = paginate(query, order=[(Store.name, "asc"), (Store.id, "asc")], cursor=request.args.get("cursor"),
                     limit=page_size(default=50, maximum=100))
     return render_template("stores/choose.html", page=page, q=prefix)

@@ -16,7 +16,7 @@ from webapp.auth.decorators import admin_required
 from webapp.auth.errors import SignupError
 from webapp.auth.service import create_local_user
 from webapp.extensions import db
-from webapp.pagination import page_size, paginate, search_prefix
+from webapp.pagination import page_size, paginate, search_prefix, starts_with
 from webapp.sessions.service import revoke_user_sessions
 from webapp.stores import access, reports, service
 from webapp.stores import admin_bp as bp
@@ -44,11 +44,11 @@ def _user_or_404(user_id):
 
 
 def _matching(query, text):
-    """Users whose username, email or display name starts with ``text`` (case-insensitive)."""
-    pattern = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return query.where(sa.or_(sa.func.lower(User.username).like(pattern, escape="\\"),
-                              sa.func.lower(User.email).like(pattern, escape="\\"),
-                              sa.func.lower(User.display_name).like(pattern, escape="\\")))
+    """Users whose username, email or display name starts with ``text``, ignoring case
+    (each served by an index on the lowered column; see migration 0008)."""
+    text = text.lower()
+    return query.where(sa.or_(*(starts_with(sa.func.lower(column), text)
+                                for column in (User.username, User.email, User.display_name))))
 
 
 @bp.get("/users/")

@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 from webapp.api.schemas import parse_body, provided
 from webapp.auth.decorators import admin_required, login_required
 from webapp.extensions import db
-from webapp.pagination import link_header, page_size, paginate, search_prefix
+from webapp.pagination import link_header, page_size, paginate, search_prefix, starts_with
 from webapp.stores import access, reports, service
 from webapp.stores import api_bp as bp
 from webapp.stores.access import store_editor_required, store_management_required
@@ -58,7 +58,7 @@ def list_stores():
     query = access.accessible_stores_query(g.user)
     prefix = search_prefix()
     if prefix:
-        query = query.where(Store.name.startswith(prefix, autoescape=True))
+        query = query.where(starts_with(Store.name, prefix))
     page = paginate(query, order=[(Store.name, "asc"), (Store.id, "asc")], cursor=request.args.get("cursor"),
                     limit=page_size())
     return jsonify(stores=[store_payload(s, binding) for s in page.items], next=page.next_cursor,

@@ -127,13 +127,15 @@ def _prepare_answer(store, user, chat, question):
     config = provider_service.config_for(provider_row)
     provider = get_provider(config)
     history = _history(chat, question.id, store.memory_limit)
-    built = prompts.build_prompt(provider, config, store.system_prompt, sources, history, question.text)
     try:
-        prompt_tokens = provider.count_tokens(built.messages)
+        built = prompts.build_prompt(provider, config, store.system_prompt, sources, history, question.text)
     except ProviderError as exc:
-        prompt_tokens = 0
+        # The tokenizer cannot load (the local model is missing): the model call will say why.
         log.warning("Counting the prompt for %r failed: %s", provider_row.name, exc.message)
-    reservation = charging.before_answer(user, store, provider_row, prompt_tokens)
+        built = prompts.Prompt(messages=[{"role": "system", "content": prompts.system_text(store.system_prompt, sources)},
+                                         {"role": "user", "content": question.text}],
+                               sources=sources, history_kept=0, max_tokens=config.max_tokens)
+    reservation = charging.before_answer(user, store, provider_row, built.prompt_tokens)
     answer.provider_id, answer.provider_name, answer.model = provider_row.id, provider_row.name, provider_row.model
     answer.currency = provider_row.currency
     answer.sources = [source.stored() for source in built.sources]

@@ -217,8 +217,19 @@ class _Run:
         self.first_token = None
 
 
-def stream_answer(prepared, switch):
+def _completed(provider, prepared):
+    """A non-streamed answer as the events of a stream (the server's usage is then exact)."""
+    completion = provider.complete(prepared.messages, max_tokens=prepared.max_tokens)
+    if completion.text:
+        yield Delta(completion.text)
+    yield completion.finish
+
+
+def stream_answer(prepared, switch, streamed=True):
     """Run the model for ``prepared`` and save the answer; yields events (see the module doc).
+
+    ``streamed=False`` asks the provider for the whole answer in one request (the
+    JSON API): no stop, but the server's own usage where a stream would have none.
 
     Rows are read again by id in the current session (see ``Prepared.answer_id``).
     """
@@ -236,8 +247,11 @@ def stream_answer(prepared, switch):
         yield ("end", charging_message)
         return
     run = _Run()
-    events = get_provider(prepared.config).stream(prepared.messages, max_tokens=prepared.max_tokens,
-                                                  should_stop=switch.should_stop)
+    provider = get_provider(prepared.config)
+    if streamed:
+        events = provider.stream(prepared.messages, max_tokens=prepared.max_tokens, should_stop=switch.should_stop)
+    else:
+        events = _completed(provider, prepared)
     try:
         yield ("sources", [source.stored() for source in prepared.sources])
         for event in events:

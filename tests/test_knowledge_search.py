@@ -5,6 +5,7 @@ import pytest
 
 from tests.helpers import counting_queries
 from webapp.knowledge import search as search_module
+from webapp.knowledge.storage import FileStorage
 from webapp.knowledge.models import READY, KnowledgeChunk, KnowledgeFile
 from webapp.knowledge.search import MAX_K, SearchHit, query_terms, render_snippet, search
 
@@ -18,7 +19,7 @@ def add_chunks(db):
         n = next(counter)
         digest = hashlib.sha256(f"{store.id}-{n}".encode()).hexdigest()
         file = KnowledgeFile(store=store, name=name or f"file-{n}.txt", content_type="text/plain", size=1,
-                             sha256=digest, storage_key=digest, status=READY, progress=100,
+                             sha256=digest, storage_key=FileStorage.key_for(digest), status=READY, progress=100,
                              chunk_count=len(chunks))
         db.session.add(file)
         db.session.flush()

@@ -32,7 +32,8 @@ def test_store_entries_in_order_with_the_current_page_marked(app, client, create
     document = create_document(general, title="Handbook")
     login(client, grant(create_user(), general))
     assert nav_links(client.get("/s/general/documents/").get_data(as_text=True)) == [
-        ("Overview", "/s/general/", False), ("Documents", "/s/general/documents/", True)]
+        ("Overview", "/s/general/", False), ("Documents", "/s/general/documents/", True),
+        ("Knowledge", "/s/general/knowledge/", False)]
     # A document's page belongs under "Documents".
     assert nav_links(client.get(f"/s/general/documents/{document.id}").get_data(as_text=True))[1][2] is True
     assert nav_links(client.get("/s/general/").get_data(as_text=True))[0] == ("Overview", "/s/general/", True)
@@ -48,6 +49,7 @@ def test_admin_entries_only_for_administrators(app, client, create_user, login, 
     login(admin_client, create_user(is_admin=True))
     page = admin_client.get("/admin/users/").get_data(as_text=True)
     assert nav_links(page) == [("Overview", "/s/general/", False), ("Documents", "/s/general/documents/", False),
+                               ("Knowledge", "/s/general/knowledge/", False),
                                ("Stores", "/admin/stores/", False), ("Users", "/admin/users/", True)]
     assert '<h2 class="nav-heading">Admin</h2>' in sidebar_nav(page)
     assert 'href="/admin/stores/" data-testid="admin-link"' in sidebar_nav(page)
@@ -81,7 +83,7 @@ def test_an_entry_waits_for_its_page(make_app, migrated):
     with app.test_request_context("/"):
         store = SimpleNamespace(name="general")
         labels = [link.label for link in resolve_navigation(app, fake_user(), store, None)["store"]]
-    assert labels == ["Overview", "Documents"]
+    assert labels == ["Overview", "Documents", "Knowledge"]
 
     app = make_app()
     chat = Blueprint("chat", __name__)
@@ -92,7 +94,7 @@ def test_an_entry_waits_for_its_page(make_app, migrated):
         links = resolve_navigation(app, fake_user(), SimpleNamespace(name="general"), "chat.list_chats")["store"]
     assert [(link.label, link.url, link.is_current) for link in links] == [
         ("Overview", "/s/general/", False), ("Chats", "/s/general/chats/", True),
-        ("Documents", "/s/general/documents/", False)]
+        ("Documents", "/s/general/documents/", False), ("Knowledge", "/s/general/knowledge/", False)]
 
 
 def test_each_app_has_its_own_registry(make_app, migrated):

@@ -14,6 +14,11 @@
     failed: ["badge badge-danger", function () { return "Failed"; }]
   };
 
+  var KINDS = {
+    "application/pdf": "PDF", "text/html": "HTML", "text/markdown": "MD", "text/csv": "CSV", "text/plain": "TXT",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "DOCX"
+  };
+
   function csrfToken() {
     var meta = document.querySelector('meta[name="csrf-token"]');
     return meta ? meta.getAttribute("content") : "";
@@ -152,15 +157,19 @@
       link.href = item.page_url;
       link.title = item.name;
       link.textContent = item.name;
-      title.appendChild(link);
+      var kind = document.createElement("span");
+      kind.className = "file-kind";
+      kind.textContent = KINDS[item.content_type] || "File";
+      title.append(kind, link);
       name.appendChild(title);
       var status = document.createElement("td");
+      status.className = "nowrap";
       status.setAttribute("data-label", "Status");
       var cell = document.createElement("span");
       cell.setAttribute("data-status-cell", "");
       status.appendChild(cell);
       var size = document.createElement("td");
-      size.className = "num col-optional";
+      size.className = "num nowrap col-optional";
       size.textContent = sizeText(item.size);
       var added = document.createElement("td");
       added.className = "nowrap muted col-optional";

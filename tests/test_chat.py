@@ -3,7 +3,6 @@
 Models run for real: the local SmolLM2 in-process, and llama.cpp's OpenAI-compatible
 server on loopback (``tests.chat_helpers``). Answers are kept to a few tokens.
 """
-import hashlib
 import json
 import threading
 from decimal import Decimal
@@ -17,7 +16,7 @@ from webapp.chat.errors import AnswerRefused
 from webapp.chat.models import Chat, Message, Provider
 from webapp.chat.pricing import answer_price
 from webapp.chat.rendering import render_answer
-from webapp.knowledge.models import READY, KnowledgeChunk, KnowledgeFile
+from webapp.knowledge.models import READY
 
 SERVER_KEY = "sk-chat-test-key-abcdef0123456789"
 FACT = ("The Zephyrine lighthouse on Corvala island was built in 1887 by the engineer Ottilie Brandvik. "
@@ -27,15 +26,16 @@ FACT = ("The Zephyrine lighthouse on Corvala island was built in 1887 by the eng
 # --- helpers -----------------------------------------------------------------------
 
 def add_file(db, store, name, text, heading=""):
-    """A ready knowledge file with one chunk (what the indexing job leaves behind)."""
-    digest = hashlib.sha256(f"{store.id}{name}{text}".encode()).hexdigest()
-    file = KnowledgeFile(store_id=store.id, name=name, content_type="text/plain", size=len(text), sha256=digest,
-                         storage_key=digest, status=READY, progress=100, chunk_count=1, text_chars=len(text))
-    db.session.add(file)
-    db.session.flush()
-    db.session.add(KnowledgeChunk(store_id=store.id, file_id=file.id, ordinal=0, heading=heading, text=text,
-                                  token_count=len(text.split())))
-    db.session.commit()
+    """A file of ``store`` added and indexed through the knowledge service, as an upload is."""
+    from flask import current_app
+
+    from tests.knowledge_helpers import add_indexed_file
+
+    if heading:
+        name = name.rsplit(".", 1)[0] + ".md"
+        text = f"# {heading}\n\n{text}\n"
+    file = add_indexed_file(current_app._get_current_object(), store, name, text.encode())
+    assert file.status == READY, (file.status, file.reason)
     return file
 
 
@@ -255,7 +255,7 @@ def test_refused_answer_keeps_only_the_question(app, db, person, client, monkeyp
 
 def test_local_model_streams_a_grounded_answer_with_its_source(app, db, person, client, monkeypatch):
     user, store = person
-    file = add_file(db, store, "lighthouse.txt", FACT, heading="History")
+    file = add_file(db, store, "lighthouse.md", FACT, heading="History")
     make_provider(db)
     seen = {}
 
@@ -271,7 +271,7 @@ def test_local_model_streams_a_grounded_answer_with_its_source(app, db, person, 
     names = [name for name, _ in events]
     assert names[0] == "start" and names[1] == "sources" and names[-1] == "end" and "delta" in names
     sources = events[1][1]["sources"]
-    assert sources[0]["n"] == 1 and sources[0]["file_id"] == file.id and sources[0]["file_name"] == "lighthouse.txt"
+    assert sources[0]["n"] == 1 and sources[0]["file_id"] == file.id and sources[0]["file_name"] == "lighthouse.md"
     assert sources[0]["heading"] == "History" and "<mark>" in sources[0]["snippet"]
     end = events[-1][1]
     text = "".join(data["text"] for name, data in events if name == "delta")

@@ -39,15 +39,32 @@ def ask(page, text):
     page.get_by_test_id("send").click()
 
 
-def test_ask_stream_stop_regenerate_and_usage(live_server, page, db, create_user, create_store, grant):
+def test_upload_ask_stream_stop_regenerate_and_usage(app, live_server, page, db, create_user, create_store, grant,
+                                                     tmp_path):
+    from webapp.jobs.worker import Worker
+
     page.set_viewport_size({"width": 1280, "height": 800})
     store = create_store("research", display_name="Research")
-    add_file(db, store, "lighthouse.md", FACT, heading="History")
     add_file(db, store, "counting.txt", "Counting practice: one, two, three, four, five, six, seven, eight.")
     make_provider(db, max_tokens=160)
     user = create_user("asker", display_name="Ada Asker")
     grant(user, store)
     sign_in(page, live_server, user)
+
+    # Upload the file the question is about, through the Knowledge page, and let it be indexed.
+    page.get_by_role("link", name="Knowledge", exact=True).click()
+    upload = tmp_path / "lighthouse.md"
+    upload.write_text(f"# History\n\n{FACT}\n")
+    page.get_by_test_id("file-input").set_input_files([str(upload)])
+    page.get_by_text("Uploaded", exact=True).wait_for()
+    worker = Worker(app, poll_interval=0.05, name="e2e-chat-worker")
+    thread = worker.start_in_background()
+    try:
+        page.locator('tr[data-file-id] [data-status="ready"]').nth(1).wait_for(timeout=30_000)
+    finally:
+        worker.stop.set()
+        thread.join(10)
+
     page.get_by_test_id("nav-chat").click()
     page.get_by_test_id("composer").wait_for()
     shot(page, "01-chat-empty")
@@ -59,6 +76,7 @@ def test_ask_stream_stop_regenerate_and_usage(live_server, page, db, create_user
     page.get_by_test_id("stop").wait_for(state="visible")
     answer.locator(".msg-meta:not(:empty)").wait_for(timeout=60_000)
     assert answer.get_by_test_id("source-link").first.inner_text() == "lighthouse.md"
+    assert "/s/research/knowledge/files/" in answer.get_by_test_id("source-link").first.get_attribute("href")
     assert "History" in answer.get_by_test_id("sources").inner_text()
     assert "tokens" in answer.get_by_test_id("answer-meta").inner_text()
     assert page.get_by_test_id("chat-title").count() == 0 or True

@@ -42,7 +42,7 @@ class TooManyStreams(StorehouseError):
 def source_url(source):
     """The file page of a source, when the knowledge pages are installed."""
     try:
-        return url_for("knowledge.show_file", file_id=source["file_id"])
+        return url_for("knowledge.show_file", file_id=source["file_id"], _anchor=f"chunk-{source['chunk_id']}")
     except Exception:  # noqa: BLE001  (werkzeug BuildError: no file pages in this app)
         return None
 

@@ -144,3 +144,31 @@ def test_markup_from_a_model_or_a_file_is_inert(live_server, page, db, create_us
         assert page.get_by_test_id("answer").last.locator("img, script").count() == 0
         shot(page, "05-chat-xss-inert")
     assert page.evaluate("window.__xss") is None
+
+
+def test_admin_sets_up_a_provider_and_reads_usage(live_server, page, db, create_user, create_store):
+    page.set_viewport_size({"width": 1280, "height": 800})
+    create_store("research", display_name="Research")
+    make_provider(db)
+    admin = create_user("boss", display_name="Bea Boss", is_admin=True)
+    sign_in(page, live_server, admin)
+    page.goto(live_server.url + "/admin/providers/")
+    page.get_by_test_id("add-provider").click()
+    page.get_by_label("Name").fill("Research GPU")
+    page.get_by_label("Kind").select_option("openai")
+    page.get_by_label("Base URL").fill("http://127.0.0.1:9/v1")
+    page.get_by_label("Model").fill("llama-3.1-8b-instruct")
+    page.get_by_label("API key").fill("sk-browser-secret-42")
+    page.get_by_label("Input price per million tokens").fill("0.15")
+    page.get_by_label("Output price per million tokens").fill("0.60")
+    shot(page, "06-provider-form")
+    page.get_by_role("button", name="Add provider").click()
+    page.get_by_test_id("provider-table").wait_for()
+    assert "sk-browser-secret" not in page.content()
+    shot(page, "07-providers")
+    page.locator('tr[data-provider="Research GPU"]').get_by_role("link", name="Edit").click()
+    assert page.get_by_label("API key", exact=True).input_value() == ""
+    assert "leave blank to keep" in page.content()
+    page.goto(live_server.url + "/s/research/usage/?scope=store&group=user")
+    page.get_by_test_id("usage-chart").wait_for()
+    shot(page, "08-usage-admin")

@@ -287,6 +287,23 @@ def test_local_model_streams_a_grounded_answer_with_its_source(app, db, person, 
     assert seen["message"][0] == answer.id  # after_answer ran with the saved answer
 
 
+def test_a_busy_local_model_makes_the_answer_wait(app, db, person, client):
+    from webapp.chat.local_model import get_local_model
+    from webapp.chat.tokens import bundled_model_path
+
+    user, store = person
+    add_file(db, store, "lighthouse.txt", FACT)
+    make_provider(db, max_tokens=4)
+    model = get_local_model(bundled_model_path(), 2048)
+    model.lock.acquire()  # someone else's answer is being generated
+    threading.Timer(1.0, model.lock.release).start()
+    chat_id = new_chat(client)
+    events = events_of(client.post(f"/api/v1/s/research/chats/{chat_id}/messages",
+                                   json={"text": "Who built the Zephyrine lighthouse?"}, headers=STREAM))
+    names = [name for name, _ in events]
+    assert names.index("waiting") < names.index("delta") and names[-1] == "end"
+
+
 def test_retrieval_is_confined_to_the_store(app, db, person, create_store):
     from webapp.chat.retrieval import retrieve
 

@@ -88,8 +88,14 @@ def bench_model(runs):
 
     provider = get_provider(ProviderConfig(kind="local", name="Local", model="SmolLM2-135M-Instruct", max_tokens=64,
                                            temperature=0.0))
-    messages = [{"role": "system", "content": "Answer using the sources.\n\n[1] The Zephyrine lighthouse was built "
-                                              "in 1887 by Ottilie Brandvik."},
+    # A grounded prompt as the chat builds it: five sources of about 80 words each.
+    from webapp.chat.prompt import system_text
+    from webapp.chat.retrieval import Source
+
+    rng = __import__("random").Random(3)
+    sources = [Source(n, n, f"file-{n}.md", n, "Section", " ".join(rng.choice(WORDS) for _ in range(80)), "")
+               for n in range(1, 6)]
+    messages = [{"role": "system", "content": system_text("", sources)},
                 {"role": "user", "content": "Tell me about the Zephyrine lighthouse in three sentences."}]
     list(provider.stream(messages, max_tokens=4))  # load the model once
     ttfts, rates = [], []

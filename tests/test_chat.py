@@ -570,3 +570,31 @@ def test_usage_page_totals_groups_and_csv(app, db, person, client, create_user, 
     assert len(mine.splitlines()) == 1
     by_user = admin_client.get("/s/research/usage/?scope=store&group=user&format=csv").get_data(as_text=True)
     assert "asker,2,2234,567,0.00067530,USD" in by_user
+
+
+def test_init_provider_command_creates_the_default_local_provider(app, db):
+    result = app.test_cli_runner().invoke(args=["chat", "init-provider"])
+    assert result.exit_code == 0, result.output
+    assert "Default provider: Local (local, SmolLM2-135M-Instruct)" in result.output
+    provider = db.session.execute(db.select(Provider)).scalar_one()
+    assert provider.is_default and provider.input_price == 0 and provider.output_price == 0
+    # Running it again changes nothing.
+    assert app.test_cli_runner().invoke(args=["chat", "init-provider"]).exit_code == 0
+    assert db.session.execute(db.select(db.func.count()).select_from(Provider)).scalar() == 1
+
+
+def test_usage_page_uses_a_fixed_number_of_queries(app, db, person, client):
+    user, store = person
+    chat_id = new_chat(client)
+    counts = []
+    for n in (2, 40):
+        while db.session.execute(db.select(db.func.count()).where(Message.role == "assistant")).scalar() < n:
+            db.session.add(Message(store_id=store.id, chat_id=chat_id, user_id=user.id, role="assistant", text="x",
+                                   status="complete", provider_name=f"P{n % 3}", model="m", prompt_tokens=10,
+                                   completion_tokens=5, price=Decimal("0.00000150"), currency="USD"))
+            db.session.commit()
+        client.get("/s/research/usage/")
+        with counting_queries(db.engine) as queries:
+            assert client.get("/s/research/usage/?group=provider").status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts

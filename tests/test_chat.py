@@ -598,3 +598,16 @@ def test_usage_page_uses_a_fixed_number_of_queries(app, db, person, client):
             assert client.get("/s/research/usage/?group=provider").status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+
+
+def test_a_long_chat_pages_back_through_earlier_messages(app, db, person, client):
+    user, store = person
+    chat_id = new_chat(client)
+    db.session.add_all([Message(store_id=store.id, chat_id=chat_id, user_id=user.id, role="user", text=f"question {i}")
+                        for i in range(60)])
+    db.session.commit()
+    page = client.get(f"/s/research/chat/{chat_id}").get_data(as_text=True)
+    assert "question 59" in page and "question 9<" not in page and 'data-testid="earlier-messages"' in page
+    first_shown = db.session.execute(db.select(Message.id).where(Message.text == "question 10")).scalar()
+    earlier = client.get(f"/s/research/chat/{chat_id}?before={first_shown}").get_data(as_text=True)
+    assert "question 9<" in earlier and "question 0<" in earlier and "question 10<" not in earlier

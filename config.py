@@ -213,6 +213,21 @@ class Config:
     #: A Homepage that names no store: True = no store at all, False = all stores.
     STORE_BINDING_FAIL_CLOSED = _env_bool("STORE_BINDING_FAIL_CLOSED", False)
 
+    # Chat: answers streaming at once per user (each holds a gunicorn gthread thread;
+    # see README "Chat"); answer from the model alone when no knowledge matches.
+    CHAT_MAX_STREAMS_PER_USER = _env_int("CHAT_MAX_STREAMS_PER_USER", 2)
+    CHAT_ANSWER_WITHOUT_KNOWLEDGE = _env_bool("CHAT_ANSWER_WITHOUT_KNOWLEDGE", False)
+
+    # Knowledge (webapp/knowledge): uploaded files, indexed for search.
+    #: Where uploaded files' bytes are kept (content-addressed); empty = instance/files.
+    KNOWLEDGE_FILES_DIR = _env("KNOWLEDGE_FILES_DIR")
+    #: Largest file accepted, in MB.
+    KNOWLEDGE_MAX_FILE_MB = float(_env("KNOWLEDGE_MAX_FILE_MB", "25"))
+    #: Total size of one store's files, in MB (0 = no quota).
+    KNOWLEDGE_STORE_QUOTA_MB = float(_env("KNOWLEDGE_STORE_QUOTA_MB", "1024"))
+    #: Files in one upload request (the request may be that many times the file limit).
+    KNOWLEDGE_MAX_FILES_PER_UPLOAD = _env_int("KNOWLEDGE_MAX_FILES_PER_UPLOAD", 20)
+
 
 class DevelopmentConfig(Config):
     DEBUG = False  # the debugger would show stack traces; `make run` is for trying the app

@@ -5,6 +5,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from webapp.knowledge.fulltext import is_outside_models
+
 config = context.config
 # disable_existing_loggers=False: running migrations must not silence the app's loggers.
 fileConfig(config.config_file_name, disable_existing_loggers=False)
@@ -29,6 +31,8 @@ def run_migrations_online():
             logger.info("No changes in schema detected.")
 
     conf_args = dict(current_app.extensions["migrate"].configure_args)
+    # The chunks' full-text index is dialect-specific schema no model declares.
+    conf_args.setdefault("include_name", lambda name, type_, parents: not is_outside_models(name, type_, parents))
     conf_args.setdefault("process_revision_directives", process_revision_directives)
     conf_args.setdefault("render_as_batch", True)  # SQLite needs batch mode for ALTERs
     with db.engine.connect() as connection:

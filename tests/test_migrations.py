@@ -4,10 +4,14 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from webapp.knowledge.fulltext import is_outside_models
+
 
 def test_models_and_migrations_do_not_drift(app, db):
     with db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={
+            "compare_type": True,
+            "include_name": lambda name, type_, parents: not is_outside_models(name, type_, parents)})
         diff = compare_metadata(context, db.metadata)
     assert diff == [], f"models differ from migrations; run `flask db migrate`: {diff}"
 
@@ -17,15 +21,15 @@ def describe_schema(engine):
     inspector = sa.inspect(engine)
     schema = {}
     for table in sorted(inspector.get_table_names()):
-        if table == "alembic_version":
+        if table == "alembic_version" or is_outside_models(table, "table"):
             continue
         columns = {
             c["name"]: (type(c["type"]).__visit_name__.lower().replace("varchar", "string"), c["nullable"])
-            for c in inspector.get_columns(table)
+            for c in inspector.get_columns(table) if not is_outside_models(c["name"], "column", {"table_name": table})
         }
         uniques = sorted(tuple(u["column_names"]) for u in inspector.get_unique_constraints(table))
         indexes = sorted((tuple(i["column_names"]), bool(i["unique"])) for i in inspector.get_indexes(table)
-                         if not i["name"].startswith("uq_"))
+                         if not i["name"].startswith("uq_") and not is_outside_models(i["name"], "index"))
         fks = sorted((tuple(f["constrained_columns"]), f["referred_table"]) for f in inspector.get_foreign_keys(table))
         schema[table] = {"columns": columns, "uniques": uniques, "indexes": indexes, "fks": fks}
     return schema

@@ -24,6 +24,7 @@ from werkzeug.routing import Map
 
 from config import TestingConfig
 from tests.helpers import csrf_token
+from tests.knowledge_helpers import add_indexed_file
 from webapp import create_app
 from webapp.sessions.models import Session
 
@@ -41,10 +42,14 @@ EXEMPT = {
 FILLERS = {
     "store": lambda ctx: ctx["other"].name,
     "document_id": lambda ctx: ctx["other_document"].id,
+    "file_id": lambda ctx: ctx["other_file"].id,
     "session_id": lambda ctx: ctx["other_session"].id,
     "filename": lambda ctx: "css/app.css",
     "user_id": lambda ctx: ctx["other_document"].created_by_id,   # the other store's bound author
     "store_id": lambda ctx: ctx["other"].id,
+    "chat_id": lambda ctx: ctx["other_chat"].id,
+    "message_id": lambda ctx: ctx["other_message"].id,
+    "provider_id": lambda ctx: ctx["provider"].id,
 }
 
 #: What a form or JSON body carries: enough that a missing check would change data.
@@ -64,6 +69,8 @@ API_BODIES = [
      "system_prompt": "hijacked", "model_provider": "hijacked", "knowledge_count": 7, "memory_limit": 3},
     {"name": "hijacked", "update_casdoor": False},
     {"email": "x@example.com", "password": "hijacked-password"},
+    {"text": "hijacked"},
+    {"title": "hijacked"},
 ]
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -92,11 +99,35 @@ def world(app, db, create_user, create_store, create_document, login):
     other_document = create_document(other, title=f"Title {SECRET}", body=f"Body {SECRET}", author=author)
     create_document(other, title=f"Second {SECRET}", body=SECRET, author=author)
     own_document = create_document(home, title="Own document", body="mine")
+    other_file = add_indexed_file(app, other, f"Name {SECRET}.txt", f"Text {SECRET} about otters".encode())
+    own_file = add_indexed_file(app, home, "own.txt", b"mine, about otters")
     # The other store's author is signed in somewhere: their session is theirs alone.
     login(app.test_client(), author)
     other_session = db.session.execute(db.select(Session).filter_by(user_id=author.id)).scalar_one()
+    # Chat: the other store's chat and question; a provider (not store-owned).
+    from webapp.chat.models import Chat, Message, Provider
+    other_chat = Chat(store_id=other.id, user_id=author.id, title=f"Chat {SECRET}")
+    db.session.add(other_chat)
+    db.session.flush()
+    other_message = Message(store_id=other.id, chat_id=other_chat.id, user_id=author.id, role="user", text=SECRET)
+    provider = Provider(name="Walk provider", kind="local", model="SmolLM2-135M-Instruct")
+    db.session.add_all([other_message, provider])
+    db.session.commit()
     return {"home": home, "other": other, "other_document": other_document, "own_document": own_document,
-            "other_session": other_session}
+            "other_session": other_session, "other_chat": other_chat, "other_message": other_message,
+            "provider": provider, "other_file": other_file, "own_file": own_file}
+
+
+def own_chat(db, store, user):
+    """``{"other_chat", "other_message"}`` pointing at ``user``'s own chat and question in ``store``."""
+    from webapp.chat.models import Chat, Message
+    chat = Chat(store_id=store.id, user_id=user.id, title="Own chat")
+    db.session.add(chat)
+    db.session.flush()
+    message = Message(store_id=store.id, chat_id=chat.id, user_id=user.id, role="user", text="own question")
+    db.session.add(message)
+    db.session.commit()
+    return {"other_chat": chat, "other_message": message}
 
 
 def snapshot(db):
@@ -190,7 +221,7 @@ def test_cross_store_404(app, db, client, create_user, login, world, endpoint, m
         assert response.status_code == 404, f"{method} {other_url} -> {response.status_code}"
         assert SECRET not in response.get_data(as_text=True)
 
-    if "document_id" in rule.arguments:
+    if {"document_id", "file_id", "chat_id"} & set(rule.arguments):
         # The own store's URL cannot reach the other store's rows either.
         mixed_url = build_url(rule, {**world, "other": world["home"]})
         for response in calls(client, method, mixed_url, token):
@@ -198,11 +229,15 @@ def test_cross_store_404(app, db, client, create_user, login, world, endpoint, m
     assert snapshot(db) == before
 
     # The same endpoint in the user's own store is reachable: the 404s above are scoping's.
-    own_url = build_url(rule, {**world, "other": world["home"], "other_document": world["own_document"]})
+    own_url = build_url(rule, {**world, "other": world["home"], "other_document": world["own_document"],
+                               "other_file": world["own_file"], **own_chat(db, world["home"], user)})
     # It may be refused (a bound admin cannot rename or delete their store; a body meant for
     # another endpoint is 422), never "not found"; and at least one body gets past validation.
-    statuses = [response.status_code for response in calls(client, method, own_url, token)]
-    assert all(code in (200, 201, 302, 400, 403, 409, 422) for code in statuses), f"{method} {own_url} -> {statuses}"
+    statuses = []
+    for response in calls(client, method, own_url, token):
+        statuses.append(response.status_code)
+        response.close()  # a download streams its file until closed
+    assert all(code in (200, 201, 202, 302, 400, 403, 409, 422) for code in statuses), f"{method} {own_url} -> {statuses}"
     assert any(code != 422 for code in statuses), f"{method} {own_url}: every body refused as invalid {statuses}"
 
 

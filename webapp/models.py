@@ -1,5 +1,7 @@
 """Every feature's models, imported so that Alembic sees them (imports only)."""
+from webapp.chat.models import Chat, Message, Provider  # noqa: F401
 from webapp.jobs.models import Job  # noqa: F401
+from webapp.knowledge.models import KnowledgeChunk, KnowledgeFile  # noqa: F401
 from webapp.sessions.models import Session  # noqa: F401
 from webapp.stores.models import Document, Store, StoreAlias, StoreGrant  # noqa: F401
 from webapp.users.models import User  # noqa: F401

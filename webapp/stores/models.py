@@ -62,6 +62,8 @@ class Store(db.Model):
     system_prompt = db.Column(db.Text, nullable=False, default="")
     #: Name of the model provider answering in this store (used by the chat feature).
     model_provider = db.Column(db.String(100), nullable=False, default="local")
+    #: The provider answering in this store (``webapp.chat.models.Provider``); NULL: the default one.
+    provider_id = db.Column(db.Integer, db.ForeignKey("providers.id", ondelete="SET NULL"), index=True)
     #: How many knowledge chunks retrieval puts in front of the model.
     knowledge_count = db.Column(db.Integer, nullable=False, default=5)
     #: How many earlier question/answer pairs of a chat the model sees.

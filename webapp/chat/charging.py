@@ -1,0 +1,39 @@
+"""The one seam between answering and billing. Billing owns these bodies.
+
+The chat service (``webapp.chat.answering``) calls exactly two functions:
+
+1. ``before_answer(user, store, provider, prompt_tokens)`` once the prompt is
+   built and counted, BEFORE the model runs. It returns an opaque reservation
+   (or None) that is handed back to ``after_answer``. To refuse the answer
+   (balance too low) it raises ``webapp.chat.errors.AnswerRefused(message)``:
+   the model then never runs, the message is shown in the chat, and only the
+   question is saved. ``provider`` is the ``webapp.chat.models.Provider`` row
+   (prices per million tokens, ``max_tokens``, ``currency``); the answer may
+   use up to ``provider.max_tokens`` completion tokens.
+
+2. ``after_answer(reservation, message)`` in the SAME database transaction
+   that saves the final answer ``message`` (a ``webapp.chat.models.Message``
+   with role "assistant", status complete / stopped / failed, its usage,
+   ``price`` (Decimal), ``currency`` and ``charge_key`` (UUID, the idempotency
+   key) already set and flushed). It may add rows and ``flush``; it never
+   commits (the chat view commits once). It is called for every answer that
+   reached the model, including stopped and failed ones (whose tokens were
+   consumed), and also with a price of zero.
+
+Neither function may do network I/O inside the answer's transaction beyond
+what billing decides is safe; delivery to Casdoor belongs to a job.
+"""
+
+
+def before_answer(user, store, provider, prompt_tokens):
+    """Reserve what the answer may cost, or refuse it.
+
+    :returns: an opaque reservation for ``after_answer``, or None.
+    :raises webapp.chat.errors.AnswerRefused: the answer may not start.
+    """
+    return None
+
+
+def after_answer(reservation, message):
+    """Record the charge for ``message`` in the current transaction (flush only)."""
+    return None

@@ -1,0 +1,202 @@
+"""Ranked full-text search over one store's chunks: ``search(store, query, k) -> [SearchHit]``.
+
+The contract (chat retrieval and the search page/API rely on it):
+
+- **Confined to the store**: every hit's chunk has ``store_id == store.id``.
+- **Ranked** by the database's own scoring: FTS5 ``bm25()`` on SQLite,
+  ``ts_rank_cd`` on PostgreSQL; ``score`` is higher-is-better on both (bm25 is
+  negated), comparable only within one result list.
+- **Any text is a query**: the user's words are reduced to plain terms and
+  rebuilt into a match expression of our own (the whole query as a phrase,
+  OR each significant word), so operators, quotes, brackets or control
+  characters typed by a user are never syntax; a query with no words gives
+  ``[]`` without touching the database.
+- **Snippets are safe HTML**: the database marks matched terms with control
+  characters, then the text is HTML-escaped and only those marks become
+  ``<mark>`` elements. ``snippet`` may be rendered with ``|safe``; ``text``
+  and every other field are plain text.
+- ``k`` is clamped to ``1..MAX_K``. One query per search.
+"""
+import html
+import re
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from markupsafe import Markup
+
+from webapp.extensions import db
+from webapp.knowledge.fulltext import FTS_TABLE, PG_CONFIG
+from webapp.knowledge.models import HEADING_SEPARATOR
+
+#: Most hits one search returns (the API's ``k`` and chat's ``knowledge_count`` are clamped to it).
+MAX_K = 50
+DEFAULT_K = 5
+#: Longer queries are cut: past this, words add cost and no precision.
+MAX_QUERY_CHARS = 1_000
+MAX_TERMS = 16
+#: The whole query is also searched as a phrase when it has this many words or fewer.
+MAX_PHRASE_WORDS = 12
+#: How a heading path is shown in a hit.
+HEADING_JOINER = " › "
+
+# Marks the database puts around matched terms (never in stored text: the
+# indexer strips C0 controls from chunks, and stray ones are dropped below).
+_START, _STOP = "\x02", "\x03"
+_MARKED = re.compile(f"{_START}([^{_START}{_STOP}]*){_STOP}")
+_STRAY_MARKS = re.compile(f"[{_START}{_STOP}]")
+# Letters and digits of any script; "_" and punctuation separate words, as in
+# both databases' tokenizers.
+_WORD = re.compile(r"[^\W_]+")
+
+#: Words too common to select anything; left out of the OR terms (the phrase
+#: keeps them). PostgreSQL's ``english`` configuration drops these itself;
+#: on SQLite they would match nearly every chunk and cost a full scan's ranking.
+STOP_WORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being below
+between both but by can could did do does doing down during each few for from further had has have
+having he her here hers herself him himself his how i if in into is it its itself just me more most
+my myself no nor not now of off on once only or other our ours ourselves out over own same she should
+so some such than that the their theirs them themselves then there these they this those through to
+too under until up very was we were what when where which while who whom why will with would you
+your yours yourself yourselves
+""".split())
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    file_id: int
+    #: The file's display name (plain text: escape it like any user text).
+    file_name: str
+    chunk_id: int
+    #: Heading path joined by " › " ("" before the first heading).
+    heading: str
+    #: The chunk's whole text (plain text).
+    text: str
+    #: A short extract with matched terms in ``<mark>``; safe HTML (see the module docstring).
+    snippet: Markup
+    #: Higher is better; comparable within one result list only.
+    score: float
+
+
+@dataclass(frozen=True)
+class Terms:
+    """A query reduced to words: ``phrase`` (all words, in order) and ``words`` (the significant ones)."""
+
+    phrase: tuple
+    words: tuple
+
+    def __bool__(self):
+        return bool(self.words)
+
+
+def query_terms(query):
+    """The words of ``query`` (lower-cased, de-duplicated, capped); never raises on any string."""
+    if not isinstance(query, str):
+        return Terms((), ())
+    everything = [word.lower() for word in _WORD.findall(query[:MAX_QUERY_CHARS])]
+    significant = list(dict.fromkeys(word for word in everything if word not in STOP_WORDS))
+    # A query of stop words only ("the who") still searches for them.
+    words = tuple((significant or list(dict.fromkeys(everything)))[:MAX_TERMS])
+    phrase = tuple(everything) if 2 <= len(everything) <= MAX_PHRASE_WORDS else ()
+    return Terms(phrase, words)
+
+
+def fts5_expression(terms):
+    """An FTS5 MATCH expression: each word a quoted string (so no word is an operator), OR-ed."""
+    parts = []
+    if terms.phrase:
+        parts.append('"' + " ".join(terms.phrase) + '"')
+    parts.extend(f'"{word}"' for word in terms.words)
+    return " OR ".join(parts)
+
+
+def websearch_expression(terms):
+    """A ``websearch_to_tsquery`` string: each word, OR-ed (it never raises on any string)."""
+    # "or" as a word would be read as the operator; it is a stop word anyway.
+    return " or ".join(word for word in terms.words if word != "or")
+
+
+def search(store, query, k=DEFAULT_K):
+    """The ``k`` chunks of ``store`` that best match ``query``, best first.
+
+    :param query: anything a person typed; an empty or word-less query gives ``[]``.
+    :param k: clamped to ``1..MAX_K`` (non-integers count as ``DEFAULT_K``).
+    :returns: a list of :class:`SearchHit`. Reads only; one SQL statement.
+    """
+    terms = query_terms(query)
+    if not terms:
+        return []
+    k = clamp_k(k)
+    if db.engine.dialect.name == "postgresql":
+        rows = db.session.execute(_POSTGRESQL_SEARCH, {
+            "store_id": store.id, "query": websearch_expression(terms), "phrase": " ".join(terms.phrase), "k": k,
+            "options": _HEADLINE_OPTIONS,
+        })
+    else:
+        rows = db.session.execute(_SQLITE_SEARCH, {"store_id": store.id, "query": fts5_expression(terms), "k": k})
+    return [
+        SearchHit(
+            file_id=row.file_id, file_name=row.file_name, chunk_id=row.chunk_id,
+            heading=HEADING_JOINER.join(row.heading.split(HEADING_SEPARATOR)) if row.heading else "",
+            text=row.text, snippet=render_snippet(row.snippet), score=float(row.score),
+        )
+        for row in rows
+    ]
+
+
+def clamp_k(k):
+    try:
+        k = int(k)
+    except (TypeError, ValueError, OverflowError):
+        return DEFAULT_K
+    return max(1, min(k, MAX_K))
+
+
+def render_snippet(marked):
+    """Text with ``_START``/``_STOP`` marks to safe HTML: everything escaped, marks to ``<mark>``."""
+    out, position = [], 0
+    for match in _MARKED.finditer(marked or ""):
+        out.append(html.escape(_STRAY_MARKS.sub("", marked[position:match.start()])))
+        out.append(f"<mark>{html.escape(match.group(1))}</mark>")
+        position = match.end()
+    out.append(html.escape(_STRAY_MARKS.sub("", (marked or "")[position:])))
+    return Markup("".join(out).strip())
+
+
+# bm25 weights per FTS5 column (heading, text): a heading repeated over every
+# chunk of a long section should not outrank the text that answers.
+_SQLITE_SEARCH = sa.text(f"""
+    SELECT c.id AS chunk_id, c.file_id AS file_id, f.name AS file_name, c.heading AS heading, c.text AS text,
+           snippet({FTS_TABLE}, 1, char(2), char(3), '…', 32) AS snippet,
+           -bm25({FTS_TABLE}, 0.4, 1.0) AS score
+    FROM {FTS_TABLE}
+    JOIN knowledge_chunks AS c ON c.id = {FTS_TABLE}.rowid
+    JOIN knowledge_files AS f ON f.id = c.file_id
+    WHERE {FTS_TABLE} MATCH :query AND c.store_id = :store_id
+    ORDER BY bm25({FTS_TABLE}, 0.4, 1.0), c.id
+    LIMIT :k
+""")
+
+# Ranking first (on the GIN index's matches), headlines only for the k winners:
+# ts_headline re-parses the text and is the expensive part. ts_rank_cd gives an
+# OR-ed phrase no more weight than its words, so the phrase is ranked apart and
+# counts double: the chunk holding the exact phrase comes first, as with bm25.
+# Normalisation 1 (divide by 1 + log length) keeps long chunks from winning on size.
+_POSTGRESQL_SEARCH = sa.text(f"""
+    SELECT best.chunk_id, best.file_id, f.name AS file_name, best.heading, best.text, best.score,
+           ts_headline('{PG_CONFIG}', best.text, best.query, :options) AS snippet
+    FROM (
+        SELECT c.id AS chunk_id, c.file_id, c.heading, c.text, q.query,
+               ts_rank_cd(c.search_vector, q.query, 1) + 2 * ts_rank_cd(c.search_vector, q.phrase, 1) AS score
+        FROM knowledge_chunks AS c,
+             (SELECT websearch_to_tsquery('{PG_CONFIG}', :query) AS query,
+                     phraseto_tsquery('{PG_CONFIG}', :phrase) AS phrase) AS q
+        WHERE c.store_id = :store_id AND c.search_vector @@ q.query
+        ORDER BY score DESC, c.id
+        LIMIT :k
+    ) AS best
+    JOIN knowledge_files AS f ON f.id = best.file_id
+    ORDER BY best.score DESC, best.chunk_id
+""")
+_HEADLINE_OPTIONS = (f'StartSel="{_START}", StopSel="{_STOP}", MaxWords=40, MinWords=18, '
+                     'ShortWord=2, MaxFragments=2, FragmentDelimiter=" … "')

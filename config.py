@@ -213,6 +213,15 @@ class Config:
     #: A Homepage that names no store: True = no store at all, False = all stores.
     STORE_BINDING_FAIL_CLOSED = _env_bool("STORE_BINDING_FAIL_CLOSED", False)
 
+    # Billing (webapp/billing): every priced answer is one Casdoor transaction.
+    #: "current" (Casdoor v2.162+, the server names transactions) or "legacy" (v2.144 and older).
+    BILLING_TRANSACTION_SHAPE = _env("BILLING_TRANSACTION_SHAPE", "current")
+    BILLING_CATEGORY = _env("BILLING_CATEGORY", "Storehouse Chat")
+    #: Casdoor unreachable at the balance check: "refuse" the answer, or "allow" it while
+    #: the user's answers in flight stay within BILLING_DOWN_ALLOWANCE (in the price's currency).
+    BILLING_WHEN_CASDOOR_DOWN = _env("BILLING_WHEN_CASDOOR_DOWN", "refuse")
+    BILLING_DOWN_ALLOWANCE = _env("BILLING_DOWN_ALLOWANCE", "0.10")
+
 
 class DevelopmentConfig(Config):
     DEBUG = False  # the debugger would show stack traces; `make run` is for trying the app

@@ -20,6 +20,7 @@ def list_charges():
     """
     query = db.select(Charge).options(selectinload(Charge.user), selectinload(Charge.store))
     if g.user.is_effective_admin:
+        query = query.where(ledger.admin_scope(g.user))
         user_id = request.args.get("user")
         if user_id is not None:
             if not user_id.isdigit() or not 0 < int(user_id) < 2**31:

@@ -3,6 +3,7 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
+import sqlalchemy as sa
 from flask import request, url_for
 from sqlalchemy.orm import selectinload
 
@@ -12,6 +13,7 @@ from webapp.billing.models import Charge
 from webapp.casdoor.errors import CasdoorError
 from webapp.extensions import db
 from webapp.pagination import page_size, paginate
+from webapp.stores import access
 
 log = logging.getLogger("webapp.billing")
 
@@ -19,17 +21,24 @@ log = logging.getLogger("webapp.billing")
 USAGE_ENDPOINTS = ("chat.usage", "usage.show_usage", "usage.usage", "chat.show_usage")
 
 
-def user_page(user_id, cursor_arg="cursor"):
+def admin_scope(user):
+    """Which charges an administrator sees: all of them, or, for one bound to a store by
+    their Casdoor Homepage, that store's only (as every other admin page does)."""
+    own = access.binding_of(user)
+    if own.is_bound:
+        return Charge.store_id == own.store.id
+    if own.is_shut_out:
+        return sa.false()
+    return sa.true()
+
+
+def user_page(user_id, scope=None, cursor_arg="cursor"):
     """One page of a user's charges, newest first (index ``ix_charges_user_id_created_at_id``)."""
-    return paginate(db.select(Charge).where(Charge.user_id == user_id).options(selectinload(Charge.store)),
-                    order=[(Charge.created_at, "desc"), (Charge.id, "desc")],
+    query = db.select(Charge).where(Charge.user_id == user_id).options(selectinload(Charge.store))
+    if scope is not None:
+        query = query.where(scope)
+    return paginate(query, order=[(Charge.created_at, "desc"), (Charge.id, "desc")],
                     cursor=request.args.get(cursor_arg), limit=page_size())
-
-
-def all_page():
-    return paginate(db.select(Charge).options(selectinload(Charge.user)),
-                    order=[(Charge.created_at, "desc"), (Charge.id, "desc")],
-                    cursor=request.args.get("cursor"), limit=page_size())
 
 
 @dataclass(frozen=True)

@@ -107,14 +107,16 @@ def last_run():
     return db.session.execute(sa.select(ReconcileRun).order_by(ReconcileRun.id.desc()).limit(1)).scalar_one_or_none()
 
 
-def health(now=None):
+def health(now=None, scope=None):
     """Delivery health in two queries: pending count, oldest pending, failed and refused counts."""
     now = now or utcnow()
     # Only the states that need attention: each an index range (delivered charges are the bulk).
     by_state = dict(db.session.execute(sa.select(Charge.state, sa.func.count())
-                                       .where(Charge.state.in_([PENDING, FAILED, REFUSED]))
+                                       .where(Charge.state.in_([PENDING, FAILED, REFUSED]),
+                                              scope if scope is not None else sa.true())
                                        .group_by(Charge.state)).all())
-    oldest = db.session.execute(sa.select(sa.func.min(Charge.created_at)).where(Charge.state == PENDING)).scalar()
+    oldest = db.session.execute(sa.select(sa.func.min(Charge.created_at))
+                                .where(Charge.state == PENDING, scope if scope is not None else sa.true())).scalar()
     return {"pending": by_state.get(PENDING, 0), "oldest_pending_at": oldest,
             "oldest_pending_seconds": int((now - oldest).total_seconds()) if oldest else 0,
             "by_state": by_state}

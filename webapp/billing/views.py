@@ -10,6 +10,7 @@ from webapp.billing import reconcile as reconciling
 from webapp.billing.models import FAILED, REFUSED, BillingAccount, Charge
 from webapp.extensions import db
 from webapp.pagination import page_size, paginate
+from webapp.stores import access
 from webapp.users.models import User
 
 
@@ -27,24 +28,28 @@ def my_charges():
 @admin_required
 def admin_overview():
     """Delivery health, failures with reasons, the last reconcile, and every charge (newest first)."""
-    problems = paginate(db.select(Charge).where(Charge.state.in_([FAILED, REFUSED]))
+    scope = ledger.admin_scope(g.user)
+    problems = paginate(db.select(Charge).where(scope, Charge.state.in_([FAILED, REFUSED]))
                         .options(selectinload(Charge.user)),
                         order=[(Charge.created_at, "desc"), (Charge.id, "desc")],
                         cursor=request.args.get("problems"), limit=10)
-    page = paginate(db.select(Charge).options(selectinload(Charge.user)),
+    page = paginate(db.select(Charge).where(scope).options(selectinload(Charge.user), selectinload(Charge.store)),
                     order=[(Charge.created_at, "desc"), (Charge.id, "desc")],
                     cursor=request.args.get("cursor"), limit=page_size())
-    return render_template("billing/admin.html", health=reconciling.health(), last_run=reconciling.last_run(),
+    return render_template("billing/admin.html", health=reconciling.health(scope=scope), last_run=reconciling.last_run(),
                            problems=problems, page=page, links=ledger.casdoor_links(current_app))
 
 
 @bp.get("/admin/billing/users/<id:user_id>")
 @admin_required
 def admin_user_ledger(user_id):
-    """One user's ledger, with a link to their account in Casdoor."""
+    """One user's ledger, with a link to their account in Casdoor. A bound administrator
+    sees only users bound to their store, and only that store's charges."""
     user = db.session.get(User, user_id)
-    if user is None:
+    own = access.binding_of(g.user)
+    if user is None or own.is_shut_out or (own.is_bound and getattr(access.binding_of(user).store, "id", None) != own.store.id):
         raise NotFound()
-    return render_template("billing/user_ledger.html", user=user, page=ledger.user_page(user.id),
+    return render_template("billing/user_ledger.html", user=user,
+                           page=ledger.user_page(user.id, scope=ledger.admin_scope(g.user)),
                            account=db.session.get(BillingAccount, user.id),
                            links=ledger.casdoor_links(current_app))

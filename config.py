@@ -213,6 +213,10 @@ class Config:
     #: A Homepage that names no store: True = no store at all, False = all stores.
     STORE_BINDING_FAIL_CLOSED = _env_bool("STORE_BINDING_FAIL_CLOSED", False)
 
+    # Chat: answers streaming at once per user (each holds a gunicorn gthread thread;
+    # see README "Chat"); answer from the model alone when no knowledge matches.
+    CHAT_MAX_STREAMS_PER_USER = _env_int("CHAT_MAX_STREAMS_PER_USER", 2)
+    CHAT_ANSWER_WITHOUT_KNOWLEDGE = _env_bool("CHAT_ANSWER_WITHOUT_KNOWLEDGE", False)
     # Billing (webapp/billing): every priced answer is one Casdoor transaction.
     #: "current" (Casdoor v2.162+, the server names transactions) or "legacy" (v2.144 and older).
     BILLING_TRANSACTION_SHAPE = _env("BILLING_TRANSACTION_SHAPE", "current")

@@ -44,6 +44,9 @@ FILLERS = {
     "session_id": lambda ctx: ctx["other_session"].id,
     "user_id": lambda ctx: ctx["other_session"].user_id,
     "filename": lambda ctx: "css/app.css",
+    "chat_id": lambda ctx: ctx["other_chat"].id,
+    "message_id": lambda ctx: ctx["other_message"].id,
+    "provider_id": lambda ctx: ctx["provider"].id,
 }
 
 #: What a form or JSON body carries: enough that a missing check would change data.
@@ -62,6 +65,8 @@ API_BODIES = [
      "system_prompt": "hijacked", "model_provider": "hijacked", "knowledge_count": 7, "memory_limit": 3},
     {"name": "hijacked", "update_casdoor": False},
     {"email": "x@example.com", "password": "hijacked-password"},
+    {"text": "hijacked"},
+    {"title": "hijacked"},
 ]
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -99,9 +104,30 @@ def world(app, db, create_user, create_store, create_document, login):
     db.session.add(Charge(store_id=other.id, user_id=author.id, key="0e5c1d9a-6b2f-4c8e-9a1d-7f3b2c4d5e6f",
                           amount=1, currency="USD", state="local_only", reason=SECRET,
                           chat_label=f"{OTHER}/chat-1", provider=SECRET, answered_at=utcnow()))
+    # Chat: the other store's chat and question; a provider (not store-owned).
+    from webapp.chat.models import Chat, Message, Provider
+    other_chat = Chat(store_id=other.id, user_id=author.id, title=f"Chat {SECRET}")
+    db.session.add(other_chat)
+    db.session.flush()
+    other_message = Message(store_id=other.id, chat_id=other_chat.id, user_id=author.id, role="user", text=SECRET)
+    provider = Provider(name="Walk provider", kind="local", model="SmolLM2-135M-Instruct")
+    db.session.add_all([other_message, provider])
     db.session.commit()
     return {"home": home, "other": other, "other_document": other_document, "own_document": own_document,
-            "other_session": other_session}
+            "other_session": other_session, "other_chat": other_chat, "other_message": other_message,
+            "provider": provider}
+
+
+def own_chat(db, store, user):
+    """``{"other_chat", "other_message"}`` pointing at ``user``'s own chat and question in ``store``."""
+    from webapp.chat.models import Chat, Message
+    chat = Chat(store_id=store.id, user_id=user.id, title="Own chat")
+    db.session.add(chat)
+    db.session.flush()
+    message = Message(store_id=store.id, chat_id=chat.id, user_id=user.id, role="user", text="own question")
+    db.session.add(message)
+    db.session.commit()
+    return {"other_chat": chat, "other_message": message}
 
 
 def snapshot(db):
@@ -195,7 +221,7 @@ def test_cross_store_404(app, db, client, create_user, login, world, endpoint, m
         assert response.status_code == 404, f"{method} {other_url} -> {response.status_code}"
         assert SECRET not in response.get_data(as_text=True)
 
-    if "document_id" in rule.arguments:
+    if "document_id" in rule.arguments or "chat_id" in rule.arguments:
         # The own store's URL cannot reach the other store's rows either.
         mixed_url = build_url(rule, {**world, "other": world["home"]})
         for response in calls(client, method, mixed_url, token):
@@ -203,7 +229,8 @@ def test_cross_store_404(app, db, client, create_user, login, world, endpoint, m
     assert snapshot(db) == before
 
     # The same endpoint in the user's own store is reachable: the 404s above are scoping's.
-    own_url = build_url(rule, {**world, "other": world["home"], "other_document": world["own_document"]})
+    own_url = build_url(rule, {**world, "other": world["home"], "other_document": world["own_document"],
+                               **own_chat(db, world["home"], user)})
     # It may be refused (a bound admin cannot rename or delete their store; a body meant for
     # another endpoint is 422), never "not found"; and at least one body gets past validation.
     statuses = [response.status_code for response in calls(client, method, own_url, token)]

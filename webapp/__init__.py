@@ -55,6 +55,9 @@ def create_app(config_class=Config):
     app.register_blueprint(auth_bp)
     app.register_blueprint(api_bp)
     stores.init_app(app)
+    from webapp import chat
+
+    chat.init_app(app)
     app.register_blueprint(casdoor_bp)
     app.register_blueprint(accounts_bp)
 

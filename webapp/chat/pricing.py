@@ -29,4 +29,11 @@ def answer_price(prompt_tokens, completion_tokens, input_price, output_price):
 
 def money(value):
     """A price for JSON and CSV: its exact decimal string with 8 places."""
-    return str(to_decimal(value).quantize(PLACES, rounding=ROUND_HALF_UP))
+    return format(to_decimal(value).quantize(PLACES, rounding=ROUND_HALF_UP), "f")
+
+
+def display(value):
+    """A price for people: exact, without trailing zeros past the cents (0.15, 0.0005253, 0.00)."""
+    text = format(to_decimal(value).normalize(), "f")
+    whole, _, decimals = text.partition(".")
+    return f"{whole}.{decimals.ljust(2, '0')}"

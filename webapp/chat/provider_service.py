@@ -173,6 +173,11 @@ def provider_for_store(store):
         provider = db.session.get(Provider, store.provider_id)
         if provider is not None:
             return provider
+    if store.model_provider and store.model_provider.lower() not in ("local", "default"):
+        # Chosen by name on the store's settings page.
+        provider = find_provider(store.model_provider)
+        if provider is not None:
+            return provider
     return ensure_default_provider()
 
 

@@ -36,5 +36,5 @@ def retrieve(store, question, k):
 
     hits = search(store, question, k=k)
     return [Source(n=i, file_id=hit.file_id, file_name=hit.file_name, chunk_id=hit.chunk_id,
-                   heading=hit.heading or "", text=hit.text, snippet=hit.snippet)
+                   heading=hit.heading or "", text=hit.text, snippet=str(hit.snippet))
             for i, hit in enumerate(hits[:k], start=1)]

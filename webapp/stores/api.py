@@ -107,6 +107,11 @@ def update_store():
                          field="update_casdoor", status_code=409, error="casdoor_not_configured")
     affected = service.update_store(store, name=data.name, settings=data.settings(), is_active=data.is_active,
                                     make_default=bool(data.is_default))
+    if data.model_provider is not None:
+        # The chat's provider rows decide what a name means (404-free: 422 for an unknown one).
+        from webapp.chat.provider_service import assign_store_provider
+
+        assign_store_provider(store, data.model_provider)
     queued, skipped = [], []
     if affected:
         queued, skipped = (service.queue_homepage_updates(affected, store) if casdoor is not None

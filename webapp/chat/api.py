@@ -1,0 +1,303 @@
+"""Chat and provider JSON: ``/api/v1/s/<store>/chats/...`` and ``/api/v1/providers/...``.
+
+Asking (``POST .../chats/<chat>/messages``) answers with server-sent events when
+the request's ``Accept`` is ``text/event-stream``::
+
+    event: sources   data: {"sources": [{"n": 1, "file_id", "file_name", "heading", "snippet", "url"}, ...]}
+    event: waiting   data: {}                      (the local model is busy: it starts when free)
+    event: delta     data: {"text": "..."}         (repeated)
+    event: end       data: {message_id, status, usage: {prompt, completion, estimated}, price, currency, html, ...}
+    event: error     data: the same as end, plus {"error": message} (the answer failed; partial text kept)
+
+and otherwise with the whole answer as one JSON object. Views are thin:
+``webapp.chat.answering`` does the work; each view commits.
+"""
+import json
+
+from flask import Response, g, jsonify, request, stream_with_context, url_for
+from werkzeug.exceptions import NotFound
+
+from webapp.api.schemas import parse_body
+from webapp.auth.decorators import admin_required, login_required
+from webapp.chat import answering, chats, provider_service, streams
+from webapp.chat import api_bp as bp
+from webapp.chat.errors import AnswerRefused
+from webapp.chat.models import Provider
+from webapp.chat.pricing import money
+from webapp.chat.rendering import render_answer
+from webapp.chat.schemas import Ask, CreateChat, CreateProvider, Resend, UpdateChat, UpdateProvider
+from webapp.errors import StorehouseError
+from webapp.extensions import db
+from webapp.pagination import link_header, page_size, search_prefix
+from webapp.stores.access import require_store_management
+
+
+class TooManyStreams(StorehouseError):
+    status_code = 429
+    error = "too_many_streams"
+
+
+# --- payloads ------------------------------------------------------------------------
+
+def source_url(source):
+    """The file page of a source, when the knowledge pages are installed."""
+    try:
+        return url_for("knowledge.show_file", file_id=source["file_id"])
+    except Exception:  # noqa: BLE001  (werkzeug BuildError: no file pages in this app)
+        return None
+
+
+def sources_payload(sources):
+    return [{**source, "url": source_url(source)} for source in sources]
+
+
+def chat_payload(chat):
+    return {"id": chat.id, "title": chat.title, "user_id": chat.user_id,
+            "created_at": chat.created_at.isoformat() + "Z", "updated_at": chat.updated_at.isoformat() + "Z"}
+
+
+def message_payload(message):
+    payload = {"id": message.id, "chat_id": message.chat_id, "role": message.role, "text": message.text,
+               "status": message.status, "created_at": message.created_at.isoformat() + "Z"}
+    if message.role == "assistant":
+        payload.update(
+            html=str(render_answer(message.text, len(message.sources), f"src-{message.id}")),
+            sources=sources_payload(message.sources), error=message.error or None,
+            provider=message.provider_name, model=message.model,
+            usage={"prompt": message.prompt_tokens, "completion": message.completion_tokens,
+                   "estimated": message.usage_estimated},
+            price=money(message.price), currency=message.currency,
+            latency_ms=message.latency_ms, ttft_ms=message.ttft_ms,
+            no_matching_knowledge=not message.sources and message.provider_id is None and not message.model,
+        )
+    return payload
+
+
+# --- providers (administrators) --------------------------------------------------------
+
+def _provider(provider_id):
+    provider = db.session.get(Provider, provider_id)
+    if provider is None:
+        raise NotFound()
+    return provider
+
+
+@bp.get("/providers/")
+@admin_required
+def list_providers():
+    """Every provider by name, a page at a time (``?cursor=``, ``?limit=``)."""
+    from webapp.pagination import paginate
+
+    page = paginate(db.select(Provider), order=[(Provider.name, "asc"), (Provider.id, "asc")],
+                    cursor=request.args.get("cursor"), limit=page_size())
+    return jsonify(items=[provider_service.provider_payload(p) for p in page.items],
+                   next=page.next_cursor), link_header(page)
+
+
+@bp.post("/providers/")
+@admin_required
+def create_provider():
+    require_store_management(g.user, "set up model providers")
+    data = parse_body(CreateProvider)
+    provider = provider_service.create_provider(data.values(), api_key=data.api_key,
+                                                make_default=bool(data.is_default))
+    db.session.commit()
+    return jsonify(provider=provider_service.provider_payload(provider)), 201
+
+
+@bp.get("/providers/<id:provider_id>")
+@admin_required
+def get_provider(provider_id):
+    return jsonify(provider=provider_service.provider_payload(_provider(provider_id)))
+
+
+@bp.patch("/providers/<id:provider_id>")
+@admin_required
+def update_provider(provider_id):
+    require_store_management(g.user, "change model providers")
+    provider = _provider(provider_id)
+    data = parse_body(UpdateProvider)
+    provider_service.update_provider(provider, data.values(), api_key=data.api_key,
+                                     clear_api_key=data.clear_api_key)
+    if data.is_default:
+        provider_service.set_default(provider)
+    db.session.commit()
+    return jsonify(provider=provider_service.provider_payload(provider))
+
+
+@bp.delete("/providers/<id:provider_id>")
+@admin_required
+def delete_provider(provider_id):
+    require_store_management(g.user, "delete model providers")
+    provider_service.delete_provider(_provider(provider_id))
+    db.session.commit()
+    return jsonify(ok=True)
+
+
+# --- chats ----------------------------------------------------------------------------
+
+@bp.get("/s/<store>/chats/")
+@login_required
+def list_chats():
+    """The caller's chats, most recent first (``?q=`` title contains; ``?all=1``: everyone's, for
+    administrators of the store)."""
+    page = chats.list_chats(g.store, g.user, cursor=request.args.get("cursor"), limit=page_size(),
+                            search=search_prefix(), everyone=request.args.get("all") == "1")
+    return jsonify(items=[chat_payload(c) for c in page.items], next=page.next_cursor), link_header(page)
+
+
+@bp.post("/s/<store>/chats/")
+@login_required
+def create_chat():
+    data = parse_body(CreateChat)
+    chat = chats.create_chat(g.store, g.user, data.title)
+    db.session.commit()
+    return jsonify(chat=chat_payload(chat)), 201
+
+
+@bp.get("/s/<store>/chats/<id:chat_id>")
+@login_required
+def get_chat(chat_id):
+    return jsonify(chat=chat_payload(chats.get_chat(g.store, g.user, chat_id)))
+
+
+@bp.patch("/s/<store>/chats/<id:chat_id>")
+@login_required
+def update_chat(chat_id):
+    chat = chats.get_chat(g.store, g.user, chat_id, write=True)
+    chats.rename_chat(chat, parse_body(UpdateChat).title)
+    db.session.commit()
+    return jsonify(chat=chat_payload(chat))
+
+
+@bp.delete("/s/<store>/chats/<id:chat_id>")
+@login_required
+def delete_chat(chat_id):
+    chats.delete_chat(chats.get_chat(g.store, g.user, chat_id, write=True))
+    db.session.commit()
+    return jsonify(ok=True)
+
+
+@bp.get("/s/<store>/chats/<id:chat_id>/messages")
+@login_required
+def list_messages(chat_id):
+    """The chat's messages, oldest first, a page at a time."""
+    chat = chats.get_chat(g.store, g.user, chat_id)
+    page = chats.list_messages(chat, cursor=request.args.get("cursor"), limit=page_size())
+    return jsonify(items=[message_payload(m) for m in page.items], next=page.next_cursor), link_header(page)
+
+
+@bp.post("/s/<store>/chats/<id:chat_id>/messages")
+@login_required
+def ask(chat_id):
+    chat = chats.get_chat(g.store, g.user, chat_id, write=True)
+    text = parse_body(Ask).text
+    return answer_response(lambda: answering.prepare(g.store, g.user, chat, text))
+
+
+@bp.post("/s/<store>/chats/<id:chat_id>/regenerate")
+@login_required
+def regenerate(chat_id):
+    chat = chats.get_chat(g.store, g.user, chat_id, write=True)
+    return answer_response(lambda: answering.prepare_regenerate(g.store, g.user, chat))
+
+
+@bp.post("/s/<store>/chats/<id:chat_id>/messages/<id:message_id>/resend")
+@login_required
+def resend(chat_id, message_id):
+    """Edit the question ``message_id`` and answer it again (later messages are removed)."""
+    chat = chats.get_chat(g.store, g.user, chat_id, write=True)
+    question = chats.get_message(chat, message_id)
+    text = parse_body(Resend).text
+    return answer_response(lambda: answering.prepare_resend(g.store, g.user, chat, question, text))
+
+
+@bp.post("/s/<store>/chats/<id:chat_id>/messages/<id:message_id>/stop")
+@login_required
+def stop(chat_id, message_id):
+    """Stop the answer ``message_id`` while it streams (its partial text and usage are saved)."""
+    chat = chats.get_chat(g.store, g.user, chat_id, write=True)
+    stopped = streams.request_stop(chats.get_message(chat, message_id))
+    db.session.commit()
+    return jsonify(stopping=stopped)
+
+
+# --- the answer stream ------------------------------------------------------------------
+
+def wants_stream():
+    return request.accept_mimetypes.best == "text/event-stream"
+
+
+def sse(event, data):
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+def _final(message):
+    payload = message_payload(message)
+    return {"message_id": message.id, "status": message.status, "usage": payload["usage"],
+            "price": payload["price"], "currency": message.currency, "html": payload["html"],
+            "text": message.text, "error": message.error or None, "latency_ms": message.latency_ms,
+            "ttft_ms": message.ttft_ms, "no_matching_knowledge": payload["no_matching_knowledge"],
+            "question_id": None}
+
+
+def answer_response(prepare):
+    """Run ``prepare`` (saves the question and the "streaming" answer), commit, then stream."""
+    if streams.open_streams(g.user) >= streams.stream_cap():
+        raise TooManyStreams(f"You already have {streams.stream_cap()} answers being written. Wait for one "
+                             "to finish, or stop it, then ask again.")
+    try:
+        prepared = prepare()
+    except AnswerRefused as exc:
+        db.session.commit()  # the question stays, so it can be asked again later
+        if wants_stream():
+            return Response(sse("error", {"error": exc.message, "refused": True, "message_id": None}),
+                            mimetype="text/event-stream", headers=_stream_headers())
+        raise
+    db.session.commit()
+    question_id, answer_id = prepared.question.id, prepared.answer.id
+    switch = streams.StopSwitch(answer_id, db.engine)
+
+    def events():
+        run = answering.stream_answer(prepared, switch)
+        try:
+            yield sse("start", {"question_id": question_id, "message_id": answer_id})
+            for event in run:
+                kind = event[0]
+                if kind == "delta":
+                    yield sse("delta", {"text": event[1]})
+                elif kind == "sources":
+                    yield sse("sources", {"sources": sources_payload(event[1])})
+                elif kind == "waiting":
+                    yield sse("waiting", {})
+                elif kind == "end":
+                    db.session.commit()
+                    final = _final(event[1])
+                    final["question_id"] = question_id
+                    yield sse("error" if final["status"] == "failed" else "end", final)
+        finally:
+            # A client that went away closes this generator at a yield: the run then stops the
+            # model, saves the partial answer with its usage, and this commits it.
+            run.close()
+            switch.close()
+            db.session.commit()
+
+    if wants_stream():
+        return Response(stream_with_context(events()), mimetype="text/event-stream", headers=_stream_headers())
+    answer = None
+    run = answering.stream_answer(prepared, switch)
+    try:
+        for event in run:
+            if event[0] == "end":
+                answer = event[1]
+    finally:
+        run.close()
+        switch.close()
+        db.session.commit()
+    final = _final(answer)
+    final["question_id"] = question_id
+    return jsonify(message=message_payload(answer), **final), 201
+
+
+def _stream_headers():
+    return {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

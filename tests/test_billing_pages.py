@@ -133,3 +133,20 @@ def test_reconcile_reports_missing_extra_and_mismatched(world, app, casdoor, run
     assert db.session.execute(sa.select(sa.func.count()).select_from(ReconcileRun)).scalar() == 4
     status = runner.invoke(args=["billing", "status"]).output
     assert "Pending: 0" in status and "Last reconcile:" in status and "1 extra" in status
+
+
+def test_demo_price_is_for_development_only(make_app, migrated, app):
+    from webapp.chat.models import Provider
+
+    runner = app.test_cli_runner()
+    assert "keeps its price" in runner.invoke(args=["billing", "demo-price"]).output
+    assert db.session.execute(sa.select(Provider)).scalars().all() == []
+    dev = make_app(BILLING_DEMO_LOCAL_PRICES="20/80")
+    with dev.app_context():
+        output = dev.test_cli_runner().invoke(args=["billing", "demo-price"]).output
+        assert "costs 20 / 80 USD" in output
+        again = dev.test_cli_runner().invoke(args=["billing", "demo-price"]).output
+        assert "keeps its price" in again
+        local = db.session.execute(sa.select(Provider)).scalar_one()
+        assert (local.input_price, local.output_price, local.is_default) == (Decimal(20), Decimal(80), True)
+        db.session.remove()

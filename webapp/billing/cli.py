@@ -59,3 +59,37 @@ def status_command(limit):
     else:
         click.echo(f"Last reconcile: {run.started_at:%Y-%m-%d %H:%M:%S} UTC, {run.checked} checked, "
                    f"{run.missing} missing, {run.extra} extra, {run.mismatched} mismatched.")
+
+
+@billing_cli.command("demo-price")
+def demo_price_command():
+    """Development only: price the default local model with BILLING_DEMO_LOCAL_PRICES.
+
+    ``make run`` sets ``BILLING_DEMO_LOCAL_PRICES="20/80"`` (input/output per
+    million tokens) so that a first answer shows a charge in the development
+    Casdoor. Nothing happens when the setting is empty (production) or when an
+    administrator has already priced the model.
+    """
+    from decimal import Decimal, InvalidOperation
+
+    from flask import current_app
+
+    from webapp.chat import provider_service
+
+    setting = current_app.config.get("BILLING_DEMO_LOCAL_PRICES", "")
+    if not setting:
+        click.echo("BILLING_DEMO_LOCAL_PRICES is not set: the local model keeps its price.")
+        return
+    try:
+        input_price, output_price = (Decimal(part) for part in setting.split("/"))
+    except (ValueError, InvalidOperation):
+        raise click.ClickException("BILLING_DEMO_LOCAL_PRICES must be 'input/output' per million tokens, e.g. 20/80.")
+    provider = provider_service.ensure_default_provider()
+    if provider.kind != "local" or provider.input_price or provider.output_price:
+        click.echo(f"The default provider '{provider.name}' keeps its price.")
+        db.session.commit()
+        return
+    provider_service.update_provider(provider, {"input_price": input_price, "output_price": output_price})
+    db.session.commit()
+    click.echo(f"Demo price: '{provider.name}' costs {input_price} / {output_price} {provider.currency} per "
+               "million input / output tokens (development only).")

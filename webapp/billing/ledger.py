@@ -17,8 +17,8 @@ from webapp.stores import access
 
 log = logging.getLogger("webapp.billing")
 
-#: Endpoints the chat may register for its usage page (the first that exists is linked).
-USAGE_ENDPOINTS = ("chat.usage", "usage.show_usage", "usage.usage", "chat.show_usage")
+#: The chat's usage page (store-scoped), linked from the billing page.
+USAGE_ENDPOINT = "chat.usage"
 
 
 def admin_scope(user):
@@ -72,14 +72,12 @@ def balance_of(user):
     return Balance(billable=True, amount=amount, currency=currency, in_flight=in_flight)
 
 
-def usage_url(app):
-    for endpoint in USAGE_ENDPOINTS:
-        if endpoint in app.view_functions:
-            try:
-                return url_for(endpoint)
-            except Exception:  # needs arguments (a store): no plain link to it
-                continue
-    return None
+def usage_url(app, user):
+    """The usage page of the user's home store, or None (no store, or no usage page)."""
+    if USAGE_ENDPOINT not in app.view_functions:
+        return None
+    store = access.home_store(user)
+    return url_for(USAGE_ENDPOINT, store=store.name) if store is not None else None
 
 
 @dataclass(frozen=True)

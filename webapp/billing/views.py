@@ -21,7 +21,7 @@ def my_charges():
     page = ledger.user_page(g.user.id)
     return render_template("billing/mine.html", page=page, balance=ledger.balance_of(g.user),
                            account=db.session.get(BillingAccount, g.user.id),
-                           usage_url=ledger.usage_url(current_app), links=ledger.casdoor_links(current_app))
+                           usage_url=ledger.usage_url(current_app, g.user), links=ledger.casdoor_links(current_app))
 
 
 @bp.get("/admin/billing/")

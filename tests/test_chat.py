@@ -371,15 +371,18 @@ def test_regenerate_and_edit_and_resend(app, db, person, client):
     assert first.status_code == 201
     again = client.post(f"/api/v1/s/research/chats/{chat_id}/regenerate")
     assert again.status_code == 201 and again.json["status"] in ("complete", "stopped")
-    roles = db.session.execute(db.select(Message.role).order_by(Message.id)).scalars().all()
-    assert roles == ["user", "assistant"]
+    visible = db.select(Message.role).where(Message.deleted_at.is_(None)).order_by(Message.id)
+    assert db.session.execute(visible).scalars().all() == ["user", "assistant"]
+    # The replaced answer is hidden, not gone: its tokens were consumed and stay in usage.
+    assert db.session.execute(db.select(db.func.count()).where(Message.role == "assistant")).scalar() == 2
     second = client.post(f"/api/v1/s/research/chats/{chat_id}/messages", json={"text": "How far is its lamp seen?"})
     assert second.status_code == 201
     question_id = first.json["question_id"]
     resent = client.post(f"/api/v1/s/research/chats/{chat_id}/messages/{question_id}/resend",
                          json={"text": "When was the Zephyrine lighthouse built?"})
     assert resent.status_code == 201
-    rows = db.session.execute(db.select(Message.role, Message.text).order_by(Message.id)).all()
+    rows = db.session.execute(db.select(Message.role, Message.text).where(Message.deleted_at.is_(None))
+                              .order_by(Message.id)).all()
     assert [r.role for r in rows] == ["user", "assistant"]
     assert rows[0].text == "When was the Zephyrine lighthouse built?"
     listing = client.get(f"/api/v1/s/research/chats/{chat_id}/messages")

@@ -17,6 +17,9 @@
   var tokenMeta = document.querySelector('meta[name="csrf-token"]');
   var csrf = tokenMeta ? tokenMeta.content : "";
   var current = null; // the answer being streamed: {li, messageId, controller}
+  var panel = document.querySelector(".chat-list-panel");
+  // On a phone the list of chats starts folded, so the conversation gets the screen.
+  if (panel && window.matchMedia("(max-width: 800px)").matches && main.dataset.chatId) panel.open = false;
 
   function chatApi() { return main.dataset.chatApi; }
 
@@ -156,7 +159,7 @@
     }
     if (data.usage && data.price !== undefined && !data.no_matching_knowledge) {
       li.querySelector(".msg-meta").textContent = data.usage.prompt + " + " + data.usage.completion + " tokens" +
-        (data.usage.estimated ? " (estimated)" : "") + " · " + data.price + " " + data.currency +
+        (data.usage.estimated ? " (estimated)" : "") + " · " + (data.price_display || data.price) + " " + data.currency +
         (data.latency_ms != null ? " · " + (data.latency_ms / 1000).toFixed(1) + " s" : "");
     }
     scrollDown();

@@ -63,10 +63,18 @@ class Prepared:
     messages: list = field(default_factory=list)
     max_tokens: int = 0
     reservation: object = None
+    #: Ids, for ``stream_answer``: under a real server the stream runs in a new app context
+    #: (and so a new session) after the view returns, where the rows above are detached.
+    answer_id: int = None
+    provider_id: int = None
+
+    def __post_init__(self):
+        self.answer_id = self.answer.id
+        self.provider_id = self.provider.id if self.provider is not None else None
 
     @property
     def runs_model(self):
-        return self.provider is not None
+        return self.provider_id is not None
 
 
 def title_from(text):
@@ -80,7 +88,7 @@ def _history(chat, before_id, limit):
         return []
     rows = db.session.execute(
         db.select(Message.role, Message.text, Message.status)
-        .where(Message.chat_id == chat.id, Message.id < before_id)
+        .where(Message.chat_id == chat.id, Message.id < before_id, Message.deleted_at.is_(None))
         .order_by(Message.id.desc()).limit(limit)
     ).all()
     return [(role, text) for role, text, status in reversed(rows) if text and status != STREAMING]
@@ -143,7 +151,8 @@ def prepare(store, user, chat, text):
 
 def last_messages(chat, limit=2):
     return db.session.execute(
-        db.select(Message).where(Message.chat_id == chat.id).order_by(Message.id.desc()).limit(limit)
+        db.select(Message).where(Message.chat_id == chat.id, Message.deleted_at.is_(None))
+        .order_by(Message.id.desc()).limit(limit)
     ).scalars().all()
 
 
@@ -183,8 +192,10 @@ def _refuse_while_streaming(messages):
 
 
 def _delete_after(chat, message_id):
-    db.session.execute(db.delete(Message).where(Message.chat_id == chat.id, Message.id > message_id)
-                       .execution_options(synchronize_session="fetch"))
+    """Hide the messages after ``message_id`` (kept: their answers' usage was consumed and billed)."""
+    db.session.execute(db.update(Message).where(Message.chat_id == chat.id, Message.id > message_id,
+                                                Message.deleted_at.is_(None))
+                       .values(deleted_at=utcnow()).execution_options(synchronize_session="fetch"))
     db.session.flush()
 
 
@@ -205,8 +216,15 @@ class _Run:
 
 
 def stream_answer(prepared, switch):
-    """Run the model for ``prepared`` and save the answer; yields events (see the module doc)."""
-    answer = prepared.answer
+    """Run the model for ``prepared`` and save the answer; yields events (see the module doc).
+
+    Rows are read again by id in the current session (see ``Prepared.answer_id``).
+    """
+    from webapp.chat.models import Provider
+
+    answer = prepared.answer = db.session.get(Message, prepared.answer_id)
+    if prepared.provider_id is not None:
+        prepared.provider = db.session.get(Provider, prepared.provider_id)
     if not prepared.runs_model:
         yield ("sources", [])
         yield ("delta", answer.text)
@@ -267,9 +285,10 @@ def _save(prepared, run):
     usage = finish.usage
     answer.prompt_tokens, answer.completion_tokens = usage.prompt_tokens, usage.completion_tokens
     answer.usage_estimated = usage.estimated
-    answer.price = answer_price(usage.prompt_tokens, usage.completion_tokens, provider.input_price,
-                                provider.output_price)
-    answer.currency = provider.currency
+    if provider is not None:  # None: deleted while the answer was written (the price stays 0)
+        answer.price = answer_price(usage.prompt_tokens, usage.completion_tokens, provider.input_price,
+                                    provider.output_price)
+        answer.currency = provider.currency
     answer.latency_ms = round((ended - run.started) * 1000)
     answer.ttft_ms = round((run.first_token - run.started) * 1000) if run.first_token else None
     db.session.flush()

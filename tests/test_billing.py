@@ -361,3 +361,39 @@ def test_legacy_shape_against_the_legacy_server(make_app, migrated, sso_app_conf
             from tests.conftest import clear_tables
 
             clear_tables()
+
+
+def test_only_a_refused_connection_counts_as_never_sent(casdoor):
+    """Connection refused: Casdoor never saw the request, so the next try needs no lookup.
+    A timeout or an HTTP 500 may come after Casdoor recorded it: those are ambiguous."""
+    from tests.test_billing_client import make_client, settings_for
+    from webapp.billing.client import TransactionsClient
+    from webapp.billing.delivery import never_reached
+    from webapp.casdoor.client import CasdoorClient
+    from webapp.casdoor.errors import CasdoorUnavailable
+
+    closed = settings_for(casdoor).__class__(**{**settings_for(casdoor).__dict__,
+                                               "endpoint": "http://127.0.0.1:9"})
+    with pytest.raises(CasdoorUnavailable) as refused:
+        TransactionsClient(CasdoorClient(closed)).find("5c0e7d1e-4c1b-4a5e-9b8e-2f1d0c9a7b11")
+    assert never_reached(refused.value)
+    for fault in ("http500", "timeout"):
+        casdoor.controls.inject_fault("/api/get-transactions", fault, seconds=1.5)
+        with pytest.raises(CasdoorUnavailable) as ambiguous:
+            make_client(casdoor, timeout=0.5).find("5c0e7d1e-4c1b-4a5e-9b8e-2f1d0c9a7b11")
+        assert not never_reached(ambiguous.value)
+
+
+def test_charges_piled_up_while_casdoor_was_down_are_sent_without_lookups(app, casdoor, store, provider, alice,
+                                                                          run_jobs):
+    ask(alice, store, provider, n=5)
+    app.extensions["billing_client"].casdoor.settings = app.extensions["billing_client"].casdoor.settings.__class__(
+        **{**app.extensions["billing_client"].casdoor.settings.__dict__, "endpoint": "http://127.0.0.1:9"})
+    run_jobs()
+    assert [(c.state, c.attempts, c.ambiguous_at) for c in charges()] == [("pending", 0, None)] * 5
+    del app.extensions["billing_client"]
+    app.extensions["casdoor"].api.settings = app.extensions["casdoor"].settings
+    make_due()
+    casdoor.controls.inject_fault("/api/get-transactions", "envelope", count=100, msg="no lookups expected")
+    run_jobs()
+    assert [c.state for c in charges()] == ["delivered"] * 5 and len(casdoor_rows(casdoor)) == 5

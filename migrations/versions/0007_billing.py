@@ -56,6 +56,7 @@ def upgrade():
     sa.Column('answered_at', sa.DateTime(), nullable=False),
     sa.Column('casdoor_name', sa.String(length=100), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('tries_recorded', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', sa.DateTime(), nullable=True),
     sa.Column('ambiguous_at', sa.DateTime(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),

@@ -28,6 +28,7 @@ import logging
 import random
 from datetime import timedelta
 
+import requests
 from flask import current_app
 
 from webapp.billing import service
@@ -43,7 +44,11 @@ log = logging.getLogger("webapp.billing")
 
 #: A lookup after an unanswered send waits this much longer than the Casdoor timeout.
 AMBIGUITY_MARGIN = 1.0
-MAX_ATTEMPTS = 30
+#: Retries back off 1 s, 2 s, 4 s ... up to BACKOFF_CAP (with jitter): short enough that a
+#: backlog drains within a minute of Casdoor coming back, and MAX_ATTEMPTS at that pace
+#: keeps trying for about three hours before a charge is failed for an administrator.
+BACKOFF_CAP = 20.0
+MAX_ATTEMPTS = 600
 
 
 def draft_for(charge, category):
@@ -54,7 +59,7 @@ def draft_for(charge, category):
 
 
 @job_handler(service.DELIVER_JOB, max_attempts=MAX_ATTEMPTS, lease_seconds=60, backoff_base=1.0,
-             backoff_cap=300.0)
+             backoff_cap=BACKOFF_CAP)
 def deliver_charge(job):
     """Deliver one charge (payload ``{"charge_id"}``); flushes, the job runner commits."""
     if not job.heartbeat():
@@ -67,6 +72,10 @@ def deliver_charge(job):
         charge.state = LOCAL_ONLY
         charge.reason = "Casdoor is not configured: recorded here only."
         return
+    # A try of this job that recorded nothing (its worker died, maybe mid-send) counts as
+    # ambiguous; tries recorded as "never reached Casdoor" (connection refused) do not.
+    unrecorded = job.attempt - 1 - charge.tries_recorded
+    charge.tries_recorded = job.attempt
     timeout = client.casdoor.settings.timeout
     now = utcnow()
     if charge.ambiguous_at is not None:
@@ -75,7 +84,7 @@ def deliver_charge(job):
             # Casdoor may still be working on the send we stopped waiting for.
             raise RetryLater("Waiting for Casdoor to finish the last attempt before looking it up.",
                              delay=(ready - now).total_seconds() + random.uniform(0, 0.5))
-    if job.is_retry or charge.attempts or charge.ambiguous_at is not None:
+    if unrecorded > 0 or charge.ambiguous_at is not None:
         try:
             found = client.find(charge.key)
         except CasdoorError as exc:
@@ -88,6 +97,9 @@ def deliver_charge(job):
         charge.attempts += 1
         name = client.add(draft_for(charge, current_app.config["BILLING_CATEGORY"]))
     except CasdoorUnavailable as exc:
+        if never_reached(exc):
+            charge.attempts -= 1
+            _retry(job, charge, exc.message)
         _unanswered(job, charge, exc, timeout)
     except InsufficientBalance as exc:
         _refused(client, charge, exc)
@@ -99,6 +111,16 @@ def deliver_charge(job):
         _retry(job, charge, f"Casdoor answered unexpectedly: {exc.message}")
     else:
         service.mark_delivered(charge, name)
+
+
+def never_reached(exc):
+    """True when the request certainly never reached Casdoor (no connection was made), so
+    nothing can have been recorded: no wait and no lookup are needed before the next try."""
+    cause = exc.__context__
+    if isinstance(cause, requests.ConnectTimeout):
+        return True
+    return (isinstance(cause, requests.ConnectionError) and not isinstance(cause, requests.Timeout)
+            and "NewConnectionError" in repr(cause.args))
 
 
 def _adopt(charge, found):

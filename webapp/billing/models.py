@@ -68,8 +68,11 @@ class Charge(db.Model):
     answered_at = db.Column(db.DateTime, nullable=False)
     #: The transaction's name at Casdoor (``<casdoor_org>/<casdoor_name>`` in its UI).
     casdoor_name = db.Column(db.String(100))
-    #: Delivery attempts that reached the point of sending.
+    #: Sends that may have reached Casdoor.
     attempts = db.Column(db.Integer, nullable=False, default=0)
+    #: Tries of the current delivery job whose outcome is recorded here; a job on a later
+    #: try than this knows an earlier one died unrecorded (maybe mid-send) and looks first.
+    tries_recorded = db.Column(db.Integer, nullable=False, default=0)
     #: When the next attempt is due (pending only), for the admin page.
     next_attempt_at = db.Column(db.DateTime)
     #: The last time a send ended without an answer (timeout, HTTP 5xx, dropped):

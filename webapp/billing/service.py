@@ -315,9 +315,12 @@ def _detail(message):
 
 
 def requeue(charge):
-    """Send a pending, failed or refused charge again (check-then-send; flushes)."""
+    """Send a pending or failed charge again (flushes). A charge that was ever sent is
+    looked up first, without waiting (its last send is long over)."""
     charge.state = PENDING
     charge.next_attempt_at = utcnow()
+    # -1: the first try of the new job counts one unrecorded try before it, so it looks first.
+    charge.tries_recorded = -1 if charge.attempts else 0
     enqueue(DELIVER_JOB, {"charge_id": charge.id}, dedupe_key=f"billing-charge:{charge.id}")
 
 

@@ -26,6 +26,8 @@ lease stops instead of sending what another worker now holds.
 """
 import logging
 import random
+import threading
+import time
 from datetime import timedelta
 
 import requests
@@ -62,7 +64,7 @@ def draft_for(charge, category):
              backoff_cap=BACKOFF_CAP)
 def deliver_charge(job):
     """Deliver one charge (payload ``{"charge_id"}``); flushes, the job runner commits."""
-    if not job.heartbeat():
+    if not _lease_is_fresh(job) and not job.heartbeat():
         return  # another worker holds this job now
     charge = db.session.get(Charge, job.payload["charge_id"])
     if charge is None or charge.state != PENDING:
@@ -111,6 +113,26 @@ def deliver_charge(job):
         _retry(job, charge, f"Casdoor answered unexpectedly: {exc.message}")
     else:
         service.mark_delivered(charge, name)
+
+
+#: When this process first ran a job of each claim (jobs of one claim share its lease token).
+_claims_seen = {}
+_claims_lock = threading.Lock()
+
+
+def _lease_is_fresh(job):
+    """True while the claim is young enough that its lease cannot have lapsed before this
+    charge is sent (a third of the lease has not passed since the claim's first job started).
+    Older claims renew the lease (one write) before sending, so a worker that fell behind
+    its lease never sends what another worker took over."""
+    now = time.monotonic()
+    with _claims_lock:
+        first = _claims_seen.setdefault(job.token, now)
+        if len(_claims_seen) > 1000:
+            for token, seen in list(_claims_seen.items()):
+                if now - seen > job.spec.lease_seconds:
+                    del _claims_seen[token]
+    return now - first < job.spec.lease_seconds / 3
 
 
 def never_reached(exc):

@@ -125,7 +125,7 @@ class BillingAccount(db.Model):
     #: is still the one its balance check saw (so concurrent answers of one user
     #: are checked one after another, without holding a lock during the check).
     version = db.Column(db.Integer, nullable=False, default=0)
-    #: Casdoor refused a charge for lack of balance; cleared by the next delivered charge.
+    #: Casdoor refused a charge for lack of balance; cleared when a balance check passes again.
     overdrawn_at = db.Column(db.DateTime)
     overdrawn_reason = db.Column(db.Text, nullable=False, default="")
 

@@ -112,19 +112,18 @@ def upper_bound(prompt_tokens, max_answer_tokens, input_price, output_price):
 
 
 def outstanding(user_id, *, session=None, now=None):
-    """``(version, amount)``: this user's billing version, and what is in flight here and not
-    yet in Casdoor's balance (live reservations + charges not yet delivered). Two queries."""
+    """``(version, amount)``: this user's billing version (None before their first
+    reservation), and what is in flight here and not yet in Casdoor's balance (live
+    reservations + charges not yet delivered). One query, on two indexes."""
     session = session or db.session
     now = now or utcnow()
-    version = session.execute(sa.select(BillingAccount.version).where(BillingAccount.user_id == user_id)
-                              ).scalar_one_or_none()
-    reserved = session.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(Reservation.amount), 0))
-        .where(Reservation.user_id == user_id, Reservation.expires_at > now)).scalar_one()
-    undelivered = session.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(Charge.amount), 0))
-        .where(Charge.user_id == user_id, Charge.state == PENDING)).scalar_one()
-    return version, (Decimal(reserved) + Decimal(undelivered)).quantize(QUANTUM)
+    reserved = (sa.select(sa.func.coalesce(sa.func.sum(Reservation.amount), 0))
+                .where(Reservation.user_id == user_id, Reservation.expires_at > now).scalar_subquery())
+    undelivered = (sa.select(sa.func.coalesce(sa.func.sum(Charge.amount), 0))
+                   .where(Charge.user_id == user_id, Charge.state == PENDING).scalar_subquery())
+    version = (sa.select(BillingAccount.version).where(BillingAccount.user_id == user_id).scalar_subquery())
+    row = session.execute(sa.select(version, reserved, undelivered)).one()
+    return row[0], (Decimal(row[1]) + Decimal(row[2])).quantize(QUANTUM)
 
 
 # -- before the answer ------------------------------------------------------------
@@ -147,14 +146,17 @@ def reserve(user, amount, currency):
     config = current_app.config
     session, own = _reservation_session()
     try:
-        _ensure_account(session, user.id, own)
         for _ in range(RESERVE_ROUNDS):
             version, in_flight = outstanding(user.id, session=session)
+            if version is None:
+                _ensure_account(session, user.id, own)
+                continue
             _check(client, config, user, amount, in_flight, currency)
+            # The check passed: the user is not overdrawn (any more).
             taken = session.execute(
                 sa.update(BillingAccount).where(BillingAccount.user_id == user.id,
                                                 BillingAccount.version == version)
-                .values(version=BillingAccount.version + 1))
+                .values(version=BillingAccount.version + 1, overdrawn_at=None, overdrawn_reason=""))
             if taken.rowcount != 1:
                 if own:
                     session.rollback()
@@ -185,8 +187,6 @@ def _reservation_session():
 
 
 def _ensure_account(session, user_id, own):
-    if session.get(BillingAccount, user_id) is not None:
-        return
     try:
         with session.begin_nested():
             session.add(BillingAccount(user_id=user_id, version=0))
@@ -293,7 +293,8 @@ def settle(hold, message, *, user=None):
     db.session.add(charge)
     db.session.flush()
     if billable:
-        enqueue(DELIVER_JOB, {"charge_id": charge.id}, dedupe_key=f"billing-charge:{charge.id}")
+        # A new charge has no job yet: no dedupe key to check (requeue uses one).
+        enqueue(DELIVER_JOB, {"charge_id": charge.id})
     return charge
 
 
@@ -325,16 +326,12 @@ def requeue(charge):
 
 
 def mark_delivered(charge, name):
-    """``charge`` is at Casdoor as ``name``; the user is no longer overdrawn (flushes)."""
+    """``charge`` is at Casdoor as ``name`` (flushes on the runner's commit)."""
     charge.state = DELIVERED
     charge.casdoor_name = name
     charge.delivered_at = utcnow()
     charge.next_attempt_at = None
     charge.reason = ""
-    if charge.user_id is not None:
-        db.session.execute(sa.update(BillingAccount)
-                           .where(BillingAccount.user_id == charge.user_id, BillingAccount.overdrawn_at.is_not(None))
-                           .values(overdrawn_at=None, overdrawn_reason=""))
 
 
 def flag_overdrawn(user_id, reason):

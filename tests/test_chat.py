@@ -416,7 +416,8 @@ def test_openai_compatible_streaming_without_usage_is_estimated_and_priced(app, 
     assert end["price"] == str(answer.price)
     # Not streamed: the server's own usage, exact.
     done = client.post(f"/api/v1/s/research/chats/{chat_id}/messages", json={"text": "Who built the Zephyrine lighthouse?"})
-    assert done.status_code == 201 and done.json["status"] in ("complete", "stopped")
+    assert done.status_code == 201 and done.json["status"] == "complete"
+    assert done.json["usage"]["estimated"] is False and done.json["usage"]["completion"] > 0
 
 
 def test_openai_compatible_failures_end_the_answer_with_a_message(app, db, person, client, llama_server):
@@ -453,6 +454,15 @@ def test_openai_compatible_failures_end_the_answer_with_a_message(app, db, perso
     page = client.get(f"/s/research/chat/{chat_id}").get_data(as_text=True)
     assert "Incomplete answer." in page
 
+    # A server that accepts the connection and never answers: the provider's timeout.
+    from tests.chat_helpers import SilentServer
+    with SilentServer() as silent:
+        provider.base_url, provider.timeout = silent.url, 1
+        db.session.commit()
+        events = events_of(client.post(f"/api/v1/s/research/chats/{chat_id}/messages",
+                                       json={"text": "Zephyrine lighthouse?"}, headers=STREAM))
+    assert events[-1][0] == "error" and "did not answer within 1 s" in events[-1][1]["error"]
+
     # 429 with a server's retry hint.
     with ScriptedServer(429, {"Content-Type": "application/json", "Retry-After": "7"},
                         b'{"error": {"message": "slow down"}}') as scripted:
@@ -461,6 +471,18 @@ def test_openai_compatible_failures_end_the_answer_with_a_message(app, db, perso
         events = events_of(client.post(f"/api/v1/s/research/chats/{chat_id}/messages",
                                        json={"text": "Zephyrine lighthouse?"}, headers=STREAM))
     assert events[-1][0] == "error" and "429" in events[-1][1]["error"]
+
+
+@pytest.mark.parametrize("app_config", [{"CHAT_MAX_STREAMS_PER_USER": 1}])
+def test_streams_per_user_are_capped(app, db, person, client):
+    user, store = person
+    chat_id = new_chat(client)
+    chat = db.session.get(Chat, chat_id)
+    db.session.add(Message(store_id=store.id, chat_id=chat_id, user_id=user.id, role="assistant", status="streaming"))
+    db.session.commit()
+    refused = client.post(f"/api/v1/s/research/chats/{chat_id}/messages", json={"text": "another?"})
+    assert refused.status_code == 429 and "answers being written" in refused.json["message"]
+    assert chat is not None
 
 
 # --- rendering and pages -----------------------------------------------------------

@@ -127,13 +127,15 @@ def _prepare_answer(store, user, chat, question):
     config = provider_service.config_for(provider_row)
     provider = get_provider(config)
     history = _history(chat, question.id, store.memory_limit)
-    built = prompts.build_prompt(provider, config, store.system_prompt, sources, history, question.text)
     try:
-        prompt_tokens = provider.count_tokens(built.messages)
+        built = prompts.build_prompt(provider, config, store.system_prompt, sources, history, question.text)
     except ProviderError as exc:
-        prompt_tokens = 0
+        # The tokenizer cannot load (the local model is missing): the model call will say why.
         log.warning("Counting the prompt for %r failed: %s", provider_row.name, exc.message)
-    reservation = charging.before_answer(user, store, provider_row, prompt_tokens)
+        built = prompts.Prompt(messages=[{"role": "system", "content": prompts.system_text(store.system_prompt, sources)},
+                                         {"role": "user", "content": question.text}],
+                               sources=sources, history_kept=0, max_tokens=config.max_tokens)
+    reservation = charging.before_answer(user, store, provider_row, built.prompt_tokens)
     answer.provider_id, answer.provider_name, answer.model = provider_row.id, provider_row.name, provider_row.model
     answer.currency = provider_row.currency
     answer.sources = [source.stored() for source in built.sources]
@@ -215,8 +217,19 @@ class _Run:
         self.first_token = None
 
 
-def stream_answer(prepared, switch):
+def _completed(provider, prepared):
+    """A non-streamed answer as the events of a stream (the server's usage is then exact)."""
+    completion = provider.complete(prepared.messages, max_tokens=prepared.max_tokens)
+    if completion.text:
+        yield Delta(completion.text)
+    yield completion.finish
+
+
+def stream_answer(prepared, switch, streamed=True):
     """Run the model for ``prepared`` and save the answer; yields events (see the module doc).
+
+    ``streamed=False`` asks the provider for the whole answer in one request (the
+    JSON API): no stop, but the server's own usage where a stream would have none.
 
     Rows are read again by id in the current session (see ``Prepared.answer_id``).
     """
@@ -234,8 +247,11 @@ def stream_answer(prepared, switch):
         yield ("end", charging_message)
         return
     run = _Run()
-    events = get_provider(prepared.config).stream(prepared.messages, max_tokens=prepared.max_tokens,
-                                                  should_stop=switch.should_stop)
+    provider = get_provider(prepared.config)
+    if streamed:
+        events = provider.stream(prepared.messages, max_tokens=prepared.max_tokens, should_stop=switch.should_stop)
+    else:
+        events = _completed(provider, prepared)
     try:
         yield ("sources", [source.stored() for source in prepared.sources])
         for event in events:

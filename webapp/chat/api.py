@@ -286,7 +286,7 @@ def answer_response(prepare):
     if wants_stream():
         return Response(stream_with_context(events()), mimetype="text/event-stream", headers=_stream_headers())
     answer = None
-    run = answering.stream_answer(prepared, switch)
+    run = answering.stream_answer(prepared, switch, streamed=False)
     try:
         for event in run:
             if event[0] == "end":

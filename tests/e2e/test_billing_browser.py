@@ -32,6 +32,17 @@ def sign_in(page, live_server, casdoor, username):
     page.wait_for_url(re.compile(re.escape(live_server.url)))
 
 
+@pytest.fixture(autouse=True)
+def _stop_the_job_runner(app):
+    """The in-process runner is a daemon thread of this test's app: stop it with the test,
+    so that it does not go on working the queue of the tests that follow."""
+    yield
+    runner = app.extensions.get("jobs_runner")
+    if runner is not None:
+        runner.stop.set()
+        time.sleep(0.3)
+
+
 def shoot(page, name):
     try:
         SCREENS.mkdir(parents=True, exist_ok=True)

@@ -109,10 +109,12 @@ def test_balance_too_low_at_the_dry_run_stops_the_answer_with_needed_and_left(ap
 def test_in_flight_answers_count_against_the_balance(app, casdoor, store, provider, alice):
     casdoor.controls.patch_user("storehouse", "alice", balance=0.2)
     first = service.reserve(alice, Decimal("0.15"), "USD")
+    db.session.commit()
     with pytest.raises(service.AnswerNotAllowed) as refused:
         service.reserve(alice, Decimal("0.1"), "USD")
     assert "0.05 USD left" in refused.value.message and "0.15 USD is held" in refused.value.message
     service.release(first)
+    db.session.commit()
     assert service.reserve(alice, Decimal("0.1"), "USD") is not None
 
 
@@ -129,6 +131,7 @@ def test_ten_concurrent_answers_by_a_user_whose_balance_covers_three(app, casdoo
             user = db.session.get(User, user_id)
             try:
                 results.append(service.reserve(user, service.upper_bound(0, 1, 0, provider.output_price), "USD"))
+                db.session.commit()  # as the chat does before the model runs
             except service.AnswerNotAllowed as exc:
                 results.append(exc)
             finally:

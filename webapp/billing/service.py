@@ -12,20 +12,19 @@ The flow of one priced answer (``webapp.chat.charging`` is the only caller):
    not at all. ``webapp.billing.delivery`` then sends it to Casdoor.
 3. :func:`release` when an answer is abandoned before it is settled.
 
-Transactions: ``settle`` only flushes (the chat view commits). ``reserve`` and
-``release`` commit their own short transactions on a connection of their own:
-a reservation must count for the user's other answers at once, while the
-model is still writing, and must not keep the answer's transaction (and, on
-SQLite, the database's one write lock) open for that long. The one exception
-is SQLite while the caller's session already holds the write lock (it
-flushed and has not committed): a second connection would wait for the
-first, so the reservation then joins the caller's transaction.
+Transactions: every function here only flushes; the caller commits. The chat
+commits right after ``before_answer`` (the question, the reservation and the
+"streaming" answer row), before the model runs, and again with the final
+answer and its charge.
 
 Concurrent answers of one user are checked one after another by
 compare-and-swap on ``billing_accounts.version``: read the version and the
-outstanding sum, ask Casdoor, and take the reservation only if the version is
-unchanged (otherwise start over with the newer sum). No lock is held while
-Casdoor is asked, on either database.
+outstanding sum, ask Casdoor, then take the reservation only if the version is
+unchanged (otherwise start over with the newer sum). The ``UPDATE`` of the
+version holds that user's row until the caller commits (PostgreSQL), or the
+database's write lock does (SQLite): a concurrent answer of the same user
+waits there, finds the version changed and checks again, counting the first
+answer's reservation. No lock is taken before Casdoor is asked.
 """
 import logging
 import uuid
@@ -36,13 +35,13 @@ from decimal import ROUND_CEILING, Decimal
 import sqlalchemy as sa
 from flask import current_app, has_request_context
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from webapp.billing.client import QUANTUM, TransactionDraft, TransactionsClient
 from webapp.billing.errors import BillingError, BillingRejected, InsufficientBalance, format_amount
 from webapp.billing.models import (DELIVERED, LOCAL_ONLY, PENDING, BillingAccount, Charge, Reservation)
 from webapp.casdoor import get_casdoor
 from webapp.casdoor.errors import CasdoorError, CasdoorUnavailable
+from webapp.database import savepoint
 from webapp.extensions import db
 from webapp.jobs import enqueue
 from webapp.users.models import User, utcnow
@@ -144,56 +143,35 @@ def reserve(user, amount, currency):
         return None
     client = transactions_client()
     config = current_app.config
-    session, own = _reservation_session()
+    session = db.session
+    for _ in range(RESERVE_ROUNDS):
+        version, in_flight = outstanding(user.id, session=session)
+        if version is None:
+            _ensure_account(session, user.id)
+            continue
+        _check(client, config, user, amount, in_flight, currency)
+        # The check passed: the user is not overdrawn (any more).
+        taken = session.execute(
+            sa.update(BillingAccount).where(BillingAccount.user_id == user.id, BillingAccount.version == version)
+            .values(version=BillingAccount.version + 1, overdrawn_at=None, overdrawn_reason=""))
+        if taken.rowcount != 1:
+            continue  # another answer of this user reserved meanwhile: check again, counting it
+        now = utcnow()
+        reservation = Reservation(user_id=user.id, amount=amount, currency=currency, created_at=now,
+                                  expires_at=now + timedelta(seconds=config["BILLING_RESERVATION_SECONDS"]))
+        session.add(reservation)
+        session.flush()
+        return Hold(reservation.id, user.id, amount, currency)
+    raise AnswerNotAllowed("Too many of your answers are starting at once; try again in a moment.")
+
+
+def _ensure_account(session, user_id):
+    """The user's ``billing_accounts`` row, created at their first reservation."""
     try:
-        for _ in range(RESERVE_ROUNDS):
-            version, in_flight = outstanding(user.id, session=session)
-            if version is None:
-                _ensure_account(session, user.id, own)
-                continue
-            _check(client, config, user, amount, in_flight, currency)
-            # The check passed: the user is not overdrawn (any more).
-            taken = session.execute(
-                sa.update(BillingAccount).where(BillingAccount.user_id == user.id,
-                                                BillingAccount.version == version)
-                .values(version=BillingAccount.version + 1, overdrawn_at=None, overdrawn_reason=""))
-            if taken.rowcount != 1:
-                if own:
-                    session.rollback()
-                continue  # another answer of this user reserved meanwhile: check again with it
-            now = utcnow()
-            reservation = Reservation(user_id=user.id, amount=amount, currency=currency, created_at=now,
-                                      expires_at=now + timedelta(seconds=config["BILLING_RESERVATION_SECONDS"]))
-            session.add(reservation)
-            session.flush()
-            hold = Hold(reservation.id, user.id, amount, currency)
-            if own:
-                session.commit()
-            return hold
-        raise AnswerNotAllowed("Too many of your answers are starting at once; try again in a moment.")
-    finally:
-        if own:
-            session.close()
-
-
-def _reservation_session():
-    """``(session, own)``: a session of its own, except on SQLite while the caller's
-    session already holds the write lock (see the module docstring)."""
-    if db.engine.dialect.name == "sqlite" and db.session().in_transaction():
-        raw = db.session.connection().connection.dbapi_connection
-        if raw.in_transaction:
-            return db.session, False
-    return Session(db.engine, expire_on_commit=False), True
-
-
-def _ensure_account(session, user_id, own):
-    try:
-        with session.begin_nested():
+        with savepoint():
             session.add(BillingAccount(user_id=user_id, version=0))
     except IntegrityError:
         pass  # another answer created it first
-    if own:
-        session.commit()
 
 
 def _check(client, config, user, amount, in_flight, currency):
@@ -241,18 +219,12 @@ def _when_casdoor_down(config, amount, in_flight, currency):
 
 
 def release(hold):
-    """Drop the reservation of an answer that was abandoned before :func:`settle`
-    (commits on a connection of its own, or joins the caller's SQLite transaction)."""
+    """Drop the reservation of an answer abandoned before :func:`settle` (flushes). An
+    answer whose process died never gets here: its reservation expires instead
+    (``BILLING_RESERVATION_SECONDS``)."""
     if hold is None or hold.reservation_id is None:
         return
-    session, own = _reservation_session()
-    try:
-        session.execute(sa.delete(Reservation).where(Reservation.id == hold.reservation_id))
-        if own:
-            session.commit()
-    finally:
-        if own:
-            session.close()
+    db.session.execute(sa.delete(Reservation).where(Reservation.id == hold.reservation_id))
 
 
 # -- with the answer -------------------------------------------------------------------

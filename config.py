@@ -229,6 +229,16 @@ class Config:
     #: the local model by ``flask billing demo-price``. Empty: the local model stays free.
     BILLING_DEMO_LOCAL_PRICES = _env("BILLING_DEMO_LOCAL_PRICES")
 
+    # Knowledge (webapp/knowledge): uploaded files, indexed for search.
+    #: Where uploaded files' bytes are kept (content-addressed); empty = instance/files.
+    KNOWLEDGE_FILES_DIR = _env("KNOWLEDGE_FILES_DIR")
+    #: Largest file accepted, in MB.
+    KNOWLEDGE_MAX_FILE_MB = float(_env("KNOWLEDGE_MAX_FILE_MB", "25"))
+    #: Total size of one store's files, in MB (0 = no quota).
+    KNOWLEDGE_STORE_QUOTA_MB = float(_env("KNOWLEDGE_STORE_QUOTA_MB", "1024"))
+    #: Files in one upload request (the request may be that many times the file limit).
+    KNOWLEDGE_MAX_FILES_PER_UPLOAD = _env_int("KNOWLEDGE_MAX_FILES_PER_UPLOAD", 20)
+
 
 class DevelopmentConfig(Config):
     DEBUG = False  # the debugger would show stack traces; `make run` is for trying the app

@@ -48,14 +48,16 @@ _apps_made = []
 
 
 @pytest.fixture(scope="session")
-def make_app(database_uri):
+def make_app(database_uri, tmp_path_factory):
     """Build an app on the test database with config overrides."""
+    files_dir = str(tmp_path_factory.mktemp("knowledge-files"))  # uploaded bytes, never in the checkout
 
     def make(**overrides):
         # NullPool: every app in the run gets its own engine, and pooled
         # connections would outlive the test that opened them.
         settings = {"SQLALCHEMY_DATABASE_URI": database_uri,
-                    "SQLALCHEMY_ENGINE_OPTIONS": {"poolclass": sa.pool.NullPool}}
+                    "SQLALCHEMY_ENGINE_OPTIONS": {"poolclass": sa.pool.NullPool},
+                    "KNOWLEDGE_FILES_DIR": files_dir}
         config = type("Config", (TestingConfig,), {**settings, **overrides})
         app = create_app(config)
         _apps_made.append(app)

@@ -3,7 +3,6 @@
 Models run for real: the local SmolLM2 in-process, and llama.cpp's OpenAI-compatible
 server on loopback (``tests.chat_helpers``). Answers are kept to a few tokens.
 """
-import hashlib
 import json
 import threading
 from decimal import Decimal
@@ -17,7 +16,7 @@ from webapp.chat.errors import AnswerRefused
 from webapp.chat.models import Chat, Message, Provider
 from webapp.chat.pricing import answer_price
 from webapp.chat.rendering import render_answer
-from webapp.knowledge.models import READY, KnowledgeChunk, KnowledgeFile
+from webapp.knowledge.models import READY
 
 SERVER_KEY = "sk-chat-test-key-abcdef0123456789"
 FACT = ("The Zephyrine lighthouse on Corvala island was built in 1887 by the engineer Ottilie Brandvik. "
@@ -27,15 +26,16 @@ FACT = ("The Zephyrine lighthouse on Corvala island was built in 1887 by the eng
 # --- helpers -----------------------------------------------------------------------
 
 def add_file(db, store, name, text, heading=""):
-    """A ready knowledge file with one chunk (what the indexing job leaves behind)."""
-    digest = hashlib.sha256(f"{store.id}{name}{text}".encode()).hexdigest()
-    file = KnowledgeFile(store_id=store.id, name=name, content_type="text/plain", size=len(text), sha256=digest,
-                         storage_key=digest, status=READY, progress=100, chunk_count=1, text_chars=len(text))
-    db.session.add(file)
-    db.session.flush()
-    db.session.add(KnowledgeChunk(store_id=store.id, file_id=file.id, ordinal=0, heading=heading, text=text,
-                                  token_count=len(text.split())))
-    db.session.commit()
+    """A file of ``store`` added and indexed through the knowledge service, as an upload is."""
+    from flask import current_app
+
+    from tests.knowledge_helpers import add_indexed_file
+
+    if heading:
+        name = name.rsplit(".", 1)[0] + ".md"
+        text = f"# {heading}\n\n{text}\n"
+    file = add_indexed_file(current_app._get_current_object(), store, name, text.encode())
+    assert file.status == READY, (file.status, file.reason)
     return file
 
 
@@ -255,7 +255,7 @@ def test_refused_answer_keeps_only_the_question(app, db, person, client, monkeyp
 
 def test_local_model_streams_a_grounded_answer_with_its_source(app, db, person, client, monkeypatch):
     user, store = person
-    file = add_file(db, store, "lighthouse.txt", FACT, heading="History")
+    file = add_file(db, store, "lighthouse.md", FACT, heading="History")
     make_provider(db)
     seen = {}
 
@@ -271,7 +271,7 @@ def test_local_model_streams_a_grounded_answer_with_its_source(app, db, person, 
     names = [name for name, _ in events]
     assert names[0] == "start" and names[1] == "sources" and names[-1] == "end" and "delta" in names
     sources = events[1][1]["sources"]
-    assert sources[0]["n"] == 1 and sources[0]["file_id"] == file.id and sources[0]["file_name"] == "lighthouse.txt"
+    assert sources[0]["n"] == 1 and sources[0]["file_id"] == file.id and sources[0]["file_name"] == "lighthouse.md"
     assert sources[0]["heading"] == "History" and "<mark>" in sources[0]["snippet"]
     end = events[-1][1]
     text = "".join(data["text"] for name, data in events if name == "delta")
@@ -285,6 +285,23 @@ def test_local_model_streams_a_grounded_answer_with_its_source(app, db, person, 
     assert answer.provider_name == "Local" and answer.model == "SmolLM2-135M-Instruct"
     assert len(answer.charge_key) == 36
     assert seen["message"][0] == answer.id  # after_answer ran with the saved answer
+
+
+def test_a_busy_local_model_makes_the_answer_wait(app, db, person, client):
+    from webapp.chat.local_model import get_local_model
+    from webapp.chat.tokens import bundled_model_path
+
+    user, store = person
+    add_file(db, store, "lighthouse.txt", FACT)
+    make_provider(db, max_tokens=4)
+    model = get_local_model(bundled_model_path(), 2048)
+    model.lock.acquire()  # someone else's answer is being generated
+    threading.Timer(1.0, model.lock.release).start()
+    chat_id = new_chat(client)
+    events = events_of(client.post(f"/api/v1/s/research/chats/{chat_id}/messages",
+                                   json={"text": "Who built the Zephyrine lighthouse?"}, headers=STREAM))
+    names = [name for name, _ in events]
+    assert names.index("waiting") < names.index("delta") and names[-1] == "end"
 
 
 def test_retrieval_is_confined_to_the_store(app, db, person, create_store):
@@ -553,3 +570,44 @@ def test_usage_page_totals_groups_and_csv(app, db, person, client, create_user, 
     assert len(mine.splitlines()) == 1
     by_user = admin_client.get("/s/research/usage/?scope=store&group=user&format=csv").get_data(as_text=True)
     assert "asker,2,2234,567,0.00067530,USD" in by_user
+
+
+def test_init_provider_command_creates_the_default_local_provider(app, db):
+    result = app.test_cli_runner().invoke(args=["chat", "init-provider"])
+    assert result.exit_code == 0, result.output
+    assert "Default provider: Local (local, SmolLM2-135M-Instruct)" in result.output
+    provider = db.session.execute(db.select(Provider)).scalar_one()
+    assert provider.is_default and provider.input_price == 0 and provider.output_price == 0
+    # Running it again changes nothing.
+    assert app.test_cli_runner().invoke(args=["chat", "init-provider"]).exit_code == 0
+    assert db.session.execute(db.select(db.func.count()).select_from(Provider)).scalar() == 1
+
+
+def test_usage_page_uses_a_fixed_number_of_queries(app, db, person, client):
+    user, store = person
+    chat_id = new_chat(client)
+    counts = []
+    for n in (2, 40):
+        while db.session.execute(db.select(db.func.count()).where(Message.role == "assistant")).scalar() < n:
+            db.session.add(Message(store_id=store.id, chat_id=chat_id, user_id=user.id, role="assistant", text="x",
+                                   status="complete", provider_name=f"P{n % 3}", model="m", prompt_tokens=10,
+                                   completion_tokens=5, price=Decimal("0.00000150"), currency="USD"))
+            db.session.commit()
+        client.get("/s/research/usage/")
+        with counting_queries(db.engine) as queries:
+            assert client.get("/s/research/usage/?group=provider").status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
+
+
+def test_a_long_chat_pages_back_through_earlier_messages(app, db, person, client):
+    user, store = person
+    chat_id = new_chat(client)
+    db.session.add_all([Message(store_id=store.id, chat_id=chat_id, user_id=user.id, role="user", text=f"question {i}")
+                        for i in range(60)])
+    db.session.commit()
+    page = client.get(f"/s/research/chat/{chat_id}").get_data(as_text=True)
+    assert "question 59" in page and "question 9<" not in page and 'data-testid="earlier-messages"' in page
+    first_shown = db.session.execute(db.select(Message.id).where(Message.text == "question 10")).scalar()
+    earlier = client.get(f"/s/research/chat/{chat_id}?before={first_shown}").get_data(as_text=True)
+    assert "question 9<" in earlier and "question 0<" in earlier and "question 10<" not in earlier

@@ -33,7 +33,8 @@ def test_store_entries_in_order_with_the_current_page_marked(app, client, create
     login(client, grant(create_user(), general))
     assert nav_links(client.get("/s/general/documents/").get_data(as_text=True)) == [
         ("Overview", "/s/general/", False), ("Chat", "/s/general/chat/", False),
-        ("Documents", "/s/general/documents/", True), ("Usage", "/s/general/usage/", False)]
+        ("Documents", "/s/general/documents/", True), ("Knowledge", "/s/general/knowledge/", False),
+        ("Usage", "/s/general/usage/", False)]
     # A document's page belongs under "Documents".
     assert nav_links(client.get(f"/s/general/documents/{document.id}").get_data(as_text=True))[2][2] is True
     assert nav_links(client.get("/s/general/").get_data(as_text=True))[0] == ("Overview", "/s/general/", True)
@@ -49,7 +50,8 @@ def test_admin_entries_only_for_administrators(app, client, create_user, login, 
     login(admin_client, create_user(is_admin=True))
     page = admin_client.get("/admin/users/").get_data(as_text=True)
     assert nav_links(page) == [("Overview", "/s/general/", False), ("Chat", "/s/general/chat/", False),
-                               ("Documents", "/s/general/documents/", False), ("Usage", "/s/general/usage/", False),
+                               ("Documents", "/s/general/documents/", False),
+                               ("Knowledge", "/s/general/knowledge/", False), ("Usage", "/s/general/usage/", False),
                                ("Stores", "/admin/stores/", False), ("Users", "/admin/users/", True),
                                ("Providers", "/admin/providers/", False), ("Billing", "/admin/billing/", False)]
     assert '<h2 class="nav-heading">Admin</h2>' in sidebar_nav(page)
@@ -80,22 +82,23 @@ def fake_user(is_admin=False):
 def test_an_entry_waits_for_its_page(make_app, migrated):
     """A feature may register its entry before its pages exist: it shows once they do."""
     app = make_app()
-    nav_item(app, "store", "notes.list_notes", "Notes", "chat", order=15)
+    nav_item(app, "store", "notes.list_notes", "Notes", "book", order=16)
     with app.test_request_context("/"):
         store = SimpleNamespace(name="general")
         labels = [link.label for link in resolve_navigation(app, fake_user(), store, None)["store"]]
-    assert labels == ["Overview", "Chat", "Documents", "Usage"]
+    assert labels == ["Overview", "Chat", "Documents", "Knowledge", "Usage"]
 
     app = make_app()
     notes = Blueprint("notes", __name__)
     notes.add_url_rule("/s/<store>/notes/", "list_notes", lambda store: "")
     app.register_blueprint(notes)
-    nav_item(app, "store", "notes.list_notes", "Notes", "chat", order=12)
+    nav_item(app, "store", "notes.list_notes", "Notes", "book", order=16)
     with app.test_request_context("/s/general/notes/"):
         links = resolve_navigation(app, fake_user(), SimpleNamespace(name="general"), "notes.list_notes")["store"]
     assert [(link.label, link.url, link.is_current) for link in links] == [
-        ("Overview", "/s/general/", False), ("Notes", "/s/general/notes/", True), ("Chat", "/s/general/chat/", False),
-        ("Documents", "/s/general/documents/", False), ("Usage", "/s/general/usage/", False)]
+        ("Overview", "/s/general/", False), ("Chat", "/s/general/chat/", False),
+        ("Notes", "/s/general/notes/", True), ("Documents", "/s/general/documents/", False),
+        ("Knowledge", "/s/general/knowledge/", False), ("Usage", "/s/general/usage/", False)]
 
 
 def test_each_app_has_its_own_registry(make_app, migrated):

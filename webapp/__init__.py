@@ -58,6 +58,9 @@ def create_app(config_class=Config):
     from webapp import chat
 
     chat.init_app(app)
+    from webapp import knowledge
+
+    knowledge.init_app(app)
     app.register_blueprint(casdoor_bp)
     app.register_blueprint(accounts_bp)
 

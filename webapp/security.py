@@ -66,6 +66,8 @@ def body_limit(max_bytes, *, form_memory=None):
     Put it directly under the route decorator; ``functools.wraps`` in the
     decorators below it carries the attribute up anyway.
 
+    :param max_bytes: a number, or a function of the app returning one (a limit
+        that follows the app's config, such as ``KNOWLEDGE_MAX_FILE_MB``).
     :param form_memory: the largest non-file field of a multipart form
         (``request.max_form_memory_size``); unchanged when None.
     """
@@ -83,8 +85,11 @@ def apply_body_limit():
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
     if view is None:
         return
-    if getattr(view, "max_content_length", None) is not None:
-        request.max_content_length = view.max_content_length
+    limit = getattr(view, "max_content_length", None)
+    if callable(limit):
+        limit = limit(current_app)
+    if limit is not None:
+        request.max_content_length = limit
     if getattr(view, "max_form_memory_size", None) is not None:
         request.max_form_memory_size = view.max_form_memory_size
 

@@ -97,7 +97,9 @@ def upgrade():
     )
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.create_index('ix_messages_chat_id_id', ['chat_id', 'id'], unique=False)
-        batch_op.create_index('ix_messages_store_id_created_at', ['store_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_messages_store_id_created_at', ['store_id', 'created_at'], unique=False,
+                              postgresql_include=['role', 'user_id', 'provider_name', 'currency', 'prompt_tokens',
+                                                  'completion_tokens', 'price'])
         batch_op.create_index('ix_messages_user_id_created_at', ['user_id', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_messages_provider_id'), ['provider_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_messages_store_id'), ['store_id'], unique=False)

@@ -233,8 +233,12 @@
       current = null;
       setBusy(false);
       var title = document.querySelector('#chat-list [aria-current="page"]');
-      if (title && title.textContent === "New chat" && list.querySelector(".msg-user .msg-text")) {
-        title.textContent = list.querySelector(".msg-user .msg-text").textContent.slice(0, 80);
+      var first = list.querySelector(".msg-user .msg-text");
+      if (title && title.textContent === "New chat" && first) {
+        title.textContent = first.textContent.slice(0, 80);
+        title.title = title.textContent;
+        var heading = main.querySelector(".chat-title");
+        if (heading) { heading.textContent = title.textContent; heading.title = title.textContent; }
       }
     });
   }

@@ -39,15 +39,32 @@ def ask(page, text):
     page.get_by_test_id("send").click()
 
 
-def test_ask_stream_stop_regenerate_and_usage(live_server, page, db, create_user, create_store, grant):
+def test_upload_ask_stream_stop_regenerate_and_usage(app, live_server, page, db, create_user, create_store, grant,
+                                                     tmp_path):
+    from webapp.jobs.worker import Worker
+
     page.set_viewport_size({"width": 1280, "height": 800})
     store = create_store("research", display_name="Research")
-    add_file(db, store, "lighthouse.md", FACT, heading="History")
     add_file(db, store, "counting.txt", "Counting practice: one, two, three, four, five, six, seven, eight.")
     make_provider(db, max_tokens=160)
     user = create_user("asker", display_name="Ada Asker")
     grant(user, store)
     sign_in(page, live_server, user)
+
+    # Upload the file the question is about, through the Knowledge page, and let it be indexed.
+    page.get_by_role("link", name="Knowledge", exact=True).click()
+    upload = tmp_path / "lighthouse.md"
+    upload.write_text(f"# History\n\n{FACT}\n")
+    page.get_by_test_id("file-input").set_input_files([str(upload)])
+    page.get_by_text("Uploaded", exact=True).wait_for()
+    worker = Worker(app, poll_interval=0.05, name="e2e-chat-worker")
+    thread = worker.start_in_background()
+    try:
+        page.locator('tr[data-file-id] [data-status="ready"]').nth(1).wait_for(timeout=30_000)
+    finally:
+        worker.stop.set()
+        thread.join(10)
+
     page.get_by_test_id("nav-chat").click()
     page.get_by_test_id("composer").wait_for()
     shot(page, "01-chat-empty")
@@ -59,6 +76,7 @@ def test_ask_stream_stop_regenerate_and_usage(live_server, page, db, create_user
     page.get_by_test_id("stop").wait_for(state="visible")
     answer.locator(".msg-meta:not(:empty)").wait_for(timeout=60_000)
     assert answer.get_by_test_id("source-link").first.inner_text() == "lighthouse.md"
+    assert "/s/research/knowledge/files/" in answer.get_by_test_id("source-link").first.get_attribute("href")
     assert "History" in answer.get_by_test_id("sources").inner_text()
     assert "tokens" in answer.get_by_test_id("answer-meta").inner_text()
     assert page.get_by_test_id("chat-title").count() == 0 or True
@@ -126,3 +144,31 @@ def test_markup_from_a_model_or_a_file_is_inert(live_server, page, db, create_us
         assert page.get_by_test_id("answer").last.locator("img, script").count() == 0
         shot(page, "05-chat-xss-inert")
     assert page.evaluate("window.__xss") is None
+
+
+def test_admin_sets_up_a_provider_and_reads_usage(live_server, page, db, create_user, create_store):
+    page.set_viewport_size({"width": 1280, "height": 800})
+    create_store("research", display_name="Research")
+    make_provider(db)
+    admin = create_user("boss", display_name="Bea Boss", is_admin=True)
+    sign_in(page, live_server, admin)
+    page.goto(live_server.url + "/admin/providers/")
+    page.get_by_test_id("add-provider").click()
+    page.get_by_label("Name").fill("Research GPU")
+    page.get_by_label("Kind").select_option("openai")
+    page.get_by_label("Base URL").fill("http://127.0.0.1:9/v1")
+    page.get_by_label("Model").fill("llama-3.1-8b-instruct")
+    page.get_by_label("API key").fill("sk-browser-secret-42")
+    page.get_by_label("Input price per million tokens").fill("0.15")
+    page.get_by_label("Output price per million tokens").fill("0.60")
+    shot(page, "06-provider-form")
+    page.get_by_role("button", name="Add provider").click()
+    page.get_by_test_id("provider-table").wait_for()
+    assert "sk-browser-secret" not in page.content()
+    shot(page, "07-providers")
+    page.locator('tr[data-provider="Research GPU"]').get_by_role("link", name="Edit").click()
+    assert page.get_by_label("API key", exact=True).input_value() == ""
+    assert "leave blank to keep" in page.content()
+    page.goto(live_server.url + "/s/research/usage/?scope=store&group=user")
+    page.get_by_test_id("usage-chart").wait_for()
+    shot(page, "08-usage-admin")

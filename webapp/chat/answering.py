@@ -239,12 +239,12 @@ def stream_answer(prepared, switch, streamed=True):
     if prepared.provider_id is not None:
         prepared.provider = db.session.get(Provider, prepared.provider_id)
     if not prepared.runs_model:
+        # No knowledge matched: the fixed answer, no model, nothing to charge.
         yield ("sources", [])
         yield ("delta", answer.text)
-        charging_message = answer
         answer.latency_ms = answer.ttft_ms = 0
         db.session.flush()
-        yield ("end", charging_message)
+        yield ("end", answer)
         return
     run = _Run()
     provider = get_provider(prepared.config)

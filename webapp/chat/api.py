@@ -39,16 +39,21 @@ class TooManyStreams(StorehouseError):
 
 # --- payloads ------------------------------------------------------------------------
 
-def source_url(source):
-    """The file page of a source, when the knowledge pages are installed."""
+def source_url(source, store_name=None):
+    """The file page of a source (at its chunk), when the knowledge pages are installed.
+
+    ``store_name``: needed inside an answer stream, whose ``g`` no longer holds the store.
+    """
+    store_name = store_name or g.store.name
     try:
-        return url_for("knowledge.show_file", file_id=source["file_id"])
+        return url_for("knowledge.show_file", store=store_name, file_id=source["file_id"],
+                       _anchor=f"chunk-{source['chunk_id']}")
     except Exception:  # noqa: BLE001  (werkzeug BuildError: no file pages in this app)
         return None
 
 
-def sources_payload(sources):
-    return [{**source, "url": source_url(source)} for source in sources]
+def sources_payload(sources, store_name=None):
+    return [{**source, "url": source_url(source, store_name)} for source in sources]
 
 
 def chat_payload(chat):
@@ -56,13 +61,13 @@ def chat_payload(chat):
             "created_at": chat.created_at.isoformat() + "Z", "updated_at": chat.updated_at.isoformat() + "Z"}
 
 
-def message_payload(message):
+def message_payload(message, store_name=None):
     payload = {"id": message.id, "chat_id": message.chat_id, "role": message.role, "text": message.text,
                "status": message.status, "created_at": message.created_at.isoformat() + "Z"}
     if message.role == "assistant":
         payload.update(
             html=str(render_answer(message.text, len(message.sources), f"src-{message.id}")),
-            sources=sources_payload(message.sources), error=message.error or None,
+            sources=sources_payload(message.sources, store_name), error=message.error or None,
             provider=message.provider_name, model=message.model,
             usage={"prompt": message.prompt_tokens, "completion": message.completion_tokens,
                    "estimated": message.usage_estimated},
@@ -232,8 +237,8 @@ def sse(event, data):
     return f"event: {event}\ndata: {json.dumps(data)}\n\n"
 
 
-def _final(message):
-    payload = message_payload(message)
+def _final(message, store_name=None):
+    payload = message_payload(message, store_name)
     return {"message_id": message.id, "status": message.status, "usage": payload["usage"],
             "price": payload["price"], "price_display": display(message.price), "currency": message.currency,
             "html": payload["html"],
@@ -257,6 +262,7 @@ def answer_response(prepare):
         raise
     db.session.commit()
     question_id, answer_id = prepared.question.id, prepared.answer.id
+    store_name = g.store.name
     switch = streams.StopSwitch(answer_id, db.engine)
 
     def events():
@@ -268,12 +274,12 @@ def answer_response(prepare):
                 if kind == "delta":
                     yield sse("delta", {"text": event[1]})
                 elif kind == "sources":
-                    yield sse("sources", {"sources": sources_payload(event[1])})
+                    yield sse("sources", {"sources": sources_payload(event[1], store_name)})
                 elif kind == "waiting":
                     yield sse("waiting", {})
                 elif kind == "end":
                     db.session.commit()
-                    final = _final(event[1])
+                    final = _final(event[1], store_name)
                     final["question_id"] = question_id
                     yield sse("error" if final["status"] == "failed" else "end", final)
         finally:

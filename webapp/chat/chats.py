@@ -58,11 +58,13 @@ def list_messages(chat, *, cursor=None, limit=50):
                     order=[(Message.id, "asc")], cursor=cursor, limit=limit)
 
 
-def latest_messages(chat, limit=50):
-    """The newest ``limit`` messages, oldest first, and whether older ones exist."""
-    rows = db.session.execute(
-        Message.query_for(chat.store).filter(Message.chat_id == chat.id, Message.deleted_at.is_(None))
-        .order_by(Message.id.desc()).limit(limit + 1)).scalars().all()
+def latest_messages(chat, limit=50, before=None):
+    """The newest ``limit`` messages (before the id ``before``, if given), oldest first,
+    and whether older ones exist."""
+    query = Message.query_for(chat.store).filter(Message.chat_id == chat.id, Message.deleted_at.is_(None))
+    if before is not None:
+        query = query.filter(Message.id < before)
+    rows = db.session.execute(query.order_by(Message.id.desc()).limit(limit + 1)).scalars().all()
     return list(reversed(rows[:limit])), len(rows) > limit
 
 

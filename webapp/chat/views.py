@@ -46,11 +46,12 @@ def show_chat(chat_id):
     everyone = chat.user_id != g.user.id or (request.args.get("all") == "1"
                                              and chats.may_view_others(g.user, g.store))
     page, q = _sidebar(everyone)
-    messages, has_older = chats.latest_messages(chat, MESSAGES_SHOWN)
+    before = request.args.get("before", type=int)
+    messages, has_older = chats.latest_messages(chat, MESSAGES_SHOWN, before=before if before and before > 0 else None)
     rendered = [(m, render_answer(m.text, len(m.sources), f"src-{m.id}") if m.role == "assistant" else None,
                  [{**s, "url": source_url(s)} for s in (m.sources or [])]) for m in messages]
     return render_template("chat/workspace.html", store=g.store, page=page, q=q, chat=chat, messages=rendered,
-                           has_older=has_older, everyone=everyone, read_only=chat.user_id != g.user.id,
+                           has_older=has_older, earlier=before, everyone=everyone, read_only=chat.user_id != g.user.id,
                            may_view_others=chats.may_view_others(g.user, g.store), form=ConfirmForm(),
                            streaming=STREAMING)
 

@@ -111,13 +111,9 @@ def fts5_expression(terms):
 
 
 def websearch_expression(terms):
-    """A ``websearch_to_tsquery`` string: the phrase in quotes OR each word (it never raises)."""
+    """A ``websearch_to_tsquery`` string: each word, OR-ed (it never raises on any string)."""
     # "or" as a word would be read as the operator; it is a stop word anyway.
-    parts = []
-    if terms.phrase:
-        parts.append('"' + " ".join(word for word in terms.phrase if word != "or") + '"')
-    parts.extend(word for word in terms.words if word != "or")
-    return " or ".join(part for part in parts if part not in ('""', ""))
+    return " or ".join(word for word in terms.words if word != "or")
 
 
 def search(store, query, k=DEFAULT_K):
@@ -133,7 +129,7 @@ def search(store, query, k=DEFAULT_K):
     k = clamp_k(k)
     if db.engine.dialect.name == "postgresql":
         rows = db.session.execute(_POSTGRESQL_SEARCH, {
-            "store_id": store.id, "query": websearch_expression(terms), "k": k,
+            "store_id": store.id, "query": websearch_expression(terms), "phrase": " ".join(terms.phrase), "k": k,
             "options": _HEADLINE_OPTIONS,
         })
     else:
@@ -182,14 +178,19 @@ _SQLITE_SEARCH = sa.text(f"""
 """)
 
 # Ranking first (on the GIN index's matches), headlines only for the k winners:
-# ts_headline re-parses the text and is the expensive part.
+# ts_headline re-parses the text and is the expensive part. ts_rank_cd gives an
+# OR-ed phrase no more weight than its words, so the phrase is ranked apart and
+# counts double: the chunk holding the exact phrase comes first, as with bm25.
+# Normalisation 1 (divide by 1 + log length) keeps long chunks from winning on size.
 _POSTGRESQL_SEARCH = sa.text(f"""
     SELECT best.chunk_id, best.file_id, f.name AS file_name, best.heading, best.text, best.score,
            ts_headline('{PG_CONFIG}', best.text, best.query, :options) AS snippet
     FROM (
         SELECT c.id AS chunk_id, c.file_id, c.heading, c.text, q.query,
-               ts_rank_cd(c.search_vector, q.query) AS score
-        FROM knowledge_chunks AS c, websearch_to_tsquery('{PG_CONFIG}', :query) AS q(query)
+               ts_rank_cd(c.search_vector, q.query, 1) + 2 * ts_rank_cd(c.search_vector, q.phrase, 1) AS score
+        FROM knowledge_chunks AS c,
+             (SELECT websearch_to_tsquery('{PG_CONFIG}', :query) AS query,
+                     phraseto_tsquery('{PG_CONFIG}', :phrase) AS phrase) AS q
         WHERE c.store_id = :store_id AND c.search_vector @@ q.query
         ORDER BY score DESC, c.id
         LIMIT :k

@@ -1,0 +1,140 @@
+"""The store's Knowledge pages: ``/s/<store>/knowledge/...``.
+
+``g.store`` is loaded (or 404ed) by ``webapp.stores.scoping`` before any view
+here runs; files are read only through ``KnowledgeFile.query_for`` and
+``get_in_store_or_404``. Uploads from the page are XHRs answered with the
+API's JSON (so the page can show each file's progress and refusal), or, without
+JavaScript, a plain form post answered with a redirect and messages.
+"""
+from flask import abort, current_app, flash, g, jsonify, redirect, render_template, request, send_file, url_for
+
+from webapp.auth.decorators import login_required
+from webapp.errors import wants_json
+from webapp.extensions import db
+from webapp.knowledge import bp, service
+from webapp.knowledge import requests as knowledge_requests
+from webapp.knowledge.api import file_payload, files_page, upload_response
+from webapp.knowledge.models import KnowledgeChunk, KnowledgeFile
+from webapp.knowledge.search import DEFAULT_K, MAX_K, search as search_chunks
+from webapp.knowledge.storage import get_storage
+from webapp.pagination import page_size, paginate
+from webapp.security import body_limit
+from webapp.stores.forms import ConfirmForm
+from webapp.stores.scoping import get_in_store_or_404
+
+#: Most files one status poll asks about (the page polls the files it shows).
+STATUS_POLL_MAX = 200
+#: Chunks per page of a file's preview.
+CHUNKS_PER_PAGE = 20
+
+
+@bp.get("/")
+@login_required
+def list_files():
+    """The store's files, newest first, a page at a time, with the upload area."""
+    page = files_page()
+    return render_template("knowledge/list.html", store=g.store, files=page.items, page=page,
+                           max_file_bytes=service.max_file_bytes(), used=service.used_bytes(g.store),
+                           quota=service.quota_bytes(), form=ConfirmForm(),
+                           max_files=current_app.config["KNOWLEDGE_MAX_FILES_PER_UPLOAD"],
+                           can_change=lambda file: knowledge_requests.can_change_file(g.user, file))
+
+
+@bp.post("/upload")
+@body_limit(service.max_request_bytes)
+@login_required
+def upload_files():
+    """Files from the page: JSON for the page's XHR, a redirect with messages for a plain form."""
+    outcome = knowledge_requests.upload_files(g.store, g.user)
+    db.session.commit()
+    if wants_json():
+        return upload_response(outcome)
+    for file, is_new in outcome.accepted:
+        flash(f"Added '{file.name}'; it is being indexed." if is_new
+              else f"'{file.name}' is in this store already.", "success" if is_new else "info")
+    for name, refusal in outcome.refused:
+        flash(f"'{name}' was not added: {refusal.message}", "error")
+    return redirect(url_for(".list_files"))
+
+
+@bp.get("/status")
+@login_required
+def file_statuses():
+    """``?ids=1,2,3``: those files' status and progress (what the page polls while files index)."""
+    ids = []
+    for part in request.args.get("ids", "").split(",")[:STATUS_POLL_MAX]:
+        if part.strip().isdigit() and 0 < int(part) < 2**31:
+            ids.append(int(part))
+    files = db.session.execute(KnowledgeFile.query_for(g.store).where(KnowledgeFile.id.in_(ids))).scalars() \
+        if ids else []
+    return jsonify(items=[{
+        "id": file.id, "status": file.status, "progress": file.progress, "error": file.error,
+        "reason": file.reason, "chunk_count": file.chunk_count, "is_settled": file.is_settled,
+    } for file in files])
+
+
+@bp.get("/files/<id:file_id>")
+@login_required
+def show_file(file_id):
+    """A file: its status and reason, and its chunks a page at a time."""
+    file = get_in_store_or_404(KnowledgeFile, file_id)
+    chunks = paginate(KnowledgeChunk.query_for(g.store).where(KnowledgeChunk.file_id == file.id),
+                      order=[(KnowledgeChunk.ordinal, "asc"), (KnowledgeChunk.id, "asc")],
+                      cursor=request.args.get("cursor"), limit=page_size(default=CHUNKS_PER_PAGE))
+    return render_template("knowledge/file.html", store=g.store, file=file, chunks=chunks, form=ConfirmForm(),
+                           can_change=knowledge_requests.can_change_file(g.user, file))
+
+
+@bp.get("/files/<id:file_id>/download")
+@login_required
+def download_file(file_id):
+    """The file's bytes, as an attachment (never rendered by the browser as a page of ours)."""
+    file = get_in_store_or_404(KnowledgeFile, file_id)
+    storage = get_storage()
+    path = storage.path(file.storage_key)
+    if not path.is_file():
+        abort(404, description="This file's contents are missing from the file storage. "
+                               "Tell your administrator.")
+    response = send_file(path, mimetype=file.content_type, as_attachment=True, download_name=file.name,
+                         conditional=True, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # Opened anyway (a browser's "open" on a downloaded HTML file): no script, no origin.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.post("/files/<id:file_id>/reindex")
+@login_required
+def reindex_file(file_id):
+    file = get_in_store_or_404(KnowledgeFile, file_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    service.reindex_file(file)
+    db.session.commit()
+    flash(f"'{file.name}' will be indexed again; its current chunks stay searchable meanwhile.", "success")
+    back = url_for(".show_file", file_id=file.id) if request.form.get("back") == "file" else url_for(".list_files")
+    return redirect(back)
+
+
+@bp.route("/files/<id:file_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete_file(file_id):
+    file = knowledge_requests.changeable_file(file_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        name = file.name
+        service.delete_file(file)
+        db.session.commit()
+        flash(f"Deleted '{name}' and its chunks.", "success")
+        return redirect(url_for(".list_files"))
+    return render_template("knowledge/delete.html", store=g.store, file=file, form=form)
+
+
+@bp.get("/search")
+@login_required
+def search():
+    """The search page: ranked chunks with file name, heading path and highlighted snippet."""
+    query, k = knowledge_requests.search_arguments(max(DEFAULT_K, 10))
+    hits = search_chunks(g.store, query, k) if query.strip() else []
+    return render_template("knowledge/search.html", store=g.store, query=query, hits=hits, k=k, max_k=MAX_K)

@@ -217,6 +217,17 @@ class Config:
     # see README "Chat"); answer from the model alone when no knowledge matches.
     CHAT_MAX_STREAMS_PER_USER = _env_int("CHAT_MAX_STREAMS_PER_USER", 2)
     CHAT_ANSWER_WITHOUT_KNOWLEDGE = _env_bool("CHAT_ANSWER_WITHOUT_KNOWLEDGE", False)
+    # Billing (webapp/billing): every priced answer is one Casdoor transaction.
+    #: "current" (Casdoor v2.162+, the server names transactions) or "legacy" (v2.144 and older).
+    BILLING_TRANSACTION_SHAPE = _env("BILLING_TRANSACTION_SHAPE", "current")
+    BILLING_CATEGORY = _env("BILLING_CATEGORY", "Storehouse Chat")
+    #: Casdoor unreachable at the balance check: "refuse" the answer, or "allow" it while
+    #: the user's answers in flight stay within BILLING_DOWN_ALLOWANCE (in the price's currency).
+    BILLING_WHEN_CASDOOR_DOWN = _env("BILLING_WHEN_CASDOOR_DOWN", "refuse")
+    BILLING_DOWN_ALLOWANCE = _env("BILLING_DOWN_ALLOWANCE", "0.10")
+    #: Development only (``make run`` sets it): "input/output" per million tokens given to
+    #: the local model by ``flask billing demo-price``. Empty: the local model stays free.
+    BILLING_DEMO_LOCAL_PRICES = _env("BILLING_DEMO_LOCAL_PRICES")
 
     # Knowledge (webapp/knowledge): uploaded files, indexed for search.
     #: Where uploaded files' bytes are kept (content-addressed); empty = instance/files.

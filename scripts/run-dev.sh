@@ -106,11 +106,14 @@ PY
     tail -n 5 instance/devcasdoor.log >&2 || true
     exit 1
   fi
+  # A small demo price for the local model, so the first answer shows a charge in Casdoor.
+  export BILLING_DEMO_LOCAL_PRICES="${BILLING_DEMO_LOCAL_PRICES:-20/80}"
   echo "Development Casdoor server: $CASDOOR_ENDPOINT (demo users: see devcasdoor/README.md; log in instance/devcasdoor.log)"
 fi
 
 "$BIN/flask" db upgrade
 "$BIN/flask" users bootstrap
 "$BIN/flask" stores bootstrap
+"$BIN/flask" billing demo-price
 echo "Storehouse: http://127.0.0.1:$PORT"
 "$BIN/flask" run --host 127.0.0.1 --port "$PORT"

@@ -44,6 +44,7 @@ FILLERS = {
     "document_id": lambda ctx: ctx["other_document"].id,
     "file_id": lambda ctx: ctx["other_file"].id,
     "session_id": lambda ctx: ctx["other_session"].id,
+    "user_id": lambda ctx: ctx["other_session"].user_id,
     "filename": lambda ctx: "css/app.css",
     "user_id": lambda ctx: ctx["other_document"].created_by_id,   # the other store's bound author
     "store_id": lambda ctx: ctx["other"].id,
@@ -104,6 +105,12 @@ def world(app, db, create_user, create_store, create_document, login):
     # The other store's author is signed in somewhere: their session is theirs alone.
     login(app.test_client(), author)
     other_session = db.session.execute(db.select(Session).filter_by(user_id=author.id)).scalar_one()
+    # The other store's author was charged for an answer there (their ledger is theirs alone).
+    from webapp.billing.models import Charge
+    from webapp.users.models import utcnow
+    db.session.add(Charge(store_id=other.id, user_id=author.id, key="0e5c1d9a-6b2f-4c8e-9a1d-7f3b2c4d5e6f",
+                          amount=1, currency="USD", state="local_only", reason=SECRET,
+                          chat_label=f"{OTHER}/chat-1", provider=SECRET, answered_at=utcnow()))
     # Chat: the other store's chat and question; a provider (not store-owned).
     from webapp.chat.models import Chat, Message, Provider
     other_chat = Chat(store_id=other.id, user_id=author.id, title=f"Chat {SECRET}")

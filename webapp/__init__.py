@@ -67,4 +67,7 @@ def create_app(config_class=Config):
     errors.init_app(app)
     cli.init_app(app)
     jobs.init_app(app)
+    from webapp import billing
+
+    billing.init_app(app)
     return app

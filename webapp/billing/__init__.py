@@ -1,9 +1,66 @@
 """Billing: AI answers charged to the user's balance in Casdoor.
 
-``client.py`` speaks Casdoor's transaction API (a dry-run balance check, adding
-a transaction under an idempotency key, looking a key up, listing this
-application's transactions, reading a balance), with money as
-``decimal.Decimal`` on this side of the wire. ``errors.py`` holds the billing
-errors. The charges outbox, reservations, the delivery job and
-``flask billing reconcile`` build on the client.
+* ``client.py``   Casdoor's transaction API (dry run, add, find by key, listing),
+  money as ``Decimal``; both transaction shapes.
+* ``models.py``   charges (the outbox), reservations, per-user billing state.
+* ``service.py``  reserve before answering, settle with the answer, release.
+* ``delivery.py`` the ``billing.deliver_charge`` job: check, then send.
+* ``reconcile.py`` the local ledger against Casdoor's transactions.
+* ``views.py``, ``api.py``, ``cli.py``: the user's and the administrator's pages,
+  ``GET /api/v1/billing/charges``, ``flask billing reconcile | status``.
+
+The chat reaches billing through one seam only, ``webapp.chat.charging``.
 """
+from flask import Blueprint
+
+from webapp.navigation import nav_item
+
+bp = Blueprint("billing", __name__)
+
+#: Settings with their defaults (``config.py`` reads them from the environment).
+DEFAULTS = {
+    #: "current" (Casdoor v2.162+) or "legacy" (Casdoor v2.117 - v2.144).
+    "BILLING_TRANSACTION_SHAPE": "current",
+    #: Casdoor's ``category`` of every charge.
+    "BILLING_CATEGORY": "Storehouse Chat",
+    #: Casdoor unreachable at the balance check: "refuse" the answer, or "allow" it
+    #: while the user's answers in flight stay within BILLING_DOWN_ALLOWANCE.
+    "BILLING_WHEN_CASDOOR_DOWN": "refuse",
+    "BILLING_DOWN_ALLOWANCE": "0.10",
+    #: How long an answer's reservation counts if it is never settled (its process died).
+    "BILLING_RESERVATION_SECONDS": 900,
+}
+
+
+def init_app(app):
+    """Settings, the delivery job, the pages, the API, ``flask billing`` and the menu entries."""
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, value)
+    if app.config["BILLING_TRANSACTION_SHAPE"] not in ("current", "legacy"):
+        from webapp.casdoor.errors import ConfigurationError
+
+        raise ConfigurationError("BILLING_TRANSACTION_SHAPE must be 'current' (Casdoor v2.162+) or "
+                                 "'legacy' (Casdoor v2.144 and older).")
+    if app.config["BILLING_WHEN_CASDOOR_DOWN"] not in ("refuse", "allow"):
+        from webapp.casdoor.errors import ConfigurationError
+
+        raise ConfigurationError("BILLING_WHEN_CASDOOR_DOWN must be 'refuse' or 'allow'.")
+    from webapp.billing import api, delivery, views  # noqa: F401  (routes and the job handler)
+    from webapp.billing.cli import billing_cli
+
+    app.register_blueprint(bp)
+    app.add_template_filter(_money, "money")
+    app.cli.add_command(billing_cli)
+    nav_item(app, "account", "billing.my_charges", "Billing", "receipt", order=30, store_scoped=False,
+             testid="billing-link")
+    nav_item(app, "admin", "billing.admin_overview", "Billing", "receipt", order=40, admin_only=True,
+             store_scoped=False, also_current=("billing.admin_user_ledger",), testid="admin-billing-link")
+
+
+def _money(amount):
+    """``0.00052530`` -> ``0.0005253``, ``5`` -> ``5.00``: every significant digit, no exponent."""
+    from decimal import Decimal
+
+    from webapp.billing.errors import format_amount
+
+    return format_amount(Decimal(amount if amount is not None else 0))

@@ -23,17 +23,36 @@ The chat service (``webapp.chat.answering``) calls exactly two functions:
 Neither function may do network I/O inside the answer's transaction beyond
 what billing decides is safe; delivery to Casdoor belongs to a job.
 """
+from webapp.chat.errors import AnswerRefused
 
 
 def before_answer(user, store, provider, prompt_tokens):
     """Reserve what the answer may cost, or refuse it.
 
+    The bound is the counted prompt tokens at the input price plus the
+    provider's maximum answer tokens at the output price. A price of zero, a
+    user without a Casdoor identity or no Casdoor at all cost nothing here (no
+    query, no call).
+
     :returns: an opaque reservation for ``after_answer``, or None.
     :raises webapp.chat.errors.AnswerRefused: the answer may not start.
     """
-    return None
+    if not (provider.input_price or provider.output_price):
+        return None
+    from webapp.billing import service
+
+    bound = service.upper_bound(prompt_tokens, provider.max_tokens, provider.input_price or 0,
+                                provider.output_price or 0)
+    try:
+        return service.reserve(user, bound, provider.currency)
+    except service.AnswerNotAllowed as exc:
+        raise AnswerRefused(exc.message)
 
 
 def after_answer(reservation, message):
     """Record the charge for ``message`` in the current transaction (flush only)."""
-    return None
+    if reservation is None and not message.price:
+        return None
+    from webapp.billing import service
+
+    return service.settle(reservation, message)

@@ -1,0 +1,313 @@
+"""Billing benchmarks (issue 12), against the development Casdoor server in its own process.
+
+1. **Overhead per answer**: what ``before_answer`` + ``after_answer`` add to an answer
+   (the dry run at Casdoor, the reservation, the charge and its job), measured as the
+   difference between a priced answer and a free one through the same seam, each
+   committed as the chat does. Target ≤ 2 ms.
+2. **Delivery throughput**: ``--charges`` pending charges delivered by ``--workers``
+   ``flask jobs worker`` processes of ``--threads`` threads each. Target ≥ 300 charges/s.
+3. **Backlog after an outage**: ``--backlog`` charges recorded while Casdoor is down
+   (its process stopped: workers get "connection refused" and back off), then Casdoor
+   comes back; time from its return until every charge is delivered. Target ≤ 60 s.
+
+Every run checks exactly-once: one Casdoor transaction per charge, sums equal to the
+last decimal.
+
+Usage: ``python bench/billing.py [--database-url URL] [--workers 2] [--threads 4]
+[--charges 3000] [--backlog 10000] [--answers 300]`` (SQLite in a temporary file by default;
+a PostgreSQL URL must name an empty database or schema).
+"""
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CLIENT_ID, CLIENT_SECRET = "9c1d2e3f4a5b6c7d8e9f", "0f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class CasdoorProcess:
+    def __init__(self, port, state_dir):
+        self.port, self.state_dir, self.process = port, state_dir, None
+        self.url = f"http://127.0.0.1:{port}"
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "devcasdoor", "--port", str(self.port), "--state-dir", str(self.state_dir),
+             "--dev-controls"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                requests.get(self.url + "/.well-known/openid-configuration", timeout=1)
+                break
+            except requests.RequestException:
+                time.sleep(0.1)
+        for name in ("alice", "bob", "carol", "admin"):
+            requests.post(f"{self.url}/_dev/users/storehouse/{name}", json={"balance": 1_000_000}, timeout=10)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+    def transactions(self):
+        return requests.get(self.url + "/_dev/transactions", timeout=60).json()
+
+
+def make_app(database_url, casdoor_url):
+    from config import Config
+    from webapp import create_app
+
+    settings = {"SQLALCHEMY_DATABASE_URI": database_url, "CASDOOR_ENDPOINT": casdoor_url,
+                "CASDOOR_CLIENT_ID": CLIENT_ID, "CASDOOR_CLIENT_SECRET": CLIENT_SECRET,
+                "CASDOOR_ORG_NAME": "storehouse", "CASDOOR_APP_NAME": "storehouse", "JOBS_IN_PROCESS": False,
+                "SECRET_KEY": "bench-secret", "LOG_LEVEL": "WARNING", "CASDOOR_TIMEOUT": 5.0}
+    return create_app(type("BenchConfig", (Config,), settings))
+
+
+def seed(app):
+    import flask_migrate
+
+    from webapp.auth import service as auth_service
+    from webapp.chat.models import Chat, Provider
+    from webapp.extensions import db
+    from webapp.stores import service as stores
+
+    with app.app_context():
+        flask_migrate.upgrade(directory=str(ROOT / "migrations"))
+        store = stores.create_store("bench")
+        users = []
+        for name, sub in (("alice", "5c0e7d1e-4c1b-4a5e-9b8e-2f1d0c9a7b11"),
+                          ("bob", "7d2f9e3a-6b4c-4d7e-8a9f-3b2c1d0e9f22"),
+                          ("carol", "9e4a1b5c-7d6e-4f80-9b1a-4c3d2e1f0a33")):
+            user = auth_service.create_local_user(name, f"{name}@storehouse.test", "bench password long", "")
+            user.casdoor_sub, user.casdoor_name = sub, name
+            users.append(user)
+        priced = Provider(name="priced", kind="local", model="bench", input_price=Decimal("150"),
+                          output_price=Decimal("600"), max_tokens=256, currency="USD")
+        free = Provider(name="free", kind="local", model="bench", input_price=Decimal(0),
+                        output_price=Decimal(0), max_tokens=256, currency="USD")
+        db.session.add_all([priced, free])
+        db.session.flush()
+        chats = []
+        for user in users:
+            chat = Chat(store_id=store.id, user_id=user.id, title="bench")
+            db.session.add(chat)
+            chats.append(chat)
+        db.session.commit()
+        return store.id, [u.id for u in users], priced.id, free.id, [c.id for c in chats]
+
+
+def answer(chat, user, store, provider, prompt_tokens=700, completion_tokens=180):
+    """One answer through the seam, as the chat does (no model): reserve, save, settle, commit."""
+    from webapp.chat import charging
+    from webapp.chat.models import Message
+    from webapp.chat.pricing import answer_price
+    from webapp.extensions import db
+
+    hold = charging.before_answer(user, store, provider, prompt_tokens)
+    message = Message(store_id=store.id, chat_id=chat.id, user_id=user.id, role="assistant", text="bench",
+                      provider_id=provider.id, provider_name=provider.name, model=provider.model,
+                      prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                      price=answer_price(prompt_tokens, completion_tokens, provider.input_price,
+                                         provider.output_price),
+                      currency=provider.currency, charge_key=str(uuid.uuid4()))
+    db.session.add(message)
+    db.session.flush()
+    charging.after_answer(hold, message)
+    db.session.commit()
+
+
+def measure_overhead(app, ids, n):
+    from webapp.chat.models import Chat, Provider
+    from webapp.extensions import db
+    from webapp.stores.models import Store
+    from webapp.users.models import User
+
+    store_id, user_ids, priced_id, free_id, chat_ids = ids
+    with app.app_context():
+        store, user = db.session.get(Store, store_id), db.session.get(User, user_ids[0])
+        chat = db.session.get(Chat, chat_ids[0])
+        priced, free = db.session.get(Provider, priced_id), db.session.get(Provider, free_id)
+        timings = {"free": [], "priced": [], "dry run": []}
+        from webapp.billing import service
+        from webapp.billing.client import TransactionDraft
+        client = service.transactions_client()
+        for i in range(n):
+            started = time.perf_counter()
+            client.check_balance(TransactionDraft(key=str(uuid.uuid4()), user="alice", amount=Decimal("0.1"),
+                                                  currency="USD", created_at=datetime.utcnow()))
+            timings["dry run"].append((time.perf_counter() - started) * 1000)
+            for kind, provider in (("free", free), ("priced", priced)):
+                started = time.perf_counter()
+                answer(chat, user, store, provider)
+                timings[kind].append((time.perf_counter() - started) * 1000)
+        db.session.remove()
+    return {kind: (statistics.median(v), sorted(v)[int(len(v) * 0.95) - 1]) for kind, v in timings.items()}
+
+
+def seed_charges(app, ids, count):
+    """``count`` answers with pending charges, settled through ``after_answer`` (no dry run:
+    the bulk is about delivery), committed in batches."""
+    from webapp.chat import charging
+    from webapp.chat.models import Message
+    from webapp.extensions import db
+
+    store_id, user_ids, priced_id, _, chat_ids = ids
+    with app.app_context():
+        for start in range(0, count, 500):
+            for i in range(start, min(count, start + 500)):
+                k = i % len(user_ids)
+                message = Message(store_id=store_id, chat_id=chat_ids[k], user_id=user_ids[k], role="assistant",
+                                  text="bench", provider_id=priced_id, provider_name="priced", model="bench",
+                                  prompt_tokens=100 + i % 50, completion_tokens=20 + i % 7,
+                                  price=Decimal("0.027") + Decimal(i % 97) / Decimal(10**8), currency="USD",
+                                  charge_key=str(uuid.uuid4()))
+                db.session.add(message)
+                db.session.flush()
+                charging.after_answer(None, message)
+            db.session.commit()
+        db.session.remove()
+
+
+def counts(app):
+    import sqlalchemy as sa
+
+    from webapp.billing.models import Charge
+    from webapp.extensions import db
+
+    with app.app_context():
+        rows = dict(db.session.execute(sa.select(Charge.state, sa.func.count()).group_by(Charge.state)).all())
+        total = db.session.execute(sa.select(sa.func.sum(Charge.amount)).where(Charge.state == "delivered")).scalar()
+        db.session.remove()
+    return rows, total or Decimal(0)
+
+
+def start_workers(database_url, casdoor_url, workers, threads, batch):
+    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "bench-secret", "JOBS_IN_PROCESS": "false",
+           "FLASK_APP": "wsgi", "JOBS_POLL_INTERVAL": "0.05", "LOG_LEVEL": "WARNING", "CASDOOR_TIMEOUT": "5",
+           "CASDOOR_ENDPOINT": casdoor_url, "CASDOOR_CLIENT_ID": CLIENT_ID, "CASDOOR_CLIENT_SECRET": CLIENT_SECRET,
+           "CASDOOR_ORG_NAME": "storehouse", "CASDOOR_APP_NAME": "storehouse"}
+    return [subprocess.Popen([sys.executable, "-m", "flask", "jobs", "worker", "--threads", str(threads),
+                              "--batch", str(batch), "--kind", "billing.deliver_charge"], cwd=ROOT, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(workers)]
+
+
+def stop_workers(processes):
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wait_delivered(app, target, timeout):
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        rows, _ = counts(app)
+        if rows.get("delivered", 0) >= target:
+            return time.perf_counter() - started
+        time.sleep(0.2)
+    raise SystemExit(f"only {counts(app)[0]} after {timeout} s")
+
+
+def check_exactly_once(app, casdoor):
+    rows, total = counts(app)
+    transactions = [t for t in casdoor.transactions() if t.get("application") == "storehouse"]
+    keys = [t["subtype"] for t in transactions]
+    remote = sum((-Decimal(repr(t["amount"])) for t in transactions), Decimal(0))
+    assert len(keys) == len(set(keys)) == rows.get("delivered", 0), (len(keys), len(set(keys)), rows)
+    assert remote == total, (remote, total)
+    return len(keys)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument("--charges", type=int, default=3000)
+    parser.add_argument("--backlog", type=int, default=10000)
+    parser.add_argument("--answers", type=int, default=300)
+    parser.add_argument("--outage", type=float, default=15.0, help="seconds Casdoor stays down")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-billing-"))
+    database_url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
+    from config import database_url as normalise
+
+    database_url = normalise(database_url)
+    casdoor = CasdoorProcess(free_port(), tmp / "casdoor")
+    casdoor.start()
+    try:
+        app = make_app(database_url, casdoor.url)
+        ids = seed(app)
+        print(f"database: {app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}, Casdoor: {casdoor.url} "
+              f"(devcasdoor, its own process), workers: {args.workers} x {args.threads} threads, batch {args.batch}")
+
+        overhead = measure_overhead(app, ids, args.answers)
+        extra = overhead["priced"][0] - overhead["free"][0]
+        print(f"1. answer through the seam, median / p95 ms: free {overhead['free'][0]:.2f} / "
+              f"{overhead['free'][1]:.2f}, priced {overhead['priced'][0]:.2f} / {overhead['priced'][1]:.2f}; "
+              f"billing overhead (median difference) {extra:.2f} ms (target <= 2 ms), of which the dry run at "
+              f"Casdoor (one HTTP round trip) {overhead['dry run'][0]:.2f} ms: billing's own work "
+              f"{extra - overhead['dry run'][0]:.2f} ms")
+        workers = start_workers(database_url, casdoor.url, args.workers, args.threads, args.batch)
+        wait_delivered(app, args.answers, 60)
+        stop_workers(workers)
+
+        seed_charges(app, ids, args.charges)
+        target = args.answers + args.charges
+        workers = start_workers(database_url, casdoor.url, args.workers, args.threads, args.batch)
+        took = wait_delivered(app, target, 600)
+        stop_workers(workers)
+        print(f"2. delivered {args.charges} charges in {took:.1f} s: {args.charges / took:.0f} charges/s "
+              f"(target >= 300) with {args.workers} worker processes x {args.threads} threads")
+        print(f"   exactly once: {check_exactly_once(app, casdoor)} Casdoor transactions, sums equal")
+
+        # The outage: Casdoor's process stops (its memory goes with it: the rows so far are
+        # checked above), charges pile up, workers keep trying and back off.
+        casdoor.stop()
+        workers = start_workers(database_url, casdoor.url, args.workers, args.threads, args.batch)
+        seed_charges(app, ids, args.backlog)
+        time.sleep(args.outage)
+        casdoor.start()
+        started = time.perf_counter()
+        total = target + args.backlog
+        took = wait_delivered(app, total, 600)
+        stop_workers(workers)
+        print(f"3. backlog of {args.backlog} charges recorded during a {args.outage:g} s outage: drained "
+              f"{took:.1f} s after Casdoor came back (target <= 60 s)")
+        transactions = [t for t in casdoor.transactions() if t.get("application") == "storehouse"]
+        keys = {t["subtype"] for t in transactions}
+        assert len(keys) == len(transactions) == args.backlog, (len(keys), len(transactions))
+        print(f"   exactly once: {len(transactions)} Casdoor transactions for the backlog, none twice")
+        del started
+    finally:
+        casdoor.stop()
+
+
+if __name__ == "__main__":
+    main()

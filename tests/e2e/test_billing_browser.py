@@ -1,0 +1,104 @@
+"""In a real browser: ask, get the answer from the local model, see the charge on your billing
+page and on the admin billing page, and the transaction in the development Casdoor."""
+import re
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.casdoor_helpers import DEMO_PASSWORD
+
+pytestmark = pytest.mark.e2e
+
+SCREENS = Path("/work/notes/screens/billing")
+
+
+@pytest.fixture
+def app_config(sso_app_config):
+    # The in-process job runner delivers the charge, as in `make run`.
+    return {**sso_app_config, "JOBS_IN_PROCESS": True, "JOBS_POLL_INTERVAL": 0.1,
+            "CHAT_ANSWER_WITHOUT_KNOWLEDGE": True}
+
+
+def sign_in(page, live_server, casdoor, username):
+    page.goto(live_server.url + "/")
+    page.get_by_test_id("casdoor-sso").click()
+    page.wait_for_url(re.compile(re.escape(casdoor.url) + r"/login/oauth/authorize"))
+    page.locator("input[name=username]").fill(username)
+    page.locator("input[name=password]").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_url(re.compile(re.escape(live_server.url)))
+
+
+@pytest.fixture(autouse=True)
+def _stop_the_job_runner(app):
+    """The in-process runner is a daemon thread of this test's app: stop it with the test,
+    so that it does not go on working the queue of the tests that follow."""
+    yield
+    runner = app.extensions.get("jobs_runner")
+    if runner is not None:
+        runner.stop.set()
+        time.sleep(0.3)
+
+
+def shoot(page, name):
+    try:
+        SCREENS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True)
+    except OSError:
+        pass
+
+
+def test_ask_and_see_the_charge_here_and_in_casdoor(app, live_server, page, browser, casdoor, create_store):
+    from webapp.chat import provider_service
+    from webapp.extensions import db
+
+    create_store("research", display_name="Research")
+    local = provider_service.ensure_default_provider()
+    provider_service.update_provider(local, {"input_price": Decimal(20), "output_price": Decimal(80),
+                                             "max_tokens": 24})
+    db.session.commit()
+
+    sign_in(page, live_server, casdoor, "alice")
+    page.goto(live_server.url + "/s/research/chat/")
+    page.get_by_test_id("question").fill("Say hello in five words.")
+    page.get_by_test_id("send").click()
+    meta = page.get_by_test_id("answer-meta").last
+    meta.wait_for(timeout=60_000)
+    page.wait_for_function("() => !document.querySelector('.status-streaming')", timeout=60_000)
+
+    page.get_by_test_id("account-menu").click()
+    page.get_by_role("link", name="Billing").click()
+    page.wait_for_url(live_server.url + "/billing/")
+    deadline = time.monotonic() + 20
+    while page.locator('[data-state="delivered"]').count() == 0 and time.monotonic() < deadline:
+        time.sleep(0.3)
+        page.reload()
+    row = page.locator('[data-state="delivered"]')
+    assert row.count() == 1
+    key = row.get_attribute("data-charge")
+    amount = row.get_by_test_id("charge-amount").inner_text()
+    assert amount.endswith("USD")
+    link = row.get_by_test_id("casdoor-link").get_attribute("href")
+    shoot(page, "e2e-user-billing")
+
+    transaction, = [t for t in casdoor.controls.transactions() if t.get("subtype") == key]
+    assert link == f"{casdoor.url}/transactions/storehouse/{transaction['name']}"
+    assert transaction["user"] == "alice" and transaction["tag"] == "User" and transaction["state"] == "Paid"
+    assert f"{-Decimal(repr(transaction['amount']))} USD".rstrip("0") in amount or \
+        Decimal(amount.split()[0]) == -Decimal(repr(transaction["amount"]))
+
+    admin_context = browser.new_context()
+    admin = admin_context.new_page()
+    try:
+        sign_in(admin, live_server, casdoor, "admin")  # Casdoor's organization admin
+        admin.goto(live_server.url + "/admin/billing/")
+        assert admin.get_by_test_id("pending-count").inner_text() == "0"
+        admin_row = admin.locator(f'[data-charge="{key}"]')
+        assert admin_row.get_attribute("data-state") == "delivered"
+        assert "Alice" in admin_row.inner_text() or "alice" in admin_row.inner_text()
+        shoot(admin, "e2e-admin-billing")
+    finally:
+        admin_context.close()

@@ -1,0 +1,318 @@
+"""Reserve before answering, record the charge with the answer, release what was not used.
+
+The flow of one priced answer (``webapp.chat.charging`` is the only caller):
+
+1. :func:`reserve` before the model runs: the upper bound of the answer's cost
+   (:func:`upper_bound`) plus what this user already has in flight here
+   (reservations of other answers, charges not yet delivered) must pass
+   Casdoor's dry run. The bound is then held as a ``Reservation`` row.
+2. :func:`settle` in the answer's own transaction: the reservation is dropped
+   and, for a price above zero, a ``Charge`` (the outbox row) and its
+   ``billing.deliver_charge`` job are added; both commit with the answer or
+   not at all. ``webapp.billing.delivery`` then sends it to Casdoor.
+3. :func:`release` when an answer is abandoned before it is settled.
+
+Transactions: every function here only flushes; the caller commits. The chat
+commits right after ``before_answer`` (the question, the reservation and the
+"streaming" answer row), before the model runs, and again with the final
+answer and its charge.
+
+Concurrent answers of one user are checked one after another by
+compare-and-swap on ``billing_accounts.version``: read the version and the
+outstanding sum, ask Casdoor, then take the reservation only if the version is
+unchanged (otherwise start over with the newer sum). The ``UPDATE`` of the
+version holds that user's row until the caller commits (PostgreSQL), or the
+database's write lock does (SQLite): a concurrent answer of the same user
+waits there, finds the version changed and checks again, counting the first
+answer's reservation. No lock is taken before Casdoor is asked.
+"""
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import ROUND_CEILING, Decimal
+
+import sqlalchemy as sa
+from flask import current_app, has_request_context
+from sqlalchemy.exc import IntegrityError
+
+from webapp.billing.client import QUANTUM, TransactionDraft, TransactionsClient
+from webapp.billing.errors import BillingError, BillingRejected, InsufficientBalance, format_amount
+from webapp.billing.models import (DELIVERED, LOCAL_ONLY, PENDING, BillingAccount, Charge, Reservation)
+from webapp.casdoor import get_casdoor
+from webapp.casdoor.errors import CasdoorError, CasdoorUnavailable
+from webapp.database import savepoint
+from webapp.extensions import db
+from webapp.jobs import enqueue
+from webapp.users.models import User, utcnow
+
+log = logging.getLogger("webapp.billing")
+
+MILLION = Decimal(1_000_000)
+#: Compare-and-swap rounds before an answer is refused as "too many at once".
+RESERVE_ROUNDS = 25
+DELIVER_JOB = "billing.deliver_charge"
+
+
+class AnswerNotAllowed(BillingError):
+    """The answer may not start; ``message`` says why and what to do (shown in the chat)."""
+
+    status_code = 402
+    error = "answer_not_allowed"
+
+
+@dataclass(frozen=True)
+class Hold:
+    """What :func:`reserve` hands back (opaque to the chat): the reservation and for whom."""
+
+    reservation_id: int | None
+    user_id: int
+    amount: Decimal
+    currency: str
+
+
+# -- configuration -------------------------------------------------------------
+
+
+def transactions_client(app=None):
+    """The Casdoor transactions client of this app, or None when Casdoor is not configured."""
+    app = app or current_app
+    cached = app.extensions.get("billing_client")
+    if cached is not None:
+        return cached or None
+    casdoor = app.extensions.get("casdoor")
+    client = TransactionsClient(casdoor.api, shape=app.config["BILLING_TRANSACTION_SHAPE"]) if casdoor else False
+    app.extensions["billing_client"] = client
+    return client or None
+
+
+def casdoor_username(user):
+    """The user's Casdoor username, or None for a user without a Casdoor identity."""
+    if user is None or not user.casdoor_sub or not user.casdoor_name:
+        return None
+    return user.casdoor_name
+
+
+def is_billable(user):
+    """True when this user's charges go to Casdoor (Casdoor is configured and knows them)."""
+    return transactions_client() is not None and casdoor_username(user) is not None
+
+
+# -- arithmetic ----------------------------------------------------------------
+
+
+def upper_bound(prompt_tokens, max_answer_tokens, input_price, output_price):
+    """The most an answer can cost: the counted prompt tokens at the input price plus the
+    maximum answer tokens at the output price (prices per million tokens), exact, rounded
+    up to 8 decimals (a bound must never be below the price it bounds)."""
+    total = (Decimal(int(prompt_tokens)) * Decimal(input_price)
+             + Decimal(int(max_answer_tokens)) * Decimal(output_price)) / MILLION
+    return total.quantize(QUANTUM, rounding=ROUND_CEILING)
+
+
+def outstanding(user_id, *, session=None, now=None):
+    """``(version, amount)``: this user's billing version (None before their first
+    reservation), and what is in flight here and not yet in Casdoor's balance (live
+    reservations + charges not yet delivered). One query, on two indexes."""
+    session = session or db.session
+    now = now or utcnow()
+    reserved = (sa.select(sa.func.coalesce(sa.func.sum(Reservation.amount), 0))
+                .where(Reservation.user_id == user_id, Reservation.expires_at > now).scalar_subquery())
+    undelivered = (sa.select(sa.func.coalesce(sa.func.sum(Charge.amount), 0))
+                   .where(Charge.user_id == user_id, Charge.state == PENDING).scalar_subquery())
+    version = (sa.select(BillingAccount.version).where(BillingAccount.user_id == user_id).scalar_subquery())
+    row = session.execute(sa.select(version, reserved, undelivered)).one()
+    return row[0], (Decimal(row[1]) + Decimal(row[2])).quantize(QUANTUM)
+
+
+# -- before the answer ------------------------------------------------------------
+
+
+def reserve(user, amount, currency):
+    """Check that ``user`` can pay ``amount`` on top of what is in flight, and hold it.
+
+    :param amount: the answer's upper bound (:func:`upper_bound`).
+    :returns: a :class:`Hold`, or None when nothing needs holding (a price of
+        zero, Casdoor not configured, a user without a Casdoor identity).
+    :raises AnswerNotAllowed: the balance does not cover it (the message says how
+        much is needed and how much is left), Casdoor refused the user, or
+        Casdoor is unreachable and ``BILLING_WHEN_CASDOOR_DOWN`` is ``refuse``
+        (or the ``allow`` limit is used up).
+    """
+    if amount <= 0 or not is_billable(user):
+        return None
+    client = transactions_client()
+    config = current_app.config
+    session = db.session
+    for _ in range(RESERVE_ROUNDS):
+        version, in_flight = outstanding(user.id, session=session)
+        if version is None:
+            _ensure_account(session, user.id)
+            continue
+        _check(client, config, user, amount, in_flight, currency)
+        # The check passed: the user is not overdrawn (any more).
+        taken = session.execute(
+            sa.update(BillingAccount).where(BillingAccount.user_id == user.id, BillingAccount.version == version)
+            .values(version=BillingAccount.version + 1, overdrawn_at=None, overdrawn_reason=""))
+        if taken.rowcount != 1:
+            continue  # another answer of this user reserved meanwhile: check again, counting it
+        now = utcnow()
+        reservation = Reservation(user_id=user.id, amount=amount, currency=currency, created_at=now,
+                                  expires_at=now + timedelta(seconds=config["BILLING_RESERVATION_SECONDS"]))
+        session.add(reservation)
+        session.flush()
+        return Hold(reservation.id, user.id, amount, currency)
+    raise AnswerNotAllowed("Too many of your answers are starting at once; try again in a moment.")
+
+
+def _ensure_account(session, user_id):
+    """The user's ``billing_accounts`` row, created at their first reservation."""
+    try:
+        with savepoint():
+            session.add(BillingAccount(user_id=user_id, version=0))
+    except IntegrityError:
+        pass  # another answer created it first
+
+
+def _check(client, config, user, amount, in_flight, currency):
+    """Ask Casdoor whether ``in_flight + amount`` fits the user's balance (a dry run)."""
+    draft = TransactionDraft(key=str(uuid.uuid4()), user=casdoor_username(user),
+                             amount=(in_flight + amount).quantize(QUANTUM), currency=currency,
+                             created_at=utcnow(), category=config["BILLING_CATEGORY"])
+    try:
+        client.check_balance(draft)
+    except InsufficientBalance as exc:
+        raise AnswerNotAllowed(_too_little(amount, in_flight, exc, currency))
+    except CasdoorUnavailable:
+        _when_casdoor_down(config, amount, in_flight, currency)
+    except BillingRejected as exc:
+        raise AnswerNotAllowed(f"Casdoor refused to check your balance: {exc.casdoor_message or exc.message} "
+                               "Ask your administrator.")
+    except CasdoorError as exc:
+        log.error("Balance check failed: %s", exc)
+        raise AnswerNotAllowed("Your balance cannot be checked right now (Casdoor answered something "
+                               "unexpected). Try again later, or ask your administrator.")
+
+
+def _too_little(amount, in_flight, exc, currency):
+    needed = f"{format_amount(amount)} {currency}"
+    if exc.available is None:
+        return (f"This answer may cost up to {needed}, and your Casdoor balance does not cover it. "
+                "Top up your balance in Casdoor, or ask your administrator.")
+    left = max(exc.available - in_flight, Decimal(0))
+    busy = (f" ({format_amount(in_flight)} {currency} is held for your other answers)" if in_flight else "")
+    return (f"This answer may cost up to {needed}, and your Casdoor balance has {format_amount(left)} "
+            f"{currency} left{busy}. Top up your balance in Casdoor, or ask your administrator.")
+
+
+def _when_casdoor_down(config, amount, in_flight, currency):
+    if config["BILLING_WHEN_CASDOOR_DOWN"] == "allow":
+        limit = Decimal(str(config["BILLING_DOWN_ALLOWANCE"]))
+        if in_flight + amount <= limit:
+            log.warning("Casdoor unreachable: answer allowed within BILLING_DOWN_ALLOWANCE (%s)", limit)
+            return
+        raise AnswerNotAllowed(
+            f"Your balance cannot be checked right now (Casdoor is unreachable), and answers while it is "
+            f"away are limited to {format_amount(limit)} {currency} in flight. Try again in a few minutes.")
+    raise AnswerNotAllowed("Your balance cannot be checked right now (Casdoor is unreachable), so answers "
+                           "are paused. Try again in a few minutes.")
+
+
+def release(hold):
+    """Drop the reservation of an answer abandoned before :func:`settle` (flushes). An
+    answer whose process died never gets here: its reservation expires instead
+    (``BILLING_RESERVATION_SECONDS``)."""
+    if hold is None or hold.reservation_id is None:
+        return
+    db.session.execute(sa.delete(Reservation).where(Reservation.id == hold.reservation_id))
+
+
+# -- with the answer -------------------------------------------------------------------
+
+
+def settle(hold, message, *, user=None):
+    """Record what ``message`` (a saved answer) costs, in the caller's transaction (flush only).
+
+    * price 0: nothing is recorded; the reservation is dropped;
+    * a user Casdoor knows (and Casdoor configured): a ``pending`` charge and its
+      delivery job, committed with the answer;
+    * otherwise a ``local_only`` charge: kept here, never sent (the UI says so).
+
+    :returns: the ``Charge``, or None for a price of zero.
+    """
+    if hold is not None and hold.reservation_id is not None:
+        db.session.execute(sa.delete(Reservation).where(Reservation.id == hold.reservation_id))
+    price = Decimal(message.price or 0)
+    if price <= 0:
+        return None
+    user = user or db.session.get(User, message.user_id)
+    client = transactions_client()
+    username = casdoor_username(user)
+    billable = client is not None and username is not None
+    store = message.store
+    charge = Charge(
+        message_id=message.id, store_id=message.store_id, user_id=message.user_id,
+        key=message.charge_key or str(uuid.uuid4()), amount=price.quantize(QUANTUM), currency=message.currency,
+        state=PENDING if billable else LOCAL_ONLY,
+        reason="" if billable else ("Casdoor is not configured: recorded here only." if client is None else
+                                    "No Casdoor account: recorded here only, not sent to Casdoor."),
+        casdoor_org=client.organization if client else "", casdoor_user=username or "",
+        chat_label=f"{store.name if store else 'store'}/chat-{message.chat_id}"[:100],
+        provider=(message.provider_name or "")[:100], domain=_public_url()[:1000],
+        detail=_detail(message), answered_at=message.created_at or utcnow(), created_at=utcnow(),
+        next_attempt_at=utcnow() if billable else None,
+    )
+    db.session.add(charge)
+    db.session.flush()
+    if billable:
+        # A new charge has no job yet: no dedupe key to check (requeue uses one).
+        enqueue(DELIVER_JOB, {"charge_id": charge.id})
+    return charge
+
+
+def _public_url():
+    configured = current_app.config.get("PUBLIC_URL")
+    if configured:
+        return configured
+    if has_request_context():
+        from webapp.urls import public_origin
+
+        return public_origin()
+    return ""
+
+
+def _detail(message):
+    estimated = " (estimated)" if getattr(message, "usage_estimated", False) else ""
+    return (f"{message.prompt_tokens or 0} prompt + {message.completion_tokens or 0} completion "
+            f"tokens{estimated}")[:255]
+
+
+def requeue(charge):
+    """Send a pending or failed charge again (flushes). A charge that was ever sent is
+    looked up first, without waiting (its last send is long over)."""
+    charge.state = PENDING
+    charge.next_attempt_at = utcnow()
+    # -1: the first try of the new job counts one unrecorded try before it, so it looks first.
+    charge.tries_recorded = -1 if charge.attempts else 0
+    enqueue(DELIVER_JOB, {"charge_id": charge.id}, dedupe_key=f"billing-charge:{charge.id}")
+
+
+def mark_delivered(charge, name):
+    """``charge`` is at Casdoor as ``name`` (flushes on the runner's commit)."""
+    charge.state = DELIVERED
+    charge.casdoor_name = name
+    charge.delivered_at = utcnow()
+    charge.next_attempt_at = None
+    charge.reason = ""
+
+
+def flag_overdrawn(user_id, reason):
+    """Mark the user overdrawn (Casdoor refused a charge for lack of balance); flushes."""
+    if user_id is None:
+        return
+    account = db.session.get(BillingAccount, user_id)
+    if account is None:
+        account = BillingAccount(user_id=user_id, version=0)
+        db.session.add(account)
+    account.overdrawn_at = utcnow()
+    account.overdrawn_reason = reason[:2000]

@@ -5,7 +5,7 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
-from webapp.knowledge.fulltext import is_outside_models
+from webapp.schema import is_outside_models
 
 config = context.config
 # disable_existing_loggers=False: running migrations must not silence the app's loggers.

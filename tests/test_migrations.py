@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from webapp.knowledge.fulltext import is_outside_models
+from webapp.schema import is_outside_models
 
 
 def test_models_and_migrations_do_not_drift(app, db):

@@ -56,7 +56,7 @@ def test_upload_ask_stream_stop_regenerate_and_usage(app, live_server, page, db,
     upload = tmp_path / "lighthouse.md"
     upload.write_text(f"# History\n\n{FACT}\n")
     page.get_by_test_id("file-input").set_input_files([str(upload)])
-    page.get_by_text("Uploaded", exact=True).wait_for()
+    page.get_by_text("Uploaded", exact=True).wait_for(timeout=30_000)
     worker = Worker(app, poll_interval=0.05, name="e2e-chat-worker")
     thread = worker.start_in_background()
     try:

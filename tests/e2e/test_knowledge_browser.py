@@ -38,7 +38,7 @@ def test_upload_two_files_watch_them_index_search_and_open_a_result(app, live_se
     page.evaluate(RECORD_PROGRESS)
     page.get_by_test_id("file-input").set_input_files([str(handbook), str(notes)])
 
-    page.get_by_text("Uploaded", exact=True).wait_for()
+    page.get_by_text("Uploaded", exact=True).wait_for(timeout=30_000)
     seen = page.evaluate("window.progressSeen")
     assert seen and seen[-1] == "100", seen
     rows = page.locator("tr[data-file-id]")

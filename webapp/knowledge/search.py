@@ -44,7 +44,7 @@ MAX_PHRASE_WORDS = 12
 #: all of them, so rare words (the informative ones) are never cut; a common
 #: word gives an arbitrary capped subset. Measured with bench/knowledge_search.py
 #: (100,000 chunks): see its docstring for the latencies and why this value.
-CANDIDATES_PER_WORD = 200
+CANDIDATES_PER_WORD = 100
 #: Only the first significant words of a query select candidates (all of them still rank).
 MAX_CANDIDATE_WORDS = 8
 #: How a heading path is shown in a hit.

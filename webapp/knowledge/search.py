@@ -40,10 +40,10 @@ MAX_TERMS = 16
 #: The whole query is also searched as a phrase when it has this many words or fewer.
 MAX_PHRASE_WORDS = 12
 #: Candidates taken for each significant word (and for all of them together)
-#: before ranking. A word in fewer chunks than this gives
-#: all of them, so rare words (the informative ones) are never cut; a common
-#: word gives an arbitrary capped subset. Measured with bench/knowledge_search.py
-#: (100,000 chunks): see its docstring for the latencies and why this value.
+#: before ranking. A word in fewer chunks than this gives all of them, so rare
+#: words (the informative ones) are never cut; a common word gives an arbitrary
+#: capped subset. 100 by measurement (bench/knowledge_search.py, 100,000 chunks):
+#: PostgreSQL's slowest searches took ~45 ms at 200, ~25 ms at 100, ~21 ms at 50.
 CANDIDATES_PER_WORD = 100
 #: Only the first significant words of a query select candidates (all of them still rank).
 MAX_CANDIDATE_WORDS = 8
@@ -229,11 +229,12 @@ def _sqlite_search(word_count):
 @functools.lru_cache(maxsize=MAX_CANDIDATE_WORDS)
 def _postgresql_search(word_count):
     # plainto_tsquery of one word is that word's lexeme (empty, matching
-    # nothing, for a stop word); of all the words, their AND. Each part is a
-    # GIN lookup stopped at its LIMIT.
+    # nothing, for a stop word); of all the words, their AND. Each part stops at
+    # its LIMIT: the planner takes the GIN index for a rare word and, for a
+    # common one, walks the store's chunks until the cap is reached.
     parts = [f"""(SELECT c.id FROM knowledge_chunks AS c
-             WHERE c.store_id = :store_id AND c.search_vector @@ {tsquery} LIMIT :cap)"""
-             for tsquery in [f"plainto_tsquery('{PG_CONFIG}', :all)"] + [f"plainto_tsquery('{PG_CONFIG}', :w{n})" for n in range(word_count)]]
+             WHERE c.store_id = :store_id AND c.search_vector @@ plainto_tsquery('{PG_CONFIG}', :{name}) LIMIT :cap)"""
+             for name in ["all"] + [f"w{n}" for n in range(word_count)]]
     candidates = "\n        UNION ".join(parts)
     # Ranking first (on the candidates only), headlines only for the k winners:
     # ts_headline re-parses the text and is the expensive part. ts_rank_cd gives an

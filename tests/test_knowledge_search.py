@@ -130,3 +130,19 @@ def test_one_statement_per_search(app, create_store, add_chunks, db):
     with counting_queries(db.engine) as statements:
         assert len(search(store, "heron", k=10)) == 10
     assert len(statements) == 1
+
+
+def test_candidates_are_capped_per_word_and_rare_words_are_never_cut(app, create_store, add_chunks, monkeypatch):
+    """Only ``CANDIDATES_PER_WORD`` chunks per word are ranked, so a common word cannot
+    crowd out the chunk a rare word names; the store's other chunks stay out of reach."""
+    monkeypatch.setattr(search_module, "CANDIDATES_PER_WORD", 3)
+    store, other = create_store("research"), create_store("elsewhere")
+    add_chunks(other, [("", "meeting osprey agenda")] * 5)
+    add_chunks(store, [("", f"meeting notes {n}") for n in range(12)])
+    add_chunks(store, [("", "the osprey meeting was short")])
+    hits = search(store, "meeting osprey", k=10)
+    assert hits[0].text == "the osprey meeting was short"
+    # the osprey chunk (holding both words), then at most 3 more for "meeting"
+    assert len(hits) <= 1 + 3
+    assert all(hit.text != "meeting osprey agenda" for hit in hits)
+    assert len(search(store, "meeting", k=10)) == 3

@@ -15,8 +15,11 @@ The contract (chat retrieval and the search page/API rely on it):
   characters, then the text is HTML-escaped and only those marks become
   ``<mark>`` elements. ``snippet`` may be rendered with ``|safe``; ``text``
   and every other field are plain text.
+- **Bounded work**: only a capped candidate set is ranked, never every chunk
+  that shares a word with the query (see :func:`search` and ``CANDIDATES_PER_WORD``).
 - ``k`` is clamped to ``1..MAX_K``. One query per search.
 """
+import functools
 import html
 import re
 from dataclasses import dataclass
@@ -36,6 +39,14 @@ MAX_QUERY_CHARS = 1_000
 MAX_TERMS = 16
 #: The whole query is also searched as a phrase when it has this many words or fewer.
 MAX_PHRASE_WORDS = 12
+#: Candidates taken for each significant word (and for all of them together)
+#: before ranking. A word in fewer chunks than this gives all of them, so rare
+#: words (the informative ones) are never cut; a common word gives an arbitrary
+#: capped subset. 100 by measurement (bench/knowledge_search.py, 100,000 chunks):
+#: PostgreSQL's slowest searches took ~45 ms at 200, ~25 ms at 100, ~21 ms at 50.
+CANDIDATES_PER_WORD = 100
+#: Only the first significant words of a query select candidates (all of them still rank).
+MAX_CANDIDATE_WORDS = 8
 #: How a heading path is shown in a hit.
 HEADING_JOINER = " › "
 
@@ -122,18 +133,29 @@ def search(store, query, k=DEFAULT_K):
     :param query: anything a person typed; an empty or word-less query gives ``[]``.
     :param k: clamped to ``1..MAX_K`` (non-integers count as ``DEFAULT_K``).
     :returns: a list of :class:`SearchHit`. Reads only; one SQL statement.
+
+    The statement ranks a bounded candidate set, not every matching chunk: the
+    union of the chunks matching all candidate words and, for each candidate
+    word, the chunks matching it, each part capped at ``CANDIDATES_PER_WORD``
+    (so at most ``(MAX_CANDIDATE_WORDS + 1) * CANDIDATES_PER_WORD`` rows are
+    scored). A chunk holding the exact phrase holds all the words, so it is a
+    candidate unless more than the cap hold them all (then each of them still
+    has its words' chances). Snippets/headlines are made for the ``k`` winners only.
     """
     terms = query_terms(query)
     if not terms:
         return []
     k = clamp_k(k)
+    words = terms.words[:MAX_CANDIDATE_WORDS]
+    params = {"store_id": store.id, "k": k, "cap": CANDIDATES_PER_WORD}
+    params.update((f"w{n}", word) for n, word in enumerate(words))
     if db.engine.dialect.name == "postgresql":
-        rows = db.session.execute(_POSTGRESQL_SEARCH, {
-            "store_id": store.id, "query": websearch_expression(terms), "phrase": " ".join(terms.phrase), "k": k,
-            "options": _HEADLINE_OPTIONS,
-        })
+        params.update(query=websearch_expression(terms), phrase=" ".join(terms.phrase), all=" ".join(words),
+                      options=_HEADLINE_OPTIONS)
+        rows = db.session.execute(_postgresql_search(len(words)), params)
     else:
-        rows = db.session.execute(_SQLITE_SEARCH, {"store_id": store.id, "query": fts5_expression(terms), "k": k})
+        params.update(query=fts5_expression(terms), all=" AND ".join(f'"{word}"' for word in words))
+        rows = db.session.execute(_sqlite_search(len(words)), params)
     return [
         SearchHit(
             file_id=row.file_id, file_name=row.file_name, chunk_id=row.chunk_id,
@@ -163,26 +185,66 @@ def render_snippet(marked):
     return Markup("".join(out).strip())
 
 
-# bm25 weights per FTS5 column (heading, text): a heading repeated over every
-# chunk of a long section should not outrank the text that answers.
-_SQLITE_SEARCH = sa.text(f"""
+@functools.lru_cache(maxsize=MAX_CANDIDATE_WORDS)
+def _sqlite_search(word_count):
+    # Each part is its own subquery so that its LIMIT applies to it alone; the
+    # CROSS JOIN makes FTS5 drive (walk the word's doclist in rowid order and
+    # stop at the cap) rather than visit every chunk of the store.
+    parts = [f"""SELECT id FROM (
+            SELECT c.id FROM {FTS_TABLE} CROSS JOIN knowledge_chunks AS c ON c.id = {FTS_TABLE}.rowid
+            WHERE {FTS_TABLE} MATCH :{name} AND c.store_id = :store_id LIMIT :cap)"""
+             for name in ["all"] + [f"w{n}" for n in range(word_count)]]
+    candidates = "\n        UNION ".join(parts)
+    # bm25 weights per FTS5 column (heading, text): a heading repeated over every
+    # chunk of a long section should not outrank the text that answers.
+    # Ranking: the "+" keeps FTS5 from taking the candidate list as rowid
+    # lookups; it would then run one full-text query per candidate and bm25
+    # would recount each word's documents every time (seconds). Instead FTS5
+    # walks the doclists of the OR expression once (C, no ranking) and bm25,
+    # the join and the sort run only for the candidates.
+    # snippet() is computed for every row that reaches the sorter, so the
+    # winners are picked first and only they are looked up again for snippets
+    # (a rowid lookup with MATCH: FTS5 tokenizes just those k texts).
+    return sa.text(f"""
+    WITH candidates(id) AS (
+        {candidates}
+    ), best(id, rank) AS (
+        SELECT {FTS_TABLE}.rowid, bm25({FTS_TABLE}, 0.4, 1.0) FROM {FTS_TABLE}
+        WHERE {FTS_TABLE} MATCH :query AND +{FTS_TABLE}.rowid IN (SELECT id FROM candidates)
+        ORDER BY 2, 1
+        LIMIT :k
+    )
     SELECT c.id AS chunk_id, c.file_id AS file_id, f.name AS file_name, c.heading AS heading, c.text AS text,
            snippet({FTS_TABLE}, 1, char(2), char(3), '…', 32) AS snippet,
-           -bm25({FTS_TABLE}, 0.4, 1.0) AS score
-    FROM {FTS_TABLE}
-    JOIN knowledge_chunks AS c ON c.id = {FTS_TABLE}.rowid
+           -best.rank AS score
+    FROM best
+    CROSS JOIN {FTS_TABLE} ON {FTS_TABLE}.rowid = best.id
+    JOIN knowledge_chunks AS c ON c.id = best.id
     JOIN knowledge_files AS f ON f.id = c.file_id
     WHERE {FTS_TABLE} MATCH :query AND c.store_id = :store_id
-    ORDER BY bm25({FTS_TABLE}, 0.4, 1.0), c.id
-    LIMIT :k
+    ORDER BY best.rank, c.id
 """)
 
-# Ranking first (on the GIN index's matches), headlines only for the k winners:
-# ts_headline re-parses the text and is the expensive part. ts_rank_cd gives an
-# OR-ed phrase no more weight than its words, so the phrase is ranked apart and
-# counts double: the chunk holding the exact phrase comes first, as with bm25.
-# Normalisation 1 (divide by 1 + log length) keeps long chunks from winning on size.
-_POSTGRESQL_SEARCH = sa.text(f"""
+
+@functools.lru_cache(maxsize=MAX_CANDIDATE_WORDS)
+def _postgresql_search(word_count):
+    # plainto_tsquery of one word is that word's lexeme (empty, matching
+    # nothing, for a stop word); of all the words, their AND. Each part stops at
+    # its LIMIT: the planner takes the GIN index for a rare word and, for a
+    # common one, walks the store's chunks until the cap is reached.
+    parts = [f"""(SELECT c.id FROM knowledge_chunks AS c
+             WHERE c.store_id = :store_id AND c.search_vector @@ plainto_tsquery('{PG_CONFIG}', :{name}) LIMIT :cap)"""
+             for name in ["all"] + [f"w{n}" for n in range(word_count)]]
+    candidates = "\n        UNION ".join(parts)
+    # Ranking first (on the candidates only), headlines only for the k winners:
+    # ts_headline re-parses the text and is the expensive part. ts_rank_cd gives an
+    # OR-ed phrase no more weight than its words, so the phrase is ranked apart and
+    # counts double: the chunk holding the exact phrase comes first, as with bm25.
+    # Normalisation 1 (divide by 1 + log length) keeps long chunks from winning on size.
+    return sa.text(f"""
+    WITH candidates AS (
+        {candidates}
+    )
     SELECT best.chunk_id, best.file_id, f.name AS file_name, best.heading, best.text, best.score,
            ts_headline('{PG_CONFIG}', best.text, best.query, :options) AS snippet
     FROM (
@@ -191,12 +253,14 @@ _POSTGRESQL_SEARCH = sa.text(f"""
         FROM knowledge_chunks AS c,
              (SELECT websearch_to_tsquery('{PG_CONFIG}', :query) AS query,
                      phraseto_tsquery('{PG_CONFIG}', :phrase) AS phrase) AS q
-        WHERE c.store_id = :store_id AND c.search_vector @@ q.query
+        WHERE c.id IN (SELECT id FROM candidates) AND c.store_id = :store_id AND c.search_vector @@ q.query
         ORDER BY score DESC, c.id
         LIMIT :k
     ) AS best
     JOIN knowledge_files AS f ON f.id = best.file_id
     ORDER BY best.score DESC, best.chunk_id
 """)
+
+
 _HEADLINE_OPTIONS = (f'StartSel="{_START}", StopSel="{_STOP}", MaxWords=40, MinWords=18, '
                      'ShortWord=2, MaxFragments=2, FragmentDelimiter=" … "')

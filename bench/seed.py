@@ -27,7 +27,7 @@ from werkzeug.security import generate_password_hash
 
 from webapp import models  # noqa: F401  (every table registered on the metadata)
 from webapp.extensions import db
-from webapp.stores.models import Document, Store
+from webapp.stores.models import Document, Store, StoreGrant
 from webapp.users.models import User
 
 #: The password of the bench accounts below (a local, throwaway database).
@@ -153,11 +153,20 @@ def document_row(i, scale):
     }
 
 
+# --- grants ----------------------------------------------------------------------
+
+def grant_row(i, scale):
+    """The member (a local account, user 2) may use every store: the most a store selector and
+    an access check can be asked to handle, like an unbound Casdoor user."""
+    return {"user_id": 2, "store_id": i, "granted_by_id": 1, "created_at": EPOCH}
+
+
 #: Parents before children (foreign keys); a new feature adds its table here.
 SEEDS = [
     TableSeed(Store, lambda s: s.stores, store_row),
     TableSeed(User, lambda s: s.users, user_row),
     TableSeed(Document, lambda s: s.documents, document_row),
+    TableSeed(StoreGrant, lambda s: s.stores, grant_row),
 ]
 
 

@@ -28,6 +28,11 @@ def upgrade():
         op.create_index(f"ix_users_{column}_prefix", "users", [expression])
     if postgresql:
         op.create_index("ix_stores_name_prefix", "stores", [sa.text("name text_pattern_ops")])
+        # An index on an expression has no statistics until the table is analysed, and
+        # without them the planner walks the whole username order instead (measured: 43 ms
+        # against 0.2 ms at 100,000 users). Autovacuum would get there; a deploy should not wait.
+        op.execute("ANALYZE users")
+        op.execute("ANALYZE stores")
 
 
 def downgrade():

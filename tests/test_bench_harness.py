@@ -346,7 +346,7 @@ def test_seed_refuses_a_column_the_table_does_not_have():
 
 def test_seed_loads_the_data_set_into_the_migrated_database(app, db, client, create_store):
     counts, _ = seed.seed_database(db.engine, SMALL, log=lambda line: None, analyze=False)
-    assert counts == {"stores": 4, "users": 10, "documents": 40}
+    assert counts == {"stores": 4, "users": 10, "documents": 40, "store_grants": 4}
     assert seed.is_seeded(db.engine, SMALL)
 
     stores = dict(db.session.execute(sa.select(seed.Store.name, seed.Store.id)).all())
@@ -364,6 +364,10 @@ def test_seed_loads_the_data_set_into_the_migrated_database(app, db, client, cre
     assert create_store("after-seed").id == 5
     response = client.post("/api/v1/auth/login/", json={"email": seed.MEMBER_EMAIL, "password": seed.BENCH_PASSWORD})
     assert response.status_code == 200, response.get_data(as_text=True)
+    # The member is a local account: it works in the stores it was granted, every one of them.
+    token = response.get_json()["token"]
+    listed = client.get("/api/v1/stores/", headers={"Authorization": f"Token {token}"}).get_json()["stores"]
+    assert {store["name"] for store in listed} == set(stores)
 
 
 def test_a_partly_seeded_database_is_not_taken_for_a_kept_one(app, db):

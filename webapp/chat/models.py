@@ -65,6 +65,7 @@ class Provider(db.Model):
 
 
 class Chat(StoreOwnedMixin, db.Model):
+    admin_count_label = "Chats"
     """One user's conversation in one store."""
 
     __tablename__ = "chats"

@@ -29,6 +29,7 @@ HEADING_SEPARATOR = "\n"
 
 
 class KnowledgeFile(StoreOwnedMixin, db.Model):
+    admin_count_label = "Files"
     __tablename__ = "knowledge_files"
     __table_args__ = (
         # Re-uploading the same bytes to a store finds the existing file.

@@ -13,7 +13,7 @@ from webapp.stores import access, reports, service
 from webapp.stores import admin_bp as bp
 from webapp.stores.access import store_editor_required, store_management_required
 from webapp.stores.forms import ConfirmForm, CreateStoreForm, RenameStoreForm, StoreSettingsForm
-from webapp.stores.models import STORE_OWNED_MODELS, Store
+from webapp.stores.models import Store
 from webapp.users.models import User
 from webapp.stores.service import StoreError
 
@@ -34,7 +34,7 @@ def list_stores():
                     cursor=request.args.get("cursor"), limit=page_size())
     return render_template(
         "admin/stores.html", summaries=service.store_summaries(page.items), page=page,
-        owned_tables=[model.__tablename__ for model in STORE_OWNED_MODELS],
+        owned_tables=[(model.__tablename__, model.admin_count_label) for model in service.listed_models()],
         can_manage=access.can_manage_stores(g.user), binding=access.binding_of(g.user),
     )
 

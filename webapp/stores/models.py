@@ -31,6 +31,11 @@ class StoreOwnedMixin:
     def store(cls):
         return db.relationship("Store")
 
+    #: Set to a plural label ("Files") to show this table's count per store on the
+    #: administrators' store list. Only tables people think in get one: a count is a
+    #: query per page, and chunk- or message-sized tables would make it grow with the data.
+    admin_count_label = None
+
     @classmethod
     def query_for(cls, store):
         """A ``select`` of this model's rows in ``store`` (add ordering and filters to it)."""
@@ -123,6 +128,7 @@ class StoreGrant(db.Model):
 
 
 class Document(StoreOwnedMixin, db.Model):
+    admin_count_label = "Documents"
     """A piece of a store's knowledge."""
 
     __tablename__ = "documents"

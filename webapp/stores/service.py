@@ -8,7 +8,7 @@ import logging
 from webapp.errors import StorehouseError
 from webapp.extensions import db
 from webapp.stores import reports, rules
-from webapp.stores.models import Document, Store, StoreAlias
+from webapp.stores.models import STORE_OWNED_MODELS, Document, Store, StoreAlias
 
 log = logging.getLogger("webapp.stores")
 
@@ -237,13 +237,18 @@ def delete_store(store):
     return counts
 
 
+def listed_models():
+    """The store-owned models counted on the administrators' store list (``admin_count_label``)."""
+    return [model for model in STORE_OWNED_MODELS if model.admin_count_label]
+
+
 def store_summaries(stores):
     """``[(store, {"documents": n, ..., "bound_users": n})]`` for a page of stores.
 
-    One indexed count per store-owned table and one for bound users, each
-    bounded by the page (see ``webapp.stores.reports``).
+    One indexed count per listed table (``listed_models``) and one for bound
+    users, each bounded by the page (see ``webapp.stores.reports``).
     """
-    owned = reports.owned_counts(stores)
+    owned = reports.owned_counts(stores, listed_models())
     bound = reports.bound_user_counts(stores)
     return [(store, {**owned[store.id], "bound_users": bound[store.id]}) for store in stores]
 

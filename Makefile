@@ -45,7 +45,7 @@ test: install browser
 clean:
 	rm -rf $(VENV) .pytest_cache
 
-# The benchmark of issue 9: gunicorn + wrk on a seeded database (see bench/run.py).
+# The benchmark: gunicorn + wrk on a seeded database at scale (see bench/run.py).
 # Options go in BENCH_ARGS, e.g. make bench BENCH_ARGS="--quick --keep".
 BENCH_ARGS ?=
 bench: install

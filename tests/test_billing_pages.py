@@ -150,3 +150,29 @@ def test_demo_price_is_for_development_only(make_app, migrated, app):
         local = db.session.execute(sa.select(Provider)).scalar_one()
         assert (local.input_price, local.output_price, local.is_default) == (Decimal(20), Decimal(80), True)
         db.session.remove()
+
+
+def test_each_answer_in_the_chat_says_how_it_was_billed(world, client, login, run_jobs, casdoor, grant):
+    """Under a priced answer: a link to its transaction in Casdoor once delivered, what is
+    happening until then, and "recorded here only" for an account without Casdoor."""
+    alice, lou, store = world["alice"], world["lou"], world["store"]
+    chat_id = world["answers"]["alice"][0].chat_id
+    grant(alice, store)  # signed in with a password here, so the store must be granted
+    login(client, alice)
+    pending = client.get(f"/s/{store.name}/chat/{chat_id}").get_data(as_text=True)
+    assert pending.count('data-testid="answer-charge" data-state="pending"') == 3
+    assert "being charged" in pending
+
+    run_jobs()
+    delivered = client.get(f"/s/{store.name}/chat/{chat_id}").get_data(as_text=True)
+    names = sorted(charge.casdoor_name for charge in charges() if charge.user_id == alice.id)
+    assert delivered.count('data-state="delivered"') == 3
+    for name in names:
+        assert f'href="{casdoor.url}/transactions/storehouse/{name}"' in delivered
+
+    grant(lou, store)
+    lou_client = client.application.test_client()
+    login(lou_client, lou)
+    lou_chat = world["answers"]["lou"][0].chat_id
+    local = lou_client.get(f"/s/{store.name}/chat/{lou_chat}").get_data(as_text=True)
+    assert 'data-state="local_only"' in local and "recorded here only (no Casdoor account)" in local

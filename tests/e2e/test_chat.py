@@ -46,7 +46,9 @@ def test_upload_ask_stream_stop_regenerate_and_usage(app, live_server, page, db,
     page.set_viewport_size({"width": 1280, "height": 800})
     store = create_store("research", display_name="Research")
     add_file(db, store, "counting.txt", "Counting practice: one, two, three, four, five, six, seven, eight.")
-    make_provider(db, max_tokens=160)
+    # Room for a long answer: at ~130 tokens/s a 160-token cap ended the counting answer before
+    # the stop click landed on a loaded machine (seen once in a full run).
+    make_provider(db, max_tokens=600)
     user = create_user("asker", display_name="Ada Asker")
     grant(user, store)
     sign_in(page, live_server, user)
@@ -79,7 +81,6 @@ def test_upload_ask_stream_stop_regenerate_and_usage(app, live_server, page, db,
     assert "/s/research/knowledge/files/" in answer.get_by_test_id("source-link").first.get_attribute("href")
     assert "History" in answer.get_by_test_id("sources").inner_text()
     assert "tokens" in answer.get_by_test_id("answer-meta").inner_text()
-    assert page.get_by_test_id("chat-title").count() == 0 or True
     shot(page, "02-chat-answer")
 
     # Stop a long answer mid-stream: the partial text stays, marked.

@@ -105,6 +105,27 @@ def casdoor_links(app):
     return CasdoorLinks(casdoor.settings.endpoint, casdoor.settings.organization)
 
 
+@dataclass(frozen=True)
+class AnswerCharge:
+    """What a chat shows under a priced answer: the charge's state, and its transaction in Casdoor."""
+
+    state: str
+    casdoor_url: str = None
+
+
+def charges_of_answers(message_ids, app):
+    """``{message_id: AnswerCharge}`` for the answers among ``message_ids`` that have a charge.
+
+    One indexed query (``charges.message_id`` is unique), bounded by the page of messages.
+    """
+    ids = [message_id for message_id in message_ids if message_id is not None]
+    if not ids:
+        return {}
+    links = casdoor_links(app)
+    rows = db.session.execute(db.select(Charge).where(Charge.message_id.in_(ids))).scalars()
+    return {charge.message_id: AnswerCharge(charge.state, links.transaction(charge)) for charge in rows}
+
+
 def charge_payload(charge, links):
     return {
         "id": charge.id,

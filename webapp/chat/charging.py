@@ -49,6 +49,16 @@ def before_answer(user, store, provider, prompt_tokens):
         raise AnswerRefused(exc.message)
 
 
+def charges_of(messages):
+    """``{message_id: AnswerCharge}`` for the priced answers among ``messages`` (one query):
+    how each was billed, and the link to its transaction in Casdoor's UI."""
+    from flask import current_app
+
+    from webapp.billing.ledger import charges_of_answers
+
+    return charges_of_answers([m.id for m in messages if m.role == "assistant" and m.price], current_app)
+
+
 def after_answer(reservation, message):
     """Record the charge for ``message`` in the current transaction (flush only)."""
     if reservation is None and not message.price:

@@ -7,7 +7,7 @@ as sanitised Markdown), and the forms here work without script too.
 from flask import Response, flash, g, redirect, render_template, request, url_for
 
 from webapp.auth.decorators import login_required
-from webapp.chat import bp, chats
+from webapp.chat import bp, charging, chats
 from webapp.chat import usage as usage_data
 from webapp.chat.answering import ChatError
 from webapp.chat.api import source_url
@@ -51,7 +51,7 @@ def show_chat(chat_id):
     rendered = [(m, render_answer(m.text, len(m.sources), f"src-{m.id}") if m.role == "assistant" else None,
                  [{**s, "url": source_url(s)} for s in (m.sources or [])]) for m in messages]
     return render_template("chat/workspace.html", store=g.store, page=page, q=q, chat=chat, messages=rendered,
-                           has_older=has_older, earlier=before, everyone=everyone, read_only=chat.user_id != g.user.id,
+                           charges=charging.charges_of(messages), has_older=has_older, earlier=before, everyone=everyone, read_only=chat.user_id != g.user.id,
                            may_view_others=chats.may_view_others(g.user, g.store), form=ConfirmForm(),
                            streaming=STREAMING)
 

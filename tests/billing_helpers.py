@@ -30,6 +30,17 @@ def casdoor_user(create_user, name):
                        casdoor_name=name, casdoor_org="storehouse")
 
 
+def linked_local_user(name):
+    """``casdoor_user`` for tests that build their own app (no ``create_user`` fixture): a local
+    account linked to the demo Casdoor user ``name``. Commits."""
+    from webapp.auth import service as auth_service
+
+    user = auth_service.create_local_user(name, f"{name}@storehouse.test", "correct horse battery", "")
+    user.casdoor_sub, user.casdoor_name = CASDOOR_SUBS[name], name
+    db.session.commit()
+    return user
+
+
 def make_provider(input_price="150", output_price="600", max_tokens=100, currency="USD", name="priced"):
     """A provider priced per million tokens (defaults: 0.00015 / 0.0006 per token)."""
     provider = Provider(name=name, kind="local", model="test", input_price=Decimal(input_price),

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.billing_helpers import (casdoor_rows, casdoor_total, casdoor_user, charges, give_answer, ledger_total,
-                                   make_chat, make_due, make_provider, wait_out_ambiguity)
+                                   linked_local_user, make_chat, make_due, make_provider, wait_out_ambiguity)
 from webapp.billing import service
 from webapp.billing.models import BillingAccount, Charge, Reservation
 from webapp.chat.errors import AnswerRefused
@@ -188,11 +188,7 @@ def test_casdoor_unreachable_at_the_dry_run_follows_the_setting(make_app, migrat
     app = make_app(**sso_app_config, BILLING_WHEN_CASDOOR_DOWN=policy, BILLING_DOWN_ALLOWANCE="0.08")
     with app.app_context():
         try:
-            from webapp.auth import service as auth_service
-
-            user = auth_service.create_local_user("alice", "alice@storehouse.test", "correct horse battery", "")
-            user.casdoor_sub, user.casdoor_name = "5c0e7d1e-4c1b-4a5e-9b8e-2f1d0c9a7b11", "alice"
-            db.session.commit()
+            user = linked_local_user("alice")
             store = create_store("research")
             provider = make_provider()
             casdoor.controls.inject_fault("/api/add-transaction", "http500", count=10)
@@ -237,12 +233,9 @@ def test_a_send_casdoor_works_on_after_we_gave_up_is_waited_for(make_app, migrat
     app = make_app(**sso_app_config, CASDOOR_TIMEOUT=1.0)
     with app.app_context():
         try:
-            from webapp.auth import service as auth_service
             from webapp.jobs.worker import Worker
 
-            user = auth_service.create_local_user("alice", "alice@storehouse.test", "correct horse battery", "")
-            user.casdoor_sub, user.casdoor_name = "5c0e7d1e-4c1b-4a5e-9b8e-2f1d0c9a7b11", "alice"
-            db.session.commit()
+            user = linked_local_user("alice")
             store = create_store("research")
             provider = make_provider()
             message, = ask(user, store, provider)
@@ -335,12 +328,9 @@ def test_legacy_shape_against_the_legacy_server(make_app, migrated, sso_app_conf
     app = make_app(**sso_app_config, BILLING_TRANSACTION_SHAPE="legacy")
     with app.app_context():
         try:
-            from webapp.auth import service as auth_service
             from webapp.jobs.worker import Worker
 
-            user = auth_service.create_local_user("bob", "bob@storehouse.test", "correct horse battery", "")
-            user.casdoor_sub, user.casdoor_name = "7d2f9e3a-6b4c-4d7e-8a9f-3b2c1d0e9f22", "bob"
-            db.session.commit()
+            user = linked_local_user("bob")
             store = create_store("research")
             provider = make_provider()
             messages = ask(user, store, provider, n=3)

@@ -35,6 +35,7 @@ browser:
 	@scripts/ensure-chromium.sh
 
 test: install browser
+	$(BIN)/ruff check .
 	@echo "== tests on SQLite =="
 	env -u TEST_DATABASE_URL $(BIN)/python -m pytest
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \

@@ -75,8 +75,8 @@ def main():
             timed(client, {"Authorization": f"Bearer {token}"}, 20)  # warm up (provision, keys)
             results[label] = timed(client, {"Authorization": f"Bearer {token}"}, args.requests)
             if ttl:
-                from webapp.auth import service
                 from webapp.extensions import db
+                from webapp.users import service
                 with app.app_context():
                     bob = service.find_user_by_username("bob")
                     bob.set_password("bench-password-1")

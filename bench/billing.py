@@ -86,10 +86,11 @@ def make_app(database_url, casdoor_url):
 def seed(app):
     import flask_migrate
 
-    from webapp.auth import service as auth_service
-    from webapp.chat.models import Chat, Provider
+    from webapp.chat.models import Chat
     from webapp.extensions import db
+    from webapp.providers.models import Provider
     from webapp.stores import service as stores
+    from webapp.users import service as accounts
 
     with app.app_context():
         flask_migrate.upgrade(directory=str(ROOT / "migrations"))
@@ -98,7 +99,7 @@ def seed(app):
         for name, sub in (("alice", "5c0e7d1e-4c1b-4a5e-9b8e-2f1d0c9a7b11"),
                           ("bob", "7d2f9e3a-6b4c-4d7e-8a9f-3b2c1d0e9f22"),
                           ("carol", "9e4a1b5c-7d6e-4f80-9b1a-4c3d2e1f0a33")):
-            user = auth_service.create_local_user(name, f"{name}@storehouse.test", "bench password long", "")
+            user = accounts.create_local_user(name, f"{name}@storehouse.test", "bench password long", "")
             user.casdoor_sub, user.casdoor_name = sub, name
             users.append(user)
         priced = Provider(name="priced", kind="local", model="bench", input_price=Decimal("150"),
@@ -120,8 +121,8 @@ def answer(chat, user, store, provider, prompt_tokens=700, completion_tokens=180
     """One answer through the seam, as the chat does (no model): reserve, save, settle, commit."""
     from webapp.chat import charging
     from webapp.chat.models import Message
-    from webapp.chat.pricing import answer_price
     from webapp.extensions import db
+    from webapp.providers.pricing import answer_price
 
     hold = charging.before_answer(user, store, provider, prompt_tokens)
     message = Message(store_id=store.id, chat_id=chat.id, user_id=user.id, role="assistant", text="bench",
@@ -137,8 +138,9 @@ def answer(chat, user, store, provider, prompt_tokens=700, completion_tokens=180
 
 
 def measure_overhead(app, ids, n):
-    from webapp.chat.models import Chat, Provider
+    from webapp.chat.models import Chat
     from webapp.extensions import db
+    from webapp.providers.models import Provider
     from webapp.stores.models import Store
     from webapp.users.models import User
 
@@ -151,7 +153,7 @@ def measure_overhead(app, ids, n):
         from webapp.billing import service
         from webapp.billing.client import TransactionDraft
         client = service.transactions_client()
-        for i in range(n):
+        for _ in range(n):
             started = time.perf_counter()
             client.check_balance(TransactionDraft(key=str(uuid.uuid4()), user="alice", amount=Decimal("0.1"),
                                                   currency="USD", created_at=datetime.utcnow()))

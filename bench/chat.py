@@ -84,7 +84,8 @@ def make_app(kind):
 
 
 def bench_model(runs):
-    from webapp.chat.providers import Delta, Finish, ProviderConfig, get_provider
+    from webapp.providers.interface import Delta, Finish, ProviderConfig
+    from webapp.providers.runtimes import get_provider
 
     provider = get_provider(ProviderConfig(kind="local", name="Local", model="SmolLM2-135M-Instruct", max_tokens=64,
                                            temperature=0.0))
@@ -153,18 +154,18 @@ def seed_store(db, store, user, chunks, messages):
 
 
 def bench_overhead(kind, runs):
-    from webapp.auth import service as auth_service
     from webapp.chat import answering
     from webapp.chat.answering import _Run, _save
-    from webapp.chat.providers import COMPLETE, Finish, Usage
     from webapp.extensions import db
+    from webapp.providers.interface import COMPLETE, Finish, Usage
     from webapp.stores import service as store_service
+    from webapp.users import service as accounts
 
     app, cleanup = make_app(kind)
     try:
         with app.app_context():
             store = store_service.create_store("bench", knowledge_count=5, memory_limit=10)
-            user = auth_service.create_local_user("bencher", "bench@example.com", "bench-password-1", "")
+            user = accounts.create_local_user("bencher", "bench@example.com", "bench-password-1", "")
             db.session.commit()
             started = time.perf_counter()
             chat = seed_store(db, store, user, 100_000, 1_000)
@@ -173,7 +174,7 @@ def bench_overhead(kind, runs):
                 db.session.execute(sa.text("ANALYZE"))
                 db.session.commit()
             print(f"[{kind}] seeded 100,000 chunks and 1,000 messages in {time.perf_counter() - started:.1f} s")
-            from webapp.chat.provider_service import ensure_default_provider
+            from webapp.providers.service import ensure_default_provider
             ensure_default_provider()
             db.session.commit()
             timings, parts = [], {"prepare": [], "save": []}
@@ -208,16 +209,16 @@ def bench_overhead(kind, runs):
 def bench_usage(runs, rows=1_000_000):
     from datetime import date, timedelta
 
-    from webapp.auth import service as auth_service
     from webapp.chat import usage
     from webapp.extensions import db
     from webapp.stores import service as store_service
+    from webapp.users import service as accounts
 
     app, cleanup = make_app("postgresql")
     try:
         with app.app_context():
             stores = [store_service.create_store(f"s{i}") for i in range(10)]
-            users = [auth_service.create_local_user(f"u{i}", f"u{i}@example.com", "bench-password-1", "")
+            users = [accounts.create_local_user(f"u{i}", f"u{i}@example.com", "bench-password-1", "")
                      for i in range(50)]
             db.session.commit()
             chat_ids = []

@@ -110,8 +110,8 @@ def measure(name, data, filename, repeat, **chunk_options):
 
 def smollm2_counter():
     """SmolLM2's tokenizer as the chat loads it, or None when llama-cpp-python or the model is missing."""
-    from webapp.chat.errors import LocalModelUnavailable
-    from webapp.chat.tokens import bundled_model_path, get_tokenizer
+    from webapp.providers.errors import LocalModelUnavailable
+    from webapp.providers.tokens import bundled_model_path, get_tokenizer
 
     try:
         return get_tokenizer(bundled_model_path()).count_text

@@ -44,7 +44,7 @@ def render_table(measurements, stores=None):
 
     def line(cells):
         padded = [cell.rjust(width) if i in numeric else cell.ljust(width)
-                  for i, (cell, width) in enumerate(zip(cells, widths))]
+                  for i, (cell, width) in enumerate(zip(cells, widths, strict=True))]
         return "| " + " | ".join(padded) + " |"
 
     separator = "|" + "|".join(("-" * (w + 1) + ":") if i in numeric else ("-" * (w + 2))

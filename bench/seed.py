@@ -17,15 +17,14 @@ reading anything back; sequences are moved past them afterwards.
 Nothing here is imported by the app; run it through ``python -m bench``.
 """
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 
 import psycopg
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
-from webapp import models  # noqa: F401  (every table registered on the metadata)
 from webapp.extensions import db
 from webapp.stores.models import Document, Store, StoreGrant
 from webapp.users.models import User

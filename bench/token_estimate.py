@@ -29,8 +29,8 @@ SAMPLE = 150_000
 
 
 def real_counter():
-    from webapp.chat.errors import LocalModelUnavailable
-    from webapp.chat.tokens import bundled_model_path, get_tokenizer
+    from webapp.providers.errors import LocalModelUnavailable
+    from webapp.providers.tokens import bundled_model_path, get_tokenizer
 
     try:
         return get_tokenizer(bundled_model_path()).count_text

@@ -75,7 +75,7 @@ def parse_output(text):
     if not percentiles and "Latency Distribution" not in text:
         raise WrkError("wrk printed no latency distribution: run it with --latency")
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    socket_errors = dict(zip(("connect", "read", "write", "timeout"), map(int, errors.groups()))) \
+    socket_errors = dict(zip(("connect", "read", "write", "timeout"), map(int, errors.groups()), strict=True)) \
         if errors else {"connect": 0, "read": 0, "write": 0, "timeout": 0}
     status = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     requests_per_s = rate.group(1)

@@ -7,7 +7,6 @@ added through the upload service and indexed by the job runner, then Playwright
 driving Debian's Chromium (``/usr/bin/chromium`` or ``STOREHOUSE_CHROMIUM``).
 A developer tool: nothing here runs in production.
 """
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -84,7 +83,7 @@ def main(out_dir):
                     page.get_by_text("Welcome back").wait_for()
                     suffix = f"{viewport}{'.dark' if scheme == 'dark' else ''}.png"
 
-                    def shot(name, path=None):
+                    def shot(name, path=None, page=page, suffix=suffix):
                         if path:
                             page.goto(server.url + path)
                         page.screenshot(path=str(out / f"{name}.{suffix}"), full_page=True)
@@ -105,9 +104,9 @@ def main(out_dir):
                     page.goto(server.url + "/s/general/knowledge/")
                     page.get_by_role("link", name="scanned-contract.pdf", exact=True).click()
                     shot("04-file-no-text")
-                    shot("05-search", "/s/general/knowledge/search?q=How+many+vacation+days+do+I+get%3F")
-                    shot("06-search-nothing", "/s/general/knowledge/search?q=submarine")
-                    shot("07-search-empty", "/s/general/knowledge/search")
+                    shot("05-search", "/s/general/knowledge/search/?q=How+many+vacation+days+do+I+get%3F")
+                    shot("06-search-nothing", "/s/general/knowledge/search/?q=submarine")
+                    shot("07-search-empty", "/s/general/knowledge/search/")
                     context.close()
             browser.close()
 

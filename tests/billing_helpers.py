@@ -13,11 +13,12 @@ import sqlalchemy as sa
 
 from webapp.billing.models import Charge
 from webapp.chat import charging
-from webapp.chat.models import Chat, Message, Provider
-from webapp.chat.pricing import answer_price
+from webapp.chat.models import Chat, Message
+from webapp.providers.models import Provider
+from webapp.providers.pricing import answer_price
 from webapp.extensions import db
 from webapp.jobs.models import Job
-from webapp.users.models import utcnow
+from webapp.core.clock import utcnow
 
 CASDOOR_SUBS = {"alice": "5c0e7d1e-4c1b-4a5e-9b8e-2f1d0c9a7b11", "bob": "7d2f9e3a-6b4c-4d7e-8a9f-3b2c1d0e9f22",
                 "carol": "9e4a1b5c-7d6e-4f80-9b1a-4c3d2e1f0a33", "dave": "1f5b2c6d-8e7f-4091-8c2b-5d4e3f2a1b44",
@@ -33,9 +34,9 @@ def casdoor_user(create_user, name):
 def linked_local_user(name):
     """``casdoor_user`` for tests that build their own app (no ``create_user`` fixture): a local
     account linked to the demo Casdoor user ``name``. Commits."""
-    from webapp.auth import service as auth_service
+    from webapp.users import service as accounts
 
-    user = auth_service.create_local_user(name, f"{name}@storehouse.test", "correct horse battery", "")
+    user = accounts.create_local_user(name, f"{name}@storehouse.test", "correct horse battery", "")
     user.casdoor_sub, user.casdoor_name = CASDOOR_SUBS[name], name
     db.session.commit()
     return user

@@ -151,7 +151,7 @@ def db(app):
 
 @pytest.fixture
 def create_user(app):
-    from webapp.auth import service
+    from webapp.users import service
 
     counter = iter(range(1, 10_000))
 
@@ -272,3 +272,17 @@ def sso_app_config(casdoor, casdoor_overrides):
     from tests.casdoor_helpers import casdoor_config
 
     return casdoor_config(casdoor, **casdoor_overrides)
+
+
+@pytest.fixture
+def frozen_clock():
+    """Hold the app's clock still for the test; ``frozen_clock.advance(seconds=6)`` moves it on.
+
+    Put it first among a test's fixtures. A test that counts statements or waits for
+    an expiry must not depend on how busy the machine is: with the clock held, no
+    cache entry (``AUTH_CACHE_SECONDS``) lapses halfway through a measurement.
+    """
+    from webapp.core.clock import frozen
+
+    with frozen() as clock:
+        yield clock

@@ -70,16 +70,16 @@ def test_grant_and_revoke_take_effect_on_the_users_next_request(app, db, client,
     login(dave_client, dave)
     assert dave_client.get("/s/general/").status_code == 404
 
-    assert post_form(client, f"/admin/users/{dave.id}/grants", {"store": "general"}).status_code == 302
+    assert post_form(client, f"/admin/users/{dave.id}/grants/", {"store": "general"}).status_code == 302
     assert grants_of(db, dave) == ["general"]
     assert dave_client.get("/s/general/").status_code == 200
     page = client.get(f"/admin/users/{dave.id}").get_data(as_text=True)
     assert 'data-grant="general"' in page and "A local account: uses only the stores given below." in page
 
     # Granting twice is harmless; an unknown store is named in the message.
-    post_form(client, f"/admin/users/{dave.id}/grants", {"store": "general"})
+    post_form(client, f"/admin/users/{dave.id}/grants/", {"store": "general"})
     assert grants_of(db, dave) == ["general"]
-    refused = post_form(client, f"/admin/users/{dave.id}/grants", {"store": "nope"}, follow_redirects=True)
+    refused = post_form(client, f"/admin/users/{dave.id}/grants/", {"store": "nope"}, follow_redirects=True)
     assert "There is no store named &#39;nope&#39;" in refused.get_data(as_text=True)
 
     general = stores["general"]
@@ -119,7 +119,7 @@ def test_bound_admins_read_their_stores_people_but_change_nothing(app, db, clien
     assert client.get(f"/admin/users/{gina.id}").status_code == 404  # another store's people stay unseen
     assert 'data-testid="add-user"' not in client.get("/admin/users/").get_data(as_text=True)
     assert client.get("/admin/users/new").status_code == 403
-    assert post_form(client, f"/admin/users/{alice.id}/grants", {"store": "general"}).status_code == 403
+    assert post_form(client, f"/admin/users/{alice.id}/grants/", {"store": "general"}).status_code == 403
     assert grants_of(db, alice) == []
     assert post_form(client, f"/admin/users/{alice.id}/active", {"active": "0"}).status_code == 403
     assert user_named(db, "alice").is_active is True
@@ -130,7 +130,7 @@ def test_non_admins_reach_none_of_it(app, client, create_user, login, stores):
     login(client, dave)
     for path in ("/admin/users/", "/admin/users/new", f"/admin/users/{dave.id}"):
         assert client.get(path).status_code == 403, path
-    assert post_form(client, f"/admin/users/{dave.id}/grants", {"store": "general"}).status_code == 403
+    assert post_form(client, f"/admin/users/{dave.id}/grants/", {"store": "general"}).status_code == 403
 
 
 def test_search_by_name_or_email_prefix_case_insensitive(app, client, create_user, login, stores):
@@ -152,7 +152,7 @@ def test_search_by_name_or_email_prefix_case_insensitive(app, client, create_use
     assert client.get("/admin/users/?q=a%00b").status_code == 400
 
 
-def test_user_pages_do_a_bounded_number_of_queries(app, db, client, create_user, login, stores):
+def test_user_pages_do_a_bounded_number_of_queries(frozen_clock, app, db, client, create_user, login, stores):
     admin = create_user("root", is_admin=True)
     login(client, admin)
     client.get("/admin/users/")  # warm the session and user caches: they are not what is measured

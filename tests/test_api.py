@@ -126,7 +126,7 @@ def test_revoked_session_token_stops_working(client, create_user, db):
     user = create_user()
     token = client.post("/api/v1/auth/login/", json={"email": user.email, "password": user.plain_password}).json["token"]
     row = db.session.execute(db.select(Session).filter_by(user_id=user.id)).scalar_one()
-    from webapp.users.models import utcnow
+    from webapp.core.clock import utcnow
     row.revoked_at = utcnow()
     db.session.commit()
     assert client.get("/api/v1/me/", headers={"Authorization": f"Token {token}"}).status_code == 401

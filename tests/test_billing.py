@@ -156,7 +156,8 @@ def test_ten_concurrent_answers_through_the_seam_spend_at_most_the_balance(app, 
 
     def answer():
         with app.app_context():
-            from webapp.chat.models import Chat, Provider
+            from webapp.chat.models import Chat
+            from webapp.providers.models import Provider
             from webapp.stores.models import Store
             from webapp.users.models import User
 

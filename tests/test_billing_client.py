@@ -12,7 +12,8 @@ from devcasdoor.testing import DevCasdoor
 from tests.casdoor_helpers import casdoor_config
 from webapp.billing.client import (PAGE_SIZE, Transaction, TransactionDraft, TransactionsClient,
                                    from_casdoor_amount, to_casdoor_amount)
-from webapp.billing.errors import BillingRejected, InsufficientBalance, format_amount
+from webapp.billing.errors import BillingRejected, InsufficientBalance
+from webapp.core.money import display
 from webapp.casdoor.client import CasdoorClient
 from webapp.casdoor.errors import CasdoorUnavailable
 from webapp.casdoor.settings import CasdoorSettings
@@ -402,5 +403,5 @@ def test_amount_conversion():
     assert from_casdoor_amount(Decimal("-0.0005253")) == Decimal("-0.00052530")
     assert from_casdoor_amount(Decimal("9.700000000000001")) == Decimal("9.70000000")
     assert from_casdoor_amount(-4) == Decimal("-4.00000000")
-    assert format_amount(Decimal("0.00052530")) == "0.0005253" and format_amount(Decimal("5")) == "5.00"
-    assert format_amount(Decimal("100")) == "100.00"
+    assert display(Decimal("0.00052530")) == "0.0005253" and display(Decimal("5")) == "5.00"
+    assert display(Decimal("100")) == "100.00"

@@ -1,5 +1,5 @@
 """Billing pages, API and commands: the user's charges and balance, the admin's delivery
-health and ledgers, ``GET /api/v1/billing/charges``, ``flask billing reconcile | status``."""
+health and ledgers, ``GET /api/v1/billing/charges/``, ``flask billing reconcile | status``."""
 import uuid
 from decimal import Decimal
 
@@ -71,10 +71,10 @@ def test_pages_are_for_their_people(world, client, login):
     assert client.get(f"/admin/billing/users/{world['bob'].id}").status_code == 403
 
 
-def test_pages_and_api_cost_a_bounded_number_of_queries(world, create_user, client, login, run_jobs, app):
+def test_pages_and_api_cost_a_bounded_number_of_queries(frozen_clock, world, create_user, client, login, run_jobs, app):
     run_jobs()
     login(client, create_user("boss", is_admin=True))
-    for url in ("/admin/billing/", f"/admin/billing/users/{world['alice'].id}", "/api/v1/billing/charges"):
+    for url in ("/admin/billing/", f"/admin/billing/users/{world['alice'].id}", "/api/v1/billing/charges/"):
         client.get(url)
         with counting_queries(db.engine) as statements:
             assert client.get(url).status_code == 200
@@ -83,19 +83,19 @@ def test_pages_and_api_cost_a_bounded_number_of_queries(world, create_user, clie
 
 def test_api_lists_own_charges_or_all_for_admins_keyset_paginated(world, create_user, client, login, app):
     login(client, world["alice"])
-    body = client.get("/api/v1/billing/charges?limit=2").get_json()
+    body = client.get("/api/v1/billing/charges/?limit=2").get_json()
     assert len(body["items"]) == 2 and body["next"]
     assert {item["user"] for item in body["items"]} == {"alice"}
-    rest = client.get(f"/api/v1/billing/charges?limit=2&cursor={body['next']}").get_json()
+    rest = client.get(f"/api/v1/billing/charges/?limit=2&cursor={body['next']}").get_json()
     assert len(rest["items"]) == 1 and rest["next"] is None
     item = body["items"][0]
     assert {"state", "amount", "currency", "casdoor_name"} <= set(item) and item["amount"] == "0.04500000"
-    assert client.get("/api/v1/billing/charges?state=nonsense").status_code == 400
+    assert client.get("/api/v1/billing/charges/?state=nonsense").status_code == 400
     admin = app.test_client()
     login(admin, create_user("boss", is_admin=True))
-    everyone = admin.get("/api/v1/billing/charges?limit=200").get_json()["items"]
+    everyone = admin.get("/api/v1/billing/charges/?limit=200").get_json()["items"]
     assert len(everyone) == 6
-    assert [i["state"] for i in admin.get(f"/api/v1/billing/charges?user={world['lou'].id}").get_json()["items"]] \
+    assert [i["state"] for i in admin.get(f"/api/v1/billing/charges/?user={world['lou'].id}").get_json()["items"]] \
         == ["local_only"]
 
 
@@ -136,7 +136,7 @@ def test_reconcile_reports_missing_extra_and_mismatched(world, app, casdoor, run
 
 
 def test_demo_price_is_for_development_only(make_app, migrated, app):
-    from webapp.chat.models import Provider
+    from webapp.providers.models import Provider
 
     runner = app.test_cli_runner()
     assert "keeps its price" in runner.invoke(args=["billing", "demo-price"]).output

@@ -18,7 +18,7 @@ from tests.billing_helpers import casdoor_rows, casdoor_total, casdoor_user, cha
     make_chat, make_provider
 from webapp.extensions import db
 from webapp.jobs.models import Job
-from webapp.users.models import utcnow
+from webapp.core.clock import utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
 

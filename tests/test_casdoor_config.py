@@ -3,7 +3,7 @@ import pytest
 import requests
 
 from tests.casdoor_helpers import casdoor_config
-from webapp.casdoor.errors import ConfigurationError
+from webapp.core.errors import ConfigurationError
 from webapp.casdoor.settings import CasdoorSettings, normalize_pem
 
 BASE = {"CASDOOR_ENDPOINT": "https://auth.example.com", "CASDOOR_CLIENT_ID": "id",

@@ -6,7 +6,8 @@ import pytest
 
 from tests.casdoor_helpers import DEMO_PASSWORD, authorize_at_casdoor, local_path, sso_sign_in
 from tests.helpers import post_form, session_cookie
-from webapp.users.models import User, utcnow
+from webapp.users.models import User
+from webapp.core.clock import utcnow
 
 TOKEN_FORMATS = ["storehouse", "storehouse-standard", "storehouse-empty", "storehouse-custom"]
 
@@ -67,7 +68,7 @@ def test_sign_in_rotates_the_session_and_keeps_jwts_out_of_the_cookie(client, ap
 
 
 def test_next_survives_the_round_trip_and_is_validated(client):
-    assert sso_sign_in(client, "bob", next_url="/settings/accounts").headers["Location"] == "/settings/accounts"
+    assert sso_sign_in(client, "bob", next_url="/settings/accounts/").headers["Location"] == "/settings/accounts/"
     client2 = client.application.test_client()
     assert sso_sign_in(client2, "bob", next_url="https://evil.example/").headers["Location"] == "/"
 
@@ -174,10 +175,10 @@ def test_link_and_409_and_unlink_on_connected_accounts(client, db, create_user, 
 
     owner = create_user("owner")
     login(client, owner)
-    assert "Link Casdoor" in client.get("/settings/accounts").get_data(as_text=True)
+    assert "Link Casdoor" in client.get("/settings/accounts/").get_data(as_text=True)
     response = sso_link(client, "bob")
-    assert response.status_code == 302 and response.headers["Location"] == "/settings/accounts"
-    page = client.get("/settings/accounts").get_data(as_text=True)
+    assert response.status_code == 302 and response.headers["Location"] == "/settings/accounts/"
+    page = client.get("/settings/accounts/").get_data(as_text=True)
     assert "Linked Casdoor account storehouse/bob." in page and "storehouse/bob" in page
 
     intruder_client = app.test_client()
@@ -190,7 +191,7 @@ def test_link_and_409_and_unlink_on_connected_accounts(client, db, create_user, 
 
     unlinked = post_form(client, "/settings/accounts/casdoor/unlink")
     assert unlinked.status_code == 302
-    assert "Unlinked your Casdoor account" in client.get("/settings/accounts").get_data(as_text=True)
+    assert "Unlinked your Casdoor account" in client.get("/settings/accounts/").get_data(as_text=True)
     assert user_named(db, "owner").casdoor_sub is None
 
 

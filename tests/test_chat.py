@@ -13,8 +13,9 @@ from tests.chat_helpers import LlamaServer, ScriptedServer, chunk, free_port, ss
 from tests.helpers import counting_queries, csrf_token, post_form
 from webapp.chat import charging
 from webapp.chat.errors import AnswerRefused
-from webapp.chat.models import Chat, Message, Provider
-from webapp.chat.pricing import answer_price
+from webapp.chat.models import Chat, Message
+from webapp.providers.models import Provider
+from webapp.providers.pricing import answer_price
 from webapp.chat.rendering import render_answer
 from webapp.knowledge.models import READY
 
@@ -40,7 +41,7 @@ def add_file(db, store, name, text, heading=""):
 
 
 def make_provider(db, **fields):
-    from webapp.chat import provider_service
+    from webapp.providers import service as provider_service
 
     values = {"name": "Local", "kind": "local", "model": "SmolLM2-135M-Instruct", "max_tokens": 12,
               "context_length": 2048, "timeout": 60, "input_price": "0", "output_price": "0", "currency": "USD"}
@@ -115,7 +116,7 @@ def test_provider_api_keeps_the_key_write_only(app, db, client, create_user, log
     # PATCH without a key keeps it; the list never shows it.
     changed = client.patch(f"/api/v1/providers/{row.id}", json={"output_price": "0.75"})
     assert changed.status_code == 200 and changed.json["provider"]["has_api_key"] is True
-    from webapp.chat.provider_service import config_for
+    from webapp.providers.service import config_for
     db.session.expire_all()
     assert config_for(db.session.get(Provider, row.id)).api_key == "sk-very-secret-1234"
     listing = client.get("/api/v1/providers/")
@@ -203,7 +204,7 @@ def test_chats_are_their_owners(app, db, person, client, create_user, grant, log
     login(other_client, other)
     other_client.environ_base["HTTP_X_CSRFTOKEN"] = csrf_token(other_client)
     assert other_client.get(f"/api/v1/s/research/chats/{chat_id}").status_code == 404
-    assert other_client.post(f"/api/v1/s/research/chats/{chat_id}/messages", json={"text": "hi"}).status_code == 404
+    assert other_client.post(f"/api/v1/s/research/chats/{chat_id}/messages/", json={"text": "hi"}).status_code == 404
     assert other_client.get("/api/v1/s/research/chats/").json["items"] == []
     # An administrator of the store may read it (and the page says so), not write in it.
     admin = create_user("boss", is_admin=True)
@@ -214,12 +215,12 @@ def test_chats_are_their_owners(app, db, person, client, create_user, grant, log
     assert admin_client.get("/api/v1/s/research/chats/?all=1").json["items"][0]["id"] == chat_id
     page = admin_client.get(f"/s/research/chat/{chat_id}").get_data(as_text=True)
     assert "because you administer this store" in page
-    assert admin_client.post(f"/api/v1/s/research/chats/{chat_id}/messages", json={"text": "x"}).status_code == 404
+    assert admin_client.post(f"/api/v1/s/research/chats/{chat_id}/messages/", json={"text": "x"}).status_code == 404
 
 
 def test_no_matching_knowledge_answers_without_the_model(app, db, person, client):
     chat_id = new_chat(client)
-    response = client.post(f"/api/v1/s/research/chats/{chat_id}/messages", json={"text": "What about quasars?"})
+    response = client.post(f"/api/v1/s/research/chats/{chat_id}/messages/", json={"text": "What about quasars?"})
     assert response.status_code == 201, response.json
     assert response.json["no_matching_knowledge"] is True
     assert "nothing in this store's knowledge" in response.json["text"]
@@ -241,13 +242,13 @@ def test_refused_answer_keeps_only_the_question(app, db, person, client, monkeyp
         raise AnswerRefused("Your balance is too low for this answer.")
 
     monkeypatch.setattr(charging, "before_answer", refuse)
-    response = client.post(f"/api/v1/s/research/chats/{chat_id}/messages", json={"text": "Who built the Zephyrine lighthouse?"},
+    response = client.post(f"/api/v1/s/research/chats/{chat_id}/messages/", json={"text": "Who built the Zephyrine lighthouse?"},
                            headers=STREAM)
     events = events_of(response)
     assert events == [("error", {"error": "Your balance is too low for this answer.", "refused": True, "message_id": None})]
     rows = db.session.execute(db.select(Message.role)).scalars().all()
     assert rows == ["user"]
-    as_json = client.post(f"/api/v1/s/research/chats/{chat_id}/messages", json={"text": "Who built the Zephyrine lighthouse?"})
+    as_json = client.post(f"/api/v1/s/research/chats/{chat_id}/messages/", json={"text": "Who built the Zephyrine lighthouse?"})
     assert as_json.status_code == 402 and as_json.json["message"] == "Your balance is too low for this answer."
 
 
@@ -264,7 +265,7 @@ def test_local_model_streams_a_grounded_answer_with_its_source(app, db, person, 
 
     monkeypatch.setattr(charging, "after_answer", remember)
     chat_id = new_chat(client)
-    response = client.post(f"/api/v1/s/research/chats/{chat_id}/messages",
+    response = client.post(f"/api/v1/s/research/chats/{chat_id}/messages/",
                            json={"text": "Who built the Zephyrine lighthouse?"}, headers=STREAM)
     assert response.mimetype == "text/event-stream"
     events = events_of(response)
@@ -288,8 +289,8 @@ def test_local_model_streams_a_grounded_answer_with_its_source(app, db, person, 
 
 
 def test_a_busy_local_model_makes_the_answer_wait(app, db, person, client):
-    from webapp.chat.local_model import get_local_model
-    from webapp.chat.tokens import bundled_model_path
+    from webapp.providers.local_model import get_local_model
+    from webapp.providers.tokens import bundled_model_path
 
     user, store = person
     add_file(db, store, "lighthouse.txt", FACT)
@@ -298,7 +299,7 @@ def test_a_busy_local_model_makes_the_answer_wait(app, db, person, client):
     model.lock.acquire()  # someone else's answer is being generated
     threading.Timer(1.0, model.lock.release).start()
     chat_id = new_chat(client)
-    events = events_of(client.post(f"/api/v1/s/research/chats/{chat_id}/messages",
+    events = events_of(client.post(f"/api/v1/s/research/chats/{chat_id}/messages/",
                                    json={"text": "Who built the Zephyrine lighthouse?"}, headers=STREAM))
     names = [name for name, _ in events]
     assert names.index("waiting") < names.index("delta") and names[-1] == "end"
@@ -321,7 +322,7 @@ def test_stop_mid_stream_saves_the_partial_answer_with_usage(app, db, person, cl
     add_file(db, store, "numbers.txt", "Counting: one, two, three, four, five, six, seven, eight, nine, ten.")
     make_provider(db, max_tokens=200)
     chat_id = new_chat(client)
-    response = client.post(f"/api/v1/s/research/chats/{chat_id}/messages",
+    response = client.post(f"/api/v1/s/research/chats/{chat_id}/messages/",
                            json={"text": "Count from 1 to 100 with numbers: counting"}, headers=STREAM, buffered=False)
     body = iter(response.response)
     buffer = ""
@@ -366,7 +367,7 @@ def test_client_disconnect_stops_and_saves(app, db, person, client):
     add_file(db, store, "numbers.txt", "Counting: one, two, three, four, five, six, seven, eight, nine, ten.")
     make_provider(db, max_tokens=200)
     chat_id = new_chat(client)
-    response = client.post(f"/api/v1/s/research/chats/{chat_id}/messages",
+    response = client.post(f"/api/v1/s/research/chats/{chat_id}/messages/",
                            json={"text": "Count from 1 to 100 with numbers: counting"}, headers=STREAM, buffered=False)
     buffer = ""
     for piece in response.response:
@@ -384,7 +385,7 @@ def test_regenerate_and_edit_and_resend(app, db, person, client):
     add_file(db, store, "lighthouse.txt", FACT)
     make_provider(db, max_tokens=6)
     chat_id = new_chat(client)
-    first = client.post(f"/api/v1/s/research/chats/{chat_id}/messages", json={"text": "Who built the lighthouse?"})
+    first = client.post(f"/api/v1/s/research/chats/{chat_id}/messages/", json={"text": "Who built the lighthouse?"})
     assert first.status_code == 201
     again = client.post(f"/api/v1/s/research/chats/{chat_id}/regenerate")
     assert again.status_code == 201 and again.json["status"] in ("complete", "stopped")
@@ -392,7 +393,7 @@ def test_regenerate_and_edit_and_resend(app, db, person, client):
     assert db.session.execute(visible).scalars().all() == ["user", "assistant"]
     # The replaced answer is hidden, not gone: its tokens were consumed and stay in usage.
     assert db.session.execute(db.select(db.func.count()).where(Message.role == "assistant")).scalar() == 2
-    second = client.post(f"/api/v1/s/research/chats/{chat_id}/messages", json={"text": "How far is its lamp seen?"})
+    second = client.post(f"/api/v1/s/research/chats/{chat_id}/messages/", json={"text": "How far is its lamp seen?"})
     assert second.status_code == 201
     question_id = first.json["question_id"]
     resent = client.post(f"/api/v1/s/research/chats/{chat_id}/messages/{question_id}/resend",
@@ -402,7 +403,7 @@ def test_regenerate_and_edit_and_resend(app, db, person, client):
                               .order_by(Message.id)).all()
     assert [r.role for r in rows] == ["user", "assistant"]
     assert rows[0].text == "When was the Zephyrine lighthouse built?"
-    listing = client.get(f"/api/v1/s/research/chats/{chat_id}/messages")
+    listing = client.get(f"/api/v1/s/research/chats/{chat_id}/messages/")
     assert [m["role"] for m in listing.json["items"]] == ["user", "assistant"]
 
 
@@ -410,7 +411,7 @@ def test_regenerate_and_edit_and_resend(app, db, person, client):
 
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory):
-    from webapp.chat.tokens import bundled_model_path
+    from webapp.providers.tokens import bundled_model_path
 
     with LlamaServer(bundled_model_path(), tmp_path_factory.mktemp("llama") / "server.log", SERVER_KEY) as server:
         yield server
@@ -422,7 +423,7 @@ def test_openai_compatible_streaming_without_usage_is_estimated_and_priced(app, 
     make_provider(db, name="Llama server", kind="openai", base_url=llama_server.url, model="smollm2",
                   api_key=SERVER_KEY, input_price="0.15", output_price="0.60", max_tokens=10)
     chat_id = new_chat(client)
-    events = events_of(client.post(f"/api/v1/s/research/chats/{chat_id}/messages",
+    events = events_of(client.post(f"/api/v1/s/research/chats/{chat_id}/messages/",
                                    json={"text": "Who built the Zephyrine lighthouse?"}, headers=STREAM))
     end = events[-1][1]
     assert events[-1][0] == "end", events[-3:]
@@ -432,7 +433,7 @@ def test_openai_compatible_streaming_without_usage_is_estimated_and_priced(app, 
     assert answer.price == answer_price(answer.prompt_tokens, answer.completion_tokens, "0.15", "0.60")
     assert end["price"] == str(answer.price)
     # Not streamed: the server's own usage, exact.
-    done = client.post(f"/api/v1/s/research/chats/{chat_id}/messages", json={"text": "Who built the Zephyrine lighthouse?"})
+    done = client.post(f"/api/v1/s/research/chats/{chat_id}/messages/", json={"text": "Who built the Zephyrine lighthouse?"})
     assert done.status_code == 201 and done.json["status"] == "complete"
     assert done.json["usage"]["estimated"] is False and done.json["usage"]["completion"] > 0
 
@@ -443,17 +444,17 @@ def test_openai_compatible_failures_end_the_answer_with_a_message(app, db, perso
     provider = make_provider(db, name="Down", kind="openai", base_url=f"http://127.0.0.1:{free_port()}/v1",
                              model="smollm2", max_tokens=8, timeout=5)
     chat_id = new_chat(client)
-    events = events_of(client.post(f"/api/v1/s/research/chats/{chat_id}/messages",
+    events = events_of(client.post(f"/api/v1/s/research/chats/{chat_id}/messages/",
                                    json={"text": "Zephyrine lighthouse?"}, headers=STREAM))
     assert events[-1][0] == "error" and "cannot be reached" in events[-1][1]["error"]
     assert events[-1][1]["usage"] == {"prompt": 0, "completion": 0, "estimated": False}
 
     # A wrong key: 401 from the real server.
     provider.base_url, provider.api_key_encrypted = llama_server.url, ""
-    from webapp.chat.provider_service import update_provider
+    from webapp.providers.service import update_provider
     update_provider(provider, {}, api_key="sk-wrong")
     db.session.commit()
-    events = events_of(client.post(f"/api/v1/s/research/chats/{chat_id}/messages",
+    events = events_of(client.post(f"/api/v1/s/research/chats/{chat_id}/messages/",
                                    json={"text": "Zephyrine lighthouse?"}, headers=STREAM))
     assert events[-1][0] == "error" and "refused the API key" in events[-1][1]["error"]
     assert "sk-wrong" not in json.dumps(events)
@@ -463,7 +464,7 @@ def test_openai_compatible_failures_end_the_answer_with_a_message(app, db, perso
     with ScriptedServer(200, {"Content-Type": "text/event-stream"}, body) as scripted:
         provider.base_url = scripted.url
         db.session.commit()
-        events = events_of(client.post(f"/api/v1/s/research/chats/{chat_id}/messages",
+        events = events_of(client.post(f"/api/v1/s/research/chats/{chat_id}/messages/",
                                        json={"text": "Zephyrine lighthouse?"}, headers=STREAM))
     final = events[-1][1]
     assert events[-1][0] == "error" and final["status"] == "failed" and final["text"] == "Brandvik built"
@@ -476,7 +477,7 @@ def test_openai_compatible_failures_end_the_answer_with_a_message(app, db, perso
     with SilentServer() as silent:
         provider.base_url, provider.timeout = silent.url, 1
         db.session.commit()
-        events = events_of(client.post(f"/api/v1/s/research/chats/{chat_id}/messages",
+        events = events_of(client.post(f"/api/v1/s/research/chats/{chat_id}/messages/",
                                        json={"text": "Zephyrine lighthouse?"}, headers=STREAM))
     assert events[-1][0] == "error" and "did not answer within 1 s" in events[-1][1]["error"]
 
@@ -485,7 +486,7 @@ def test_openai_compatible_failures_end_the_answer_with_a_message(app, db, perso
                         b'{"error": {"message": "slow down"}}') as scripted:
         provider.base_url = scripted.url
         db.session.commit()
-        events = events_of(client.post(f"/api/v1/s/research/chats/{chat_id}/messages",
+        events = events_of(client.post(f"/api/v1/s/research/chats/{chat_id}/messages/",
                                        json={"text": "Zephyrine lighthouse?"}, headers=STREAM))
     assert events[-1][0] == "error" and "429" in events[-1][1]["error"]
 
@@ -497,7 +498,7 @@ def test_streams_per_user_are_capped(app, db, person, client):
     chat = db.session.get(Chat, chat_id)
     db.session.add(Message(store_id=store.id, chat_id=chat_id, user_id=user.id, role="assistant", status="streaming"))
     db.session.commit()
-    refused = client.post(f"/api/v1/s/research/chats/{chat_id}/messages", json={"text": "another?"})
+    refused = client.post(f"/api/v1/s/research/chats/{chat_id}/messages/", json={"text": "another?"})
     assert refused.status_code == 429 and "answers being written" in refused.json["message"]
     assert chat is not None
 
@@ -515,7 +516,7 @@ def test_answers_render_as_sanitised_markdown_with_resolved_citations():
 def test_chat_pages_render(app, db, person, client):
     user, store = person
     chat_id = new_chat(client)
-    client.post(f"/api/v1/s/research/chats/{chat_id}/messages", json={"text": "<b>bold</b> question"})
+    client.post(f"/api/v1/s/research/chats/{chat_id}/messages/", json={"text": "<b>bold</b> question"})
     workspace = client.get("/s/research/chat/")
     assert workspace.status_code == 200 and 'data-testid="composer"' in workspace.get_data(as_text=True)
     page = client.get(f"/s/research/chat/{chat_id}").get_data(as_text=True)
@@ -524,19 +525,19 @@ def test_chat_pages_render(app, db, person, client):
     assert 'data-testid="nav-chat"' in nav and 'data-testid="nav-usage"' in nav
 
 
-def test_chat_list_and_messages_use_a_fixed_number_of_queries(app, db, person, client):
+def test_chat_list_and_messages_use_a_fixed_number_of_queries(frozen_clock, app, db, person, client):
     user, store = person
     counts = {}
     for n in (2, 12):
         while db.session.execute(db.select(db.func.count()).select_from(Chat)).scalar() < n:
             chat_id = new_chat(client)
             for i in range(3):
-                client.post(f"/api/v1/s/research/chats/{chat_id}/messages", json={"text": f"question {i}"})
+                client.post(f"/api/v1/s/research/chats/{chat_id}/messages/", json={"text": f"question {i}"})
         client.get(f"/s/research/chat/{chat_id}")  # the session's own bookkeeping settles
         with counting_queries(db.engine) as api_list:
             assert client.get("/api/v1/s/research/chats/").status_code == 200
         with counting_queries(db.engine) as api_messages:
-            assert client.get(f"/api/v1/s/research/chats/{chat_id}/messages").status_code == 200
+            assert client.get(f"/api/v1/s/research/chats/{chat_id}/messages/").status_code == 200
         with counting_queries(db.engine) as page:
             assert client.get(f"/s/research/chat/{chat_id}").status_code == 200
         counts[n] = (len(api_list), len(api_messages), len(page))
@@ -583,7 +584,7 @@ def test_init_provider_command_creates_the_default_local_provider(app, db):
     assert db.session.execute(db.select(db.func.count()).select_from(Provider)).scalar() == 1
 
 
-def test_usage_page_uses_a_fixed_number_of_queries(app, db, person, client):
+def test_usage_page_uses_a_fixed_number_of_queries(frozen_clock, app, db, person, client):
     user, store = person
     chat_id = new_chat(client)
     counts = []

@@ -12,17 +12,15 @@ import time
 import pytest
 
 from tests.chat_helpers import CuttingProxy, LlamaServer, ScriptedServer, SilentServer, chunk, free_port, sse
-from webapp.chat.errors import (
+from webapp.providers.errors import (
     LocalModelBusy, LocalModelUnavailable, ModelNotFound, PromptTooLong, ProviderAuthenticationFailed,
     ProviderBadResponse, ProviderError, ProviderRateLimited, ProviderRequestFailed, ProviderTimeout,
-    ProviderUnreachable,
-)
-from webapp.chat.local_model import get_local_model
-from webapp.chat.process_cache import ProcessCache
-from webapp.chat.providers import (
-    NO_USAGE, Delta, Finish, ProviderConfig, Usage, Waiting, default_local_config, get_provider,
-)
-from webapp.chat.tokens import BUNDLED_MODEL, bundled_model_path, get_tokenizer
+    ProviderUnreachable)
+from webapp.providers.local_model import get_local_model
+from webapp.providers.process_cache import ProcessCache
+from webapp.providers.interface import NO_USAGE, Delta, Finish, ProviderConfig, Usage, Waiting, default_local_config
+from webapp.providers.runtimes import get_provider
+from webapp.providers.tokens import BUNDLED_MODEL, bundled_model_path, get_tokenizer
 
 SERVER_KEY = "sk-storehouse-test-key-0123456789"
 QUESTION = [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}]

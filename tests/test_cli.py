@@ -62,7 +62,7 @@ def test_sessions_revoke_needs_a_target(app):
 
 def test_sessions_purge_keeps_live_ones(app, db, client, create_user, login):
     from datetime import timedelta
-    from webapp.users.models import utcnow
+    from webapp.core.clock import utcnow
 
     user = create_user()
     login(client, user)

@@ -7,11 +7,11 @@ import pytest
 import sqlalchemy as sa
 
 from webapp.jobs import PermanentFailure, RetryLater, enqueue, job_handler
-from webapp.jobs import queue
+from webapp.jobs import jobqueue as queue
 from webapp.jobs.models import DONE, FAILED, QUEUED, RUNNING, Job
 from webapp.jobs.worker import Worker, execute
 from webapp.stores.models import Store
-from webapp.users.models import utcnow
+from webapp.core.clock import utcnow
 
 RUNS = Counter()
 RUNS_LOCK = threading.Lock()

@@ -239,8 +239,8 @@ def test_estimate_tokens_pieces():
 @pytest.fixture(scope="module")
 def bpe():
     """SmolLM2's own tokenizer (the local chat model's), as chat loads it."""
-    from webapp.chat.errors import LocalModelUnavailable
-    from webapp.chat.tokens import bundled_model_path, get_tokenizer
+    from webapp.providers.errors import LocalModelUnavailable
+    from webapp.providers.tokens import bundled_model_path, get_tokenizer
 
     try:
         return get_tokenizer(bundled_model_path()).count_text

@@ -16,13 +16,13 @@ from tests.helpers import counting_queries, csrf_token
 from tests.knowledge_fixtures import (
     make_docx, make_encrypted_pdf, make_image_only_pdf, make_pdf, make_png, make_zip_bomb_docx,
 )
-from webapp.jobs import queue
+from webapp.jobs import jobqueue as queue
 from webapp.jobs.models import Job
 from webapp.knowledge import jobs as knowledge_jobs
 from webapp.knowledge.models import KnowledgeChunk, KnowledgeFile
 from webapp.knowledge.search import search
 from webapp.knowledge.storage import get_storage
-from webapp.users.models import utcnow
+from webapp.core.clock import utcnow
 
 API = "/api/v1/s/{store}/files/"
 
@@ -207,7 +207,7 @@ def test_status_progress_and_api_shapes(app, db, signed_in, store, run_jobs):
     item = upload(signed_in, [("a.txt", b"Giraffes sleep standing up.")]).json["items"][0]
     assert {"id", "name", "size", "status", "progress", "reason", "chunk_count", "download_url"} <= set(item)
     assert item["size"] == len(b"Giraffes sleep standing up.")
-    status = signed_in.get(f"/s/research/knowledge/status?ids={item['id']},999,abc,-1").json
+    status = signed_in.get(f"/s/research/knowledge/status/?ids={item['id']},999,abc,-1").json
     assert status["items"] == [{**status["items"][0], "status": "queued", "is_settled": False}]
     run_jobs()
     got = signed_in.get(f"{API.format(store='research')}{item['id']}").json["file"]
@@ -216,7 +216,7 @@ def test_status_progress_and_api_shapes(app, db, signed_in, store, run_jobs):
     assert [i["id"] for i in listed["items"]] == [item["id"]] and listed["next"] is None
 
 
-def test_files_list_is_paginated_with_bounded_queries(app, db, signed_in, store, member):
+def test_files_list_is_paginated_with_bounded_queries(frozen_clock, app, db, signed_in, store, member):
     for n in range(7):
         upload(signed_in, [(f"f{n}.txt", f"File number {n} about badgers.".encode())])
     first = signed_in.get(API.format(store="research") + "?limit=3").json
@@ -237,32 +237,32 @@ def test_files_list_is_paginated_with_bounded_queries(app, db, signed_in, store,
     assert len(page_few) == len(page_many) <= 14
 
 
-def test_search_api_and_page_have_bounded_queries(app, db, signed_in, store, run_jobs):
+def test_search_api_and_page_have_bounded_queries(frozen_clock, app, db, signed_in, store, run_jobs):
     upload(signed_in, [(f"f{n}.txt", f"Beavers build dams, part {n}.".encode()) for n in range(6)])
     run_jobs()
     with counting_queries(db.engine) as two:
-        results = signed_in.get("/api/v1/s/research/search?q=beavers&k=2").json["results"]
+        results = signed_in.get("/api/v1/s/research/search/?q=beavers&k=2").json["results"]
     with counting_queries(db.engine) as six:
-        assert len(signed_in.get("/api/v1/s/research/search?q=beavers&k=6").json["results"]) == 6
+        assert len(signed_in.get("/api/v1/s/research/search/?q=beavers&k=6").json["results"]) == 6
     assert len(results) == 2 and len(two) == len(six) <= 6
     assert set(results[0]) == {"file_id", "file_name", "chunk_id", "heading", "text", "snippet", "score"}
     assert "<mark>Beavers</mark>" in results[0]["snippet"]
     with counting_queries(db.engine) as page:
-        assert signed_in.get("/s/research/knowledge/search?q=beavers").status_code == 200
+        assert signed_in.get("/s/research/knowledge/search/?q=beavers").status_code == 200
     assert len(page) <= 8
 
 
 @pytest.mark.parametrize("query", ["k=0", "k=abc", "k=-3"])
 def test_search_k_must_be_a_whole_number(app, signed_in, store, query):
-    response = signed_in.get(f"/api/v1/s/research/search?q=x&{query}")
+    response = signed_in.get(f"/api/v1/s/research/search/?q=x&{query}")
     assert response.status_code == 400 and response.json["error"] == "invalid_search"
 
 
 def test_search_without_words_is_empty_not_an_error(app, signed_in, store):
     for query in ["", "q=", "q=%22%28%2A", "q=%00", "q=" + "x" * 3000, "q=NEAR%28a%29&k=999"]:
-        response = signed_in.get(f"/api/v1/s/research/search?{query}")
+        response = signed_in.get(f"/api/v1/s/research/search/?{query}")
         assert response.status_code == 200 and response.json == {"results": []}, query
-        assert signed_in.get(f"/s/research/knowledge/search?{query}").status_code == 200
+        assert signed_in.get(f"/s/research/knowledge/search/?{query}").status_code == 200
 
 
 def test_reindex_replaces_chunks_and_keeps_them_searchable_meanwhile(app, db, signed_in, store, run_jobs):

@@ -14,7 +14,7 @@ from tests.knowledge_fixtures import (
     make_docx, make_encrypted_pdf, make_image_only_pdf, make_lying_zip_docx, make_pdf, make_png,
     make_zip_bomb_docx,
 )
-from webapp.errors import StorehouseError
+from webapp.core.errors import StorehouseError
 from webapp.knowledge.blocks import BlockKind
 from webapp.knowledge.errors import (
     CorruptFile, DocumentTooComplex, DocumentTooLarge, EmptyFile, EncryptedFile, FileRefused,

@@ -61,8 +61,8 @@ XSS_TEXT = ('# <script>alert("heading")</script>\n\n'
     "/s/research/knowledge/",
     "/s/research/knowledge/files/{id}",
     "/s/research/knowledge/files/{id}/delete",
-    "/s/research/knowledge/search?q=quokka",
-    "/s/research/knowledge/search?q=%3Cscript%3Ealert(1)%3C/script%3E+quokka",
+    "/s/research/knowledge/search/?q=quokka",
+    "/s/research/knowledge/search/?q=%3Cscript%3Ealert(1)%3C/script%3E+quokka",
 ])
 def test_xss_payloads_in_names_and_contents_are_inert(app, client, login, create_user, create_store, path):
     store = create_store("research")
@@ -83,7 +83,7 @@ def test_xss_in_search_api_snippets(app, client, login, create_user, create_stor
     store = create_store("research")
     add_indexed_file(app, store, XSS_NAME, XSS_TEXT.encode())
     login(client, create_user("admin", is_admin=True))
-    [result] = client.get("/api/v1/s/research/search?q=quokka").json["results"]
+    [result] = client.get("/api/v1/s/research/search/?q=quokka").json["results"]
     markup = result["snippet"].replace("<mark>", "").replace("</mark>", "")
     assert "<" not in markup and "quokka" in result["snippet"].lower()
     assert result["file_name"] == XSS_NAME  # plain text in JSON; escaping is the renderer's job
@@ -96,8 +96,8 @@ def test_search_in_one_store_never_returns_anothers_chunk(app, client, login, cr
     user = create_user("alphauser")
     grant(user, a)
     login(client, user)
-    results = client.get("/api/v1/s/alpha/search?q=kiwi+secret+recipe&k=50").json["results"]
+    results = client.get("/api/v1/s/alpha/search/?q=kiwi+secret+recipe&k=50").json["results"]
     assert results and all(r["file_id"] != secret.id for r in results)
-    assert client.get("/api/v1/s/beta/search?q=kiwi").status_code == 404
-    page = client.get("/s/alpha/knowledge/search?q=kiwi+recipe").get_data(as_text=True)
+    assert client.get("/api/v1/s/beta/search/?q=kiwi").status_code == 404
+    page = client.get("/s/alpha/knowledge/search/?q=kiwi+recipe").get_data(as_text=True)
     assert "<mark>kiwi</mark>" in page and "Beta" not in page

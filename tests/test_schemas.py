@@ -2,7 +2,7 @@
 import pytest
 from pydantic import Field
 
-from webapp.api.schemas import Body, InvalidFields, InvalidJson, parse_body, provided
+from webapp.core.bodies import Body, InvalidFields, InvalidJson, parse_body, provided
 
 
 class Sample(Body):

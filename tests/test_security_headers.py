@@ -64,7 +64,7 @@ def test_no_inline_script_or_style_for_the_csp_to_block(client, admin):
 
     for path in ("/auth/login", "/stores/", "/s/general/", "/s/general/documents/", "/s/general/documents/new",
                  "/admin/stores/", "/admin/stores/new", "/admin/stores/research/delete",
-                 "/admin/stores/research/rename", "/admin/users/", "/settings/accounts", "/settings/sessions"):
+                 "/admin/stores/research/rename", "/admin/users/", "/settings/accounts/", "/settings/sessions/"):
         page = client.get(path).get_data(as_text=True)
         assert not re.search(r"<script(?![^>]*\bsrc=)", page), path
         assert not re.search(r"\sstyle=|<style|\son[a-z]+=", page), path

@@ -11,7 +11,8 @@ from flask import abort
 from tests.helpers import csrf_token, post_form, session_cookie
 from webapp.sessions.models import Session, hash_key
 from webapp.stores.models import Store
-from webapp.users.models import User, utcnow
+from webapp.users.models import User
+from webapp.core.clock import utcnow
 
 
 def _count_sessions(db):

@@ -68,10 +68,10 @@ def test_store_entries_are_left_out_without_a_store(app, client, create_user, lo
 def test_account_entries_go_to_the_account_menu(app, client, create_user, login, create_store, grant):
     general = create_store("general")
     login(client, grant(create_user(), general))
-    page = client.get("/settings/sessions").get_data(as_text=True)
+    page = client.get("/settings/sessions/").get_data(as_text=True)
     menu = page.split('data-testid="account-menu"')[1].split("</details>")[0]
-    assert re.search(r'href="/settings/accounts"[^>]*>.*Connected accounts', menu)
-    assert re.search(r'href="/settings/sessions" aria-current="page"', menu)
+    assert re.search(r'href="/settings/accounts/"[^>]*>.*Connected accounts', menu)
+    assert re.search(r'href="/settings/sessions/" aria-current="page"', menu)
     assert "Sign out" in menu and "/settings/" not in sidebar_nav(page)
 
 
@@ -180,7 +180,7 @@ def test_no_page_has_inline_script_style_or_event_handlers(app, client, create_u
                  "/s/general/documents/new", f"/s/general/documents/{document.id}/edit",
                  f"/s/general/documents/{document.id}/delete", "/admin/stores/", "/admin/stores/new",
                  "/admin/stores/general/edit", "/admin/stores/general/rename", "/admin/stores/general/delete",
-                 "/admin/users/", "/settings/accounts", "/settings/sessions", "/s/general/documents/999"):
+                 "/admin/users/", "/settings/accounts/", "/settings/sessions/", "/s/general/documents/999"):
         pages[path] = client.get(path)
     for path, response in pages.items():
         assert response.status_code in (200, 404), path

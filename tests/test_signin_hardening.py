@@ -14,7 +14,8 @@ from tests.helpers import counting_queries, post_form
 from tests.test_casdoor_config import _certificate_pem
 from tests.test_casdoor_tokens import access_token_for, me_with, valid_claims
 from webapp.sessions.models import Session
-from webapp.users.models import User, utcnow
+from webapp.users.models import User
+from webapp.core.clock import utcnow
 
 
 @pytest.fixture
@@ -293,7 +294,7 @@ def test_missing_profile_claims_come_from_the_userinfo_endpoint(client, db, casd
 
 def test_rotating_the_secret_key_keeps_sessions_and_re_encrypts_their_secrets(app, make_app, client, db, casdoor,
                                                                              sso_app_config):
-    from webapp.auth.casdoor_views import ID_TOKEN_PURPOSE
+    from webapp.sessions.models import ID_TOKEN_PURPOSE
     from webapp.crypto import decrypt
 
     sso_sign_in(client, "bob")

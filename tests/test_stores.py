@@ -8,7 +8,8 @@ from webapp.extensions import db as _db
 from webapp.stores import access, service
 from webapp.stores.models import Document, Store
 from webapp.stores.service import StoreError
-from webapp.users.models import User, utcnow
+from webapp.users.models import User
+from webapp.core.clock import utcnow
 
 
 def delete(client, path):

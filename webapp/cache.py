@@ -13,7 +13,8 @@ Values must be JSON-serialisable (they may travel through Redis).
 import json
 import logging
 import threading
-import time
+
+from webapp.core import clock
 
 log = logging.getLogger("webapp.cache")
 
@@ -36,7 +37,7 @@ class MemoryCache:
             if entry is None:
                 return None
             value, expires = entry
-            if expires <= time.monotonic():
+            if expires <= clock.monotonic():
                 self._entries.pop(key, None)
                 return None
             return value
@@ -47,11 +48,11 @@ class MemoryCache:
             return
         with self._lock:
             if len(self._entries) >= self.max_entries:
-                now = time.monotonic()
+                now = clock.monotonic()
                 self._entries = {k: v for k, v in self._entries.items() if v[1] > now}
                 while len(self._entries) >= self.max_entries:
                     self._entries.pop(next(iter(self._entries)))
-            self._entries[key] = (value, time.monotonic() + ttl)
+            self._entries[key] = (value, clock.monotonic() + ttl)
 
     def delete(self, key):
         with self._lock:

@@ -5,13 +5,19 @@ SECRET_KEY.
 Rotation: put the new key in SECRET_KEY and the old one in SECRET_KEY_FALLBACKS.
 Values encrypted under a fallback still decrypt; ``flask keys rotate``
 re-encrypts the stored ones under the new key, after which the fallback can go.
+Each feature declares how its stored secrets are re-encrypted with ``@rotation``
+(the declaration runs when the feature's ``init_app`` loads that module).
 """
 import base64
 
+import click
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
+from flask.cli import AppGroup
+
+from webapp.extensions import db
 
 
 def _derive(secret, purpose):
@@ -66,3 +72,26 @@ def rotation(name):
 
 def rotators():
     return list(_ROTATORS)
+
+
+keys_cli = AppGroup("keys", help="Secrets encrypted at rest.")
+
+
+@keys_cli.command("rotate")
+def rotate_keys():
+    """Re-encrypt every stored secret under the current SECRET_KEY (after moving the old
+    key to SECRET_KEY_FALLBACKS); the fallback can go once this reports nothing unreadable."""
+    problems = 0
+    for name, rotate in rotators():
+        rotated, unreadable = rotate()
+        problems += unreadable
+        click.echo(f"{name}: {rotated} re-encrypted" + (f", {unreadable} unreadable with any key" if unreadable else ""))
+    db.session.commit()
+    if problems:
+        raise click.ClickException(f"{problems} value(s) could not be read with SECRET_KEY or its fallbacks; "
+                                   "keep the fallbacks until you know why.")
+
+
+def init_app(app):
+    """``flask keys rotate`` (features declare what it re-encrypts with ``@rotation``)."""
+    app.cli.add_command(keys_cli)

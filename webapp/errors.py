@@ -11,7 +11,9 @@ from flask import g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from webapp.core.errors import StorehouseError
 from webapp.extensions import db
+from webapp.security import describe_size
 
 log = logging.getLogger("webapp.errors")
 
@@ -30,25 +32,6 @@ DEFAULT_MESSAGES = {
           "give the request id below to your administrator."),
     503: ("service_unavailable", "A service Storehouse depends on is unavailable. Try again shortly."),
 }
-
-
-class StorehouseError(Exception):
-    """Base of every domain error: an HTTP status and a message for a person."""
-
-    status_code = 400
-    error = None
-
-    def __init__(self, message, *, status_code=None, error=None):
-        super().__init__(message)
-        self.message = message
-        if status_code is not None:
-            self.status_code = status_code
-        if error is not None:
-            self.error = error
-
-    def payload(self):
-        """Extra JSON keys for API callers (e.g. ``fields`` of a validation error)."""
-        return {}
 
 
 def wants_json():
@@ -108,8 +91,6 @@ def handle_http_exception(exc):
 
 def too_large_response():
     """413 naming the limit that applied to this request (MAX_CONTENT_LENGTH or the view's own)."""
-    from webapp.security import describe_size
-
     limit = request.max_content_length
     if not limit:
         return error_response(413)

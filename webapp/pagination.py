@@ -24,8 +24,9 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask import request, url_for
 
-from webapp.errors import StorehouseError
-from webapp.text_rules import text_problem
+from webapp.core.errors import StorehouseError
+from webapp.core.text import text_problem
+from webapp.extensions import db
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -98,8 +99,6 @@ def starts_with(expression, prefix):
     range ``prefix <= expression < prefix + U+10FFFF``, which a plain index
     answers (SQLite compares text bytewise, so the range is exactly the prefix).
     """
-    from webapp.extensions import db
-
     if db.engine.dialect.name == "postgresql":
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return expression.like(escaped + "%", escape="\\")
@@ -172,10 +171,10 @@ def decode_cursor(order, cursor):
         values = data["v"]
         if not isinstance(values, list) or len(values) != len(order):
             raise ValueError("wrong length")
-        return [_decode_value(value, column) for value, (column, _) in zip(values, order)]
+        return [_decode_value(value, column) for value, (column, _) in zip(values, order, strict=True)]
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError, OverflowError, RecursionError,
             ArithmeticError):
-        raise InvalidCursor()
+        raise InvalidCursor() from None
 
 
 def _after(order, values):
@@ -197,8 +196,6 @@ def paginate(query, *, order, cursor=None, limit=DEFAULT_PAGE_SIZE, key=None):
         attribute name off the item.
     :raises InvalidCursor: the cursor is damaged or from another list.
     """
-    from webapp.extensions import db
-
     if cursor:
         query = query.where(_after(order, decode_cursor(order, cursor)))
     query = query.order_by(*[column.asc() if direction == "asc" else column.desc()

@@ -1,4 +1,4 @@
-"""URL converters shared by every blueprint.
+"""URL converters shared by every blueprint, and redirects from former addresses.
 
 ``<id:name>`` is the only way a row id enters a URL. It matches 1 to
 2,147,483,647 (PostgreSQL's ``integer``, which our ``db.Integer`` primary keys
@@ -7,6 +7,7 @@ is a plain 404 from routing: werkzeug's ``<int:...>`` would hand
 ``99999999999999999999999`` to the view, where SQLite raises ``OverflowError``
 and PostgreSQL "integer out of range", both a 500.
 """
+from flask import redirect, request, url_for
 from werkzeug.routing import IntegerConverter
 
 #: The largest value of a PostgreSQL ``integer`` (int4) column.
@@ -50,3 +51,24 @@ class IdConverter(IntegerConverter):
 def init_app(app):
     """Register the converters; must run before any blueprint with ``<id:...>`` is registered."""
     app.url_map.converters["id"] = IdConverter
+
+
+def moved(bp, old_rule, endpoint, methods=("GET",)):
+    """Keep an address that changed working: ``old_rule`` on ``bp`` redirects to ``endpoint``.
+
+    GET and HEAD answer 301 (bookmarks and caches learn the new address); other
+    methods 308, which makes the client send the same request, body included, to
+    the new one. The query string is kept. The old rule lives on the same
+    blueprint as the new one, so a store-scoped address still goes through the
+    store chokepoint first (another store's address answers 404, not a redirect).
+
+    :param endpoint: the new endpoint, relative to ``bp`` (``".search"``).
+    """
+    def redirect_to_new_url(**values):
+        target = url_for(endpoint, **values)
+        if request.query_string:
+            target += "?" + request.query_string.decode("latin-1")
+        return redirect(target, 301 if request.method in ("GET", "HEAD") else 308)
+
+    name = endpoint.rpartition(".")[2]
+    bp.add_url_rule(old_rule, f"{name}_at_former_url", redirect_to_new_url, methods=list(methods))

@@ -1,31 +1,36 @@
 """What every template can see: the product name, the version, sign-in state, the
-shell's navigation, and the filters the avatar and store tiles use."""
+shell's navigation, and the filters the avatar and store tiles use.
+
+Features add their own: stores the store selector and ``shell_store`` (the store
+the sidebar's store entries point to), Casdoor whether single sign-on is on.
+"""
 import re
 import zlib
 
 from flask import current_app, g, request
 
-from webapp.casdoor import get_casdoor
+from webapp.core.money import display
 from webapp.navigation import SECTIONS, resolve_navigation
-from webapp.stores.templating import store_context
+from webapp.pagination import first_page_url, next_page_url
 
 #: How many background colours ``.tint-0`` ... ``.tint-N`` app.css defines for avatars and tiles.
 TINTS = 8
 
 
 def inject_globals():
-    user = g.get("user")
-    stores = store_context()  # store_selector, shell_store
     return {
         "app_name": current_app.config["APP_NAME"],
         "app_version": current_app.config["VERSION"],
-        "current_user": user,
+        "current_user": g.get("user"),
         "signup_enabled": current_app.config["SIGNUP_ENABLED"],
-        "casdoor_configured": get_casdoor() is not None,
-        **stores,
-        "navigation": resolve_navigation(current_app, user, stores["shell_store"], request.endpoint),
         "nav_headings": SECTIONS,
     }
+
+
+def navigation_for(store):
+    """The sidebar's entries for the signed-in user, store entries pointing at ``store``
+    (``base.html`` calls it once per page with ``shell_store``)."""
+    return resolve_navigation(current_app, g.get("user"), store, request.endpoint)
 
 
 def initials(name):
@@ -48,10 +53,10 @@ def when(value):
 
 
 def init_app(app):
-    from webapp.pagination import first_page_url, next_page_url
-
     app.context_processor(inject_globals)
-    app.jinja_env.globals.update(next_page_url=next_page_url, first_page_url=first_page_url)
+    app.jinja_env.globals.update(next_page_url=next_page_url, first_page_url=first_page_url,
+                                 navigation_for=navigation_for)
+    app.add_template_filter(display, "money")
     app.add_template_filter(when)
     app.add_template_filter(initials)
     app.add_template_filter(tint)

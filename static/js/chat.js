@@ -246,7 +246,7 @@
   function ask(text) {
     return ensureChat().then(function () {
       addQuestion(text);
-      return stream(chatApi() + "/messages", { text: text }, addAnswer());
+      return stream(chatApi() + "/messages/", { text: text }, addAnswer());
     }).catch(function (error) {
       var li = addAnswer();
       li.querySelector(".msg-markdown").textContent = "";

@@ -52,7 +52,7 @@ def shoot(page, name):
 
 
 def test_ask_and_see_the_charge_here_and_in_casdoor(app, live_server, page, browser, casdoor, create_store):
-    from webapp.chat import provider_service
+    from webapp.providers import service as provider_service
     from webapp.extensions import db
 
     create_store("research", display_name="Research")

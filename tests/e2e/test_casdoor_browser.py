@@ -41,7 +41,7 @@ def test_link_and_unlink_on_connected_accounts(live_server, page, create_user, c
     page.get_by_role("button", name="Sign in", exact=True).click()
     page.get_by_text("Welcome back").wait_for()
 
-    page.goto(live_server.url + "/settings/accounts")
+    page.goto(live_server.url + "/settings/accounts/")
     row = page.get_by_test_id("casdoor-row")
     assert "Not linked" in row.inner_text()
     row.get_by_role("button", name="Link Casdoor").click()

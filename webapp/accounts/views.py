@@ -4,28 +4,25 @@ import logging
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask import session as flask_session
 
-from webapp.accounts import bp
 from webapp.auth import identities
 from webapp.auth.decorators import login_required
 from webapp.auth.ratelimit import limit_failed_signins
 from webapp.casdoor import get_casdoor
 from webapp.casdoor.errors import IdentityConflict
+from webapp.core.clock import utcnow
 from webapp.extensions import db
 from webapp.pagination import page_size, paginate
 from webapp.sessions import service as session_service
 from webapp.sessions.models import Session
-from webapp.users.models import utcnow
 
 log = logging.getLogger("webapp.accounts")
 
 
-@bp.get("/accounts")
 @login_required
 def connected():
     return render_template("accounts/connected.html", casdoor=get_casdoor())
 
 
-@bp.post("/accounts/casdoor/unlink")
 @login_required
 def unlink_casdoor():
     try:
@@ -38,7 +35,6 @@ def unlink_casdoor():
     return redirect(url_for("accounts.connected"))
 
 
-@bp.post("/password")
 @login_required
 @limit_failed_signins(success_status=302)
 def set_password():
@@ -73,7 +69,6 @@ def set_password():
     return redirect(url_for("accounts.connected"))
 
 
-@bp.get("/sessions")
 @login_required
 def sessions():
     """The user's signed-in sessions (browsers and API tokens), most recent first."""
@@ -85,7 +80,6 @@ def sessions():
     return render_template("accounts/sessions.html", rows=page.items, page=page, current_id=flask_session.row_id)
 
 
-@bp.post("/sessions/<id:session_id>/revoke")
 @login_required
 def revoke_session(session_id):
     """Revoke one of the user's own sessions; another user's id answers 404."""

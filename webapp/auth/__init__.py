@@ -1,17 +1,30 @@
-from flask import Blueprint
+"""Signing in: local accounts and Casdoor single sign-on, for pages and for the API.
 
-bp = Blueprint("auth", __name__, url_prefix="/auth")
+* ``views`` (local sign-in, sign-up, sign-out), ``casdoor_views`` (SSO: start,
+  callback, link an existing account), ``api`` (the JSON sign-in API);
+* ``oidc`` (the only module that uses Authlib), ``identities`` (Casdoor
+  identities to users: never linked silently), ``current`` (who is asking:
+  ``g.user``, signing in and out), ``bearer`` (``Authorization: Bearer``);
+* ``decorators`` (``login_required``, ``admin_required``), ``service``
+  (authenticate a password), ``ratelimit``, ``forms``, ``schemas``, ``errors``.
 
-from webapp.auth import views  # noqa: E402,F401
+URLs in ``blueprint.py``.
+"""
 
 
 def init_app(app):
-    """Casdoor sign-in when Casdoor is configured: the OAuth client and the Bearer loader."""
+    """The pages and the API; Casdoor's OAuth client and Bearer loader when Casdoor is configured."""
     from webapp.auth.bearer import load_bearer_user
+    from webapp.auth.blueprint import api_bp, casdoor, pages
+    from webapp.auth.current import load_current_user
     from webapp.auth.oidc import register_client
 
     loaders = app.extensions.setdefault("storehouse_bearer_loaders", [])
-    casdoor = app.extensions.get("casdoor")
-    if casdoor is not None:
-        casdoor.oauth = register_client(app, casdoor.settings, casdoor.verifier)
+    integration = app.extensions.get("casdoor")
+    if integration is not None:
+        integration.oauth = register_client(app, integration.settings, integration.verifier)
         loaders.append(load_bearer_user)
+    app.before_request(load_current_user)
+    app.register_blueprint(pages)
+    app.register_blueprint(casdoor)
+    app.register_blueprint(api_bp)

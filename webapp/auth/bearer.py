@@ -16,9 +16,9 @@ from webapp.auth import identities
 from webapp.casdoor import get_casdoor
 from webapp.casdoor.claims import ProviderIdentity, identity_from_claims
 from webapp.casdoor.errors import SignInError
+from webapp.core.clock import utcnow
 from webapp.extensions import db
 from webapp.users.cache import get_user
-from webapp.users.models import utcnow
 
 
 def _in_own_transaction(work):
@@ -42,7 +42,7 @@ def _sign_in(casdoor, identity):
         except identities.LinkRequired:
             raise SignInError("Cannot sign in: this Casdoor account matches an existing Storehouse account that "
                               "is not linked to it. Sign in on the web once and link it under Connected accounts.",
-                              error="casdoor_link_required")
+                              error="casdoor_link_required") from None
         return user.id
 
     return _in_own_transaction(work)

@@ -2,30 +2,30 @@
 import logging
 from datetime import datetime, timedelta
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import flash, g, redirect, render_template, request, session, url_for
 
 from webapp.auth import current, identities, service
 from webapp.auth.decorators import login_required
 from webapp.auth.errors import AuthError
-from webapp.auth.oidc import StateExpired, authorize_redirect, complete_authorization
+from webapp.auth.oidc import StateExpired, authorize_redirect, complete_authorization, logout_url
 from webapp.auth.ratelimit import limit_failed_signins
-from webapp.casdoor import require_casdoor
+from webapp.casdoor import get_casdoor, require_casdoor
 from webapp.casdoor.claims import ProviderIdentity, identity_from_claims
 from webapp.casdoor.errors import CasdoorUnavailable, SignInError
+from webapp.core.clock import utcnow
 from webapp.crypto import decrypt, encrypt
 from webapp.extensions import db
 from webapp.security import safe_next_url
+from webapp.sessions.models import ID_TOKEN_PURPOSE
 from webapp.urls import external_url
-from webapp.users.models import User, utcnow
+from webapp.users.models import User
 
-bp = Blueprint("casdoor", __name__, url_prefix="/auth/casdoor")
 log = logging.getLogger("webapp.auth.casdoor")
 
 FLOW_KEY = "casdoor_flow"
 PENDING_KEY = "casdoor_pending"
 #: A sign-in started (or a link pending) longer ago than this is not finished any more.
 FLOW_LIFETIME = timedelta(minutes=10)
-ID_TOKEN_PURPOSE = "casdoor-id-token"
 
 
 def _now():
@@ -51,19 +51,16 @@ def encrypted_id_token(token):
     return encrypt(id_token, ID_TOKEN_PURPOSE) if id_token else None
 
 
-@bp.get("/login")
 def login():
     return _start("signin")
 
 
-@bp.post("/link")
 @login_required
 def link():
     """Connected accounts > Link Casdoor: open Casdoor with the bind intent."""
     return _start("bind")
 
 
-@bp.get("/callback")
 def callback():
     casdoor = require_casdoor()
     flow = session.pop(FLOW_KEY, None)
@@ -105,7 +102,6 @@ def _pending():
     return pending, ProviderIdentity.from_dict(pending["identity"]), candidate
 
 
-@bp.route("/link-account", methods=["GET", "POST"])
 @limit_failed_signins(success_status=302, methods=["POST"])
 def link_account():
     """An unknown Casdoor identity matched a local account: prove it, or make a separate one."""
@@ -140,9 +136,6 @@ def link_account():
 
 def casdoor_logout_url():
     """Where sign-out continues when this session came from Casdoor (None otherwise)."""
-    from webapp.auth.oidc import logout_url
-    from webapp.casdoor import get_casdoor
-
     casdoor = get_casdoor()
     if casdoor is None or getattr(session, "auth_method", None) != "casdoor":
         return None

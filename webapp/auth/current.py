@@ -17,9 +17,11 @@ from flask import current_app, g, session
 from werkzeug.exceptions import ServiceUnavailable
 
 from webapp.auth import service
+from webapp.auth.identities import check_linked_account_gate
+from webapp.core.clock import utcnow
+from webapp.errors import DATABASE_DOWN
 from webapp.sessions.interface import end_session, rotate_session
 from webapp.users.cache import get_user
-from webapp.users.models import utcnow
 
 #: Session keys of sign-in flows in progress; a completed sign-in clears them.
 FLOW_KEYS = ("casdoor_flow", "casdoor_pending")
@@ -47,8 +49,6 @@ def load_current_user():
     if getattr(session, "unavailable", False):
         # The session could not be read: the database is down. Say so rather
         # than treat a signed-in person as a stranger.
-        from webapp.errors import DATABASE_DOWN
-
         raise ServiceUnavailable(DATABASE_DOWN)
     user_id = getattr(session, "user_id", None)
     if user_id is not None:
@@ -83,8 +83,6 @@ def sign_in(user, method, *, api=False, **session_data):
         not a way around the gate).
     """
     if method == "password" and user.casdoor_sub is not None:
-        from webapp.auth.identities import check_linked_account_gate
-
         check_linked_account_gate(user)
     clear_sign_in_flows()
     key = rotate_session(session, user, method)

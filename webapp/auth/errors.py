@@ -1,5 +1,5 @@
 """Sign-in errors. Each message tells the person what happened and what to do."""
-from webapp.errors import StorehouseError
+from webapp.core.errors import StorehouseError
 
 
 class AuthError(StorehouseError):
@@ -18,8 +18,3 @@ class AccountDisabled(AuthError):
     def __init__(self):
         super().__init__("This account is disabled. Ask an administrator to re-enable it.",
                          error="account_disabled")
-
-
-class SignupError(StorehouseError):
-    status_code = 409
-    error = "signup_failed"

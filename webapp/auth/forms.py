@@ -2,7 +2,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
-from webapp.forms import MaxLength, PlainText
+from webapp.core.forms import MaxLength, PlainText
 
 #: A shape check only: deliverability is the mail server's business, and strict
 #: validators reject real internal domains such as ``corp.local``.

@@ -17,12 +17,14 @@ from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from webapp.auth import service
 from webapp.auth.errors import AccountDisabled
+from webapp.casdoor import get_casdoor
 from webapp.casdoor.errors import GroupGateError, IdentityConflict, SignInError
+from webapp.core.clock import utcnow
 from webapp.database import savepoint
 from webapp.extensions import db
-from webapp.users.models import User, utcnow
+from webapp.users import service as accounts
+from webapp.users.models import User
 
 log = logging.getLogger("webapp.auth.casdoor")
 
@@ -56,8 +58,6 @@ def check_linked_account_gate(user):
 
     :raises GroupGateError: outside every required group.
     """
-    from webapp.casdoor import get_casdoor
-
     casdoor = get_casdoor()
     required = casdoor.settings.required_groups if casdoor is not None else []
     if required and not set(user.casdoor_groups or []) & set(required):
@@ -83,9 +83,9 @@ def sync_profile(user, identity, now=None, *, force=False):
     user.avatar_url = identity.avatar_url
     user.first_name = identity.first_name
     user.last_name = identity.last_name
-    email = service.normalize_email(identity.email)
+    email = accounts.normalize_email(identity.email)
     if email and email != user.email:
-        owner = service.find_user_by_email(email)
+        owner = accounts.find_user_by_email(email)
         if owner is None:
             user.email = email
         else:
@@ -124,7 +124,7 @@ def apply_sign_in(settings, user, identity, now=None, *, interactive=True):
 def _free_username(wanted):
     base = re.sub(r"[^A-Za-z0-9_.-]+", "-", wanted or "").strip("-.")[:56] or "user"
     candidate, n = base, 1
-    while service.find_user_by_username(candidate) is not None:
+    while accounts.find_user_by_username(candidate) is not None:
         n += 1
         candidate = f"{base}-{n}"
     return candidate
@@ -137,8 +137,8 @@ def provision_user(settings, identity, *, keep_email=True, interactive=True):
     the insert runs in a savepoint, and the loser adopts the account the winner
     created instead of failing.
     """
-    email = service.normalize_email(identity.email) if keep_email else None
-    if email and service.find_user_by_email(email):
+    email = accounts.normalize_email(identity.email) if keep_email else None
+    if email and accounts.find_user_by_email(email):
         email = None
     for _ in range(5):
         now = utcnow()
@@ -155,7 +155,7 @@ def provision_user(settings, identity, *, keep_email=True, interactive=True):
                 log.info("Casdoor user %s was provisioned by a parallel sign-in; using it", identity.subject)
                 apply_sign_in(settings, existing, identity, interactive=interactive)
                 return existing
-            email = None if email and service.find_user_by_email(email) else email
+            email = None if email and accounts.find_user_by_email(email) else email
             continue  # the username (or email) was taken meanwhile: pick again
         apply_sign_in(settings, user, identity, now, interactive=interactive)
         log.info("Provisioned %s for Casdoor user %s (%s)", user.username, identity.username, identity.subject)
@@ -177,7 +177,7 @@ def resolve_sign_in(settings, identity, *, interactive=True):
             raise AccountDisabled()
         apply_sign_in(settings, user, identity, interactive=interactive)
         return user
-    candidate = service.find_user_by_email(identity.email) or service.find_user_by_username(identity.username)
+    candidate = accounts.find_user_by_email(identity.email) or accounts.find_user_by_username(identity.username)
     if candidate is not None:
         if candidate.casdoor_sub == identity.subject:
             # A parallel first sign-in of the same person created it a moment ago.

@@ -65,7 +65,7 @@ def talking_to_casdoor(client):
     try:
         yield
     except requests.RequestException as exc:
-        raise unavailable(client.casdoor_settings, exc)
+        raise unavailable(client.casdoor_settings, exc) from exc
 
 
 def authorize_redirect(client, redirect_uri):
@@ -93,12 +93,12 @@ def complete_authorization(client):
         with talking_to_casdoor(client):
             token = client.authorize_access_token()
     except MismatchingStateError:
-        raise StateExpired()
+        raise StateExpired() from None
     except OAuthError as exc:
         raise SignInError(f"Cannot sign in: Casdoor refused the sign-in code ({exc.description or exc.error}). "
-                          "Start again from the sign-in page.", error="casdoor_code_refused")
+                          "Start again from the sign-in page.", error="casdoor_code_refused") from exc
     except AuthlibBaseError as exc:
-        raise SignInError(f"Cannot sign in: {exc.description or exc.error}.")
+        raise SignInError(f"Cannot sign in: {exc.description or exc.error}.") from exc
     if "userinfo" not in token:
         raise TokenVerificationError("Casdoor sent no id_token")
     return dict(token["userinfo"]), token
@@ -114,7 +114,7 @@ def exchange_code(client, code, redirect_uri, code_verifier=None):
             token = client.fetch_access_token(**params)
     except OAuthError as exc:
         raise SignInError(f"Cannot sign in: Casdoor refused the code ({exc.description or exc.error}).",
-                          error="casdoor_code_refused")
+                          error="casdoor_code_refused") from exc
     if not token.get("id_token"):
         raise CasdoorError("Casdoor answered the code exchange without an id_token.")
     return token

@@ -1,7 +1,7 @@
-"""JSON bodies of the sign-in API (``webapp.api.views``, ``webapp.api.casdoor``)."""
+"""JSON bodies of the sign-in API (``webapp.auth.api``, ``webapp.auth.api``)."""
 from pydantic import Field
 
-from webapp.api.schemas import Body, Secret, line
+from webapp.core.bodies import Body, Secret, line
 
 
 class PasswordSignIn(Body):

@@ -1,15 +1,17 @@
 """Local sign-in, sign-up and sign-out pages."""
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
-from webapp.auth import bp, current, service
-from webapp.auth.errors import AuthError, SignupError
+from webapp.auth import current, service
+from webapp.auth.casdoor_views import casdoor_logout_url
+from webapp.auth.errors import AuthError
 from webapp.auth.forms import LoginForm, SignupForm
 from webapp.auth.ratelimit import limit_failed_signins
 from webapp.extensions import db
 from webapp.security import safe_next_url
+from webapp.users.errors import SignupError
+from webapp.users.service import create_local_user
 
 
-@bp.route("/login", methods=["GET", "POST"])
 @limit_failed_signins(success_status=302, methods=["POST"])
 def login():
     form = LoginForm(next=request.args.get("next", ""))
@@ -26,14 +28,13 @@ def login():
     return render_template("auth/login.html", form=form)
 
 
-@bp.route("/signup", methods=["GET", "POST"])
 def signup():
     if not current_app.config["SIGNUP_ENABLED"]:
         abort(404)
     form = SignupForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         try:
-            user = service.create_local_user(
+            user = create_local_user(
                 form.username.data, form.email.data, form.password.data, form.display_name.data
             )
         except SignupError as exc:
@@ -46,11 +47,8 @@ def signup():
     return render_template("auth/signup.html", form=form)
 
 
-@bp.route("/logout", methods=["POST"])
 def logout():
     """End the local session, then Casdoor's when the session came from Casdoor."""
-    from webapp.auth.casdoor_views import casdoor_logout_url
-
     casdoor_url = casdoor_logout_url()
     current.sign_out()
     db.session.commit()

@@ -7,15 +7,14 @@
 * ``delivery.py`` the ``billing.deliver_charge`` job: check, then send.
 * ``reconcile.py`` the local ledger against Casdoor's transactions.
 * ``views.py``, ``api.py``, ``cli.py``: the user's and the administrator's pages,
-  ``GET /api/v1/billing/charges``, ``flask billing reconcile | status``.
+  ``GET /api/v1/billing/charges/``, ``flask billing reconcile | status``.
+
+URLs in ``blueprint.py``.
 
 The chat reaches billing through one seam only, ``webapp.chat.charging``.
 """
-from flask import Blueprint
-
+from webapp.core.errors import ConfigurationError
 from webapp.navigation import nav_item
-
-bp = Blueprint("billing", __name__)
 
 #: Settings with their defaults (``config.py`` reads them from the environment).
 DEFAULTS = {
@@ -37,30 +36,18 @@ def init_app(app):
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)
     if app.config["BILLING_TRANSACTION_SHAPE"] not in ("current", "legacy"):
-        from webapp.casdoor.errors import ConfigurationError
-
         raise ConfigurationError("BILLING_TRANSACTION_SHAPE must be 'current' (Casdoor v2.162+) or "
                                  "'legacy' (Casdoor v2.144 and older).")
     if app.config["BILLING_WHEN_CASDOOR_DOWN"] not in ("refuse", "allow"):
-        from webapp.casdoor.errors import ConfigurationError
-
         raise ConfigurationError("BILLING_WHEN_CASDOOR_DOWN must be 'refuse' or 'allow'.")
-    from webapp.billing import api, delivery, views  # noqa: F401  (routes and the job handler)
+    from webapp.billing import delivery  # noqa: F401  (registers the billing.deliver_charge job)
+    from webapp.billing.blueprint import api_bp, pages
     from webapp.billing.cli import billing_cli
 
-    app.register_blueprint(bp)
-    app.add_template_filter(_money, "money")
+    app.register_blueprint(pages)
+    app.register_blueprint(api_bp)
     app.cli.add_command(billing_cli)
     nav_item(app, "account", "billing.my_charges", "Billing", "receipt", order=30, store_scoped=False,
              testid="billing-link")
     nav_item(app, "admin", "billing.admin_overview", "Billing", "receipt", order=40, admin_only=True,
              store_scoped=False, also_current=("billing.admin_user_ledger",), testid="admin-billing-link")
-
-
-def _money(amount):
-    """``0.00052530`` -> ``0.0005253``, ``5`` -> ``5.00``: every significant digit, no exponent."""
-    from decimal import Decimal
-
-    from webapp.billing.errors import format_amount
-
-    return format_amount(Decimal(amount if amount is not None else 0))

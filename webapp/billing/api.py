@@ -1,16 +1,15 @@
-"""``GET /api/v1/billing/charges``: your charges (administrators: everybody's), keyset paginated."""
+"""``GET /api/v1/billing/charges/``: your charges (administrators: everybody's), keyset paginated."""
 from flask import current_app, g, jsonify, request
 from sqlalchemy.orm import selectinload
 
 from webapp.auth.decorators import login_required
-from webapp.billing import bp, ledger
+from webapp.billing import ledger
 from webapp.billing.models import STATES, Charge
-from webapp.errors import StorehouseError
+from webapp.core.errors import StorehouseError
 from webapp.extensions import db
 from webapp.pagination import link_header, page_size, paginate
 
 
-@bp.get("/api/v1/billing/charges")
 @login_required
 def list_charges():
     """Charges newest first: ``{"items": [...], "next": cursor-or-null}``.

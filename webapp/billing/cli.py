@@ -8,6 +8,7 @@ from webapp.billing import service
 from webapp.billing.models import FAILED, REFUSED, Charge
 from webapp.casdoor.errors import CasdoorError
 from webapp.extensions import db
+from webapp.providers import service as provider_service
 
 billing_cli = AppGroup("billing", help="Charges to Casdoor: delivery health and reconciliation.")
 
@@ -29,7 +30,7 @@ def reconcile_command(since, requeue):
         outcome = reconciling.reconcile(client, since=since, requeue=requeue)
     except CasdoorError as exc:
         db.session.rollback()
-        raise click.ClickException(exc.message)
+        raise click.ClickException(exc.message) from exc
     db.session.commit()
     for line in outcome.lines():
         click.echo(line)
@@ -74,8 +75,6 @@ def demo_price_command():
 
     from flask import current_app
 
-    from webapp.chat import provider_service
-
     setting = current_app.config.get("BILLING_DEMO_LOCAL_PRICES", "")
     if not setting:
         click.echo("BILLING_DEMO_LOCAL_PRICES is not set: the local model keeps its price.")
@@ -83,7 +82,7 @@ def demo_price_command():
     try:
         input_price, output_price = (Decimal(part) for part in setting.split("/"))
     except (ValueError, InvalidOperation):
-        raise click.ClickException("BILLING_DEMO_LOCAL_PRICES must be 'input/output' per million tokens, e.g. 20/80.")
+        raise click.ClickException("BILLING_DEMO_LOCAL_PRICES must be 'input/output' per million tokens, e.g. 20/80.") from None
     provider = provider_service.ensure_default_provider()
     if provider.kind != "local" or provider.input_price or provider.output_price:
         click.echo(f"The default provider '{provider.name}' keeps its price.")

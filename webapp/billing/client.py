@@ -31,7 +31,7 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from webapp.billing.errors import BillingRejected, InsufficientBalance
@@ -92,14 +92,14 @@ def from_casdoor_amount(value):
     try:
         return Decimal(value).quantize(QUANTUM, rounding=ROUND_HALF_EVEN)
     except InvalidOperation:
-        raise CasdoorError(f"Casdoor answered an amount that is not a number: {value!r}.")
+        raise CasdoorError(f"Casdoor answered an amount that is not a number: {value!r}.") from None
 
 
 def to_rfc3339(moment):
     """RFC 3339 in UTC; a naive datetime is taken as UTC, as the app's columns store it."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def from_rfc3339(text):
@@ -110,14 +110,14 @@ def from_rfc3339(text):
         return None
     if moment.tzinfo is None:
         return moment
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _naive_utc(moment):
     if isinstance(moment, date) and not isinstance(moment, datetime):
         return datetime.combine(moment, time())
     if moment.tzinfo is not None:
-        return moment.astimezone(timezone.utc).replace(tzinfo=None)
+        return moment.astimezone(UTC).replace(tzinfo=None)
     return moment
 
 
@@ -267,7 +267,7 @@ class TransactionsClient:
                               params={"id": f"{self.organization}/", "dryRun": "1"},
                               json=self._current_body(draft))
         except CasdoorRefused as exc:
-            raise self._refusal(draft, exc, "check the balance", during_add=False)
+            raise self._refusal(draft, exc, "check the balance", during_add=False) from exc
         if body.get("data") != "":
             log.error("Casdoor recorded a transaction (%r) for a dry run: it predates v2.162", body.get("data"))
             raise BillingRejected(
@@ -324,7 +324,7 @@ class TransactionsClient:
             body = self._call("POST", "/api/add-transaction", "record the charge",
                               params={"id": f"{self.organization}/"}, json=self._current_body(draft))
         except CasdoorRefused as exc:
-            raise self._refusal(draft, exc, "record the charge", during_add=True)
+            raise self._refusal(draft, exc, "record the charge", during_add=True) from exc
         name = body.get("data")
         if not isinstance(name, str) or not name or name in _ACTION_ANSWERS:
             # v2.144 - v2.148 answer "Affected" and keep our (empty) name.
@@ -343,7 +343,7 @@ class TransactionsClient:
         except CasdoorRefused as exc:
             if _DUPLICATE.search(exc.casdoor_message):
                 return self._adopt_duplicate(draft, exc)
-            raise self._refusal(draft, exc, "record the charge", during_add=True)
+            raise self._refusal(draft, exc, "record the charge", during_add=True) from exc
         if body.get("data") != "Affected":
             # A server that names transactions itself (v2.149+) kept neither our name
             # nor our "User" category: nobody was charged.

@@ -38,9 +38,10 @@ from webapp.billing.client import TransactionDraft
 from webapp.billing.errors import BillingRejected, InsufficientBalance
 from webapp.billing.models import FAILED, LOCAL_ONLY, PENDING, REFUSED, Charge
 from webapp.casdoor.errors import CasdoorError, CasdoorUnavailable
+from webapp.core.clock import utcnow
 from webapp.extensions import db
 from webapp.jobs import PermanentFailure, RetryLater, job_handler
-from webapp.users.models import utcnow
+from webapp.jobs.jobqueue import backoff_delay
 
 log = logging.getLogger("webapp.billing")
 
@@ -169,8 +170,6 @@ def _retry(job, charge, reason, minimum=0.0):
                          "`flask billing reconcile --requeue` once Casdoor is back.")
         charge.next_attempt_at = None
         raise PermanentFailure(charge.reason)
-    from webapp.jobs.queue import backoff_delay
-
     delay = max(backoff_delay(job.spec, job.attempt), minimum)
     charge.reason = reason
     charge.next_attempt_at = utcnow() + timedelta(seconds=delay)

@@ -6,15 +6,8 @@ Casdoor being unreachable is not a billing error: the client raises
 """
 from decimal import Decimal
 
-from webapp.errors import StorehouseError
-
-
-def format_amount(amount):
-    """``Decimal("0.00052530")`` -> ``"0.0005253"``, ``Decimal("5")`` -> ``"5.00"``: every
-    significant digit, at least two decimals, never an exponent."""
-    text = format(amount.normalize(), "f")
-    whole, _, fraction = text.partition(".")
-    return f"{whole}.{fraction.ljust(2, '0')}"
+from webapp.core.errors import StorehouseError
+from webapp.core.money import display
 
 
 class BillingError(StorehouseError):
@@ -68,12 +61,12 @@ class InsufficientBalance(BillingError):
         return max(self.balance - (self.credit_limit or Decimal(0)), Decimal(0))
 
     def _describe(self):
-        needed = f"{format_amount(self.needed)} {self.currency}"
+        needed = f"{display(self.needed)} {self.currency}"
         if self.available is None:
             return (f"Your Casdoor balance does not cover {needed}. Top up your balance in "
                     "Casdoor, or ask your administrator.")
         return (f"This needs {needed}, and your Casdoor balance has "
-                f"{format_amount(self.available)} {self.currency} left. Top up your balance in "
+                f"{display(self.available)} {self.currency} left. Top up your balance in "
                 "Casdoor, or ask your administrator.")
 
 

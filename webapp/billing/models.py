@@ -13,8 +13,8 @@
 
 Money is ``Numeric(18, 8)``: Casdoor's 8 decimals, never a float.
 """
+from webapp.core.clock import utcnow
 from webapp.extensions import db
-from webapp.users.models import utcnow
 
 MONEY = db.Numeric(18, 8)
 

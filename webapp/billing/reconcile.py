@@ -19,8 +19,8 @@ import sqlalchemy as sa
 
 from webapp.billing import service
 from webapp.billing.models import DELIVERED, FAILED, LOCAL_ONLY, PENDING, REFUSED, Charge, ReconcileRun
+from webapp.core.clock import utcnow
 from webapp.extensions import db
-from webapp.users.models import utcnow
 
 #: Differences named in a run's report (the counts are always complete).
 REPORT_LINES = 50

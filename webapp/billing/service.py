@@ -37,14 +37,16 @@ from flask import current_app, has_request_context
 from sqlalchemy.exc import IntegrityError
 
 from webapp.billing.client import QUANTUM, TransactionDraft, TransactionsClient
-from webapp.billing.errors import BillingError, BillingRejected, InsufficientBalance, format_amount
-from webapp.billing.models import (DELIVERED, LOCAL_ONLY, PENDING, BillingAccount, Charge, Reservation)
-from webapp.casdoor import get_casdoor
+from webapp.billing.errors import BillingError, BillingRejected, InsufficientBalance
+from webapp.billing.models import DELIVERED, LOCAL_ONLY, PENDING, BillingAccount, Charge, Reservation
 from webapp.casdoor.errors import CasdoorError, CasdoorUnavailable
+from webapp.core.clock import utcnow
+from webapp.core.money import display
 from webapp.database import savepoint
 from webapp.extensions import db
 from webapp.jobs import enqueue
-from webapp.users.models import User, utcnow
+from webapp.urls import public_origin
+from webapp.users.models import User
 
 log = logging.getLogger("webapp.billing")
 
@@ -182,26 +184,26 @@ def _check(client, config, user, amount, in_flight, currency):
     try:
         client.check_balance(draft)
     except InsufficientBalance as exc:
-        raise AnswerNotAllowed(_too_little(amount, in_flight, exc, currency))
+        raise AnswerNotAllowed(_too_little(amount, in_flight, exc, currency)) from exc
     except CasdoorUnavailable:
         _when_casdoor_down(config, amount, in_flight, currency)
     except BillingRejected as exc:
         raise AnswerNotAllowed(f"Casdoor refused to check your balance: {exc.casdoor_message or exc.message} "
-                               "Ask your administrator.")
+                               "Ask your administrator.") from exc
     except CasdoorError as exc:
         log.error("Balance check failed: %s", exc)
         raise AnswerNotAllowed("Your balance cannot be checked right now (Casdoor answered something "
-                               "unexpected). Try again later, or ask your administrator.")
+                               "unexpected). Try again later, or ask your administrator.") from exc
 
 
 def _too_little(amount, in_flight, exc, currency):
-    needed = f"{format_amount(amount)} {currency}"
+    needed = f"{display(amount)} {currency}"
     if exc.available is None:
         return (f"This answer may cost up to {needed}, and your Casdoor balance does not cover it. "
                 "Top up your balance in Casdoor, or ask your administrator.")
     left = max(exc.available - in_flight, Decimal(0))
-    busy = (f" ({format_amount(in_flight)} {currency} is held for your other answers)" if in_flight else "")
-    return (f"This answer may cost up to {needed}, and your Casdoor balance has {format_amount(left)} "
+    busy = (f" ({display(in_flight)} {currency} is held for your other answers)" if in_flight else "")
+    return (f"This answer may cost up to {needed}, and your Casdoor balance has {display(left)} "
             f"{currency} left{busy}. Top up your balance in Casdoor, or ask your administrator.")
 
 
@@ -213,7 +215,7 @@ def _when_casdoor_down(config, amount, in_flight, currency):
             return
         raise AnswerNotAllowed(
             f"Your balance cannot be checked right now (Casdoor is unreachable), and answers while it is "
-            f"away are limited to {format_amount(limit)} {currency} in flight. Try again in a few minutes.")
+            f"away are limited to {display(limit)} {currency} in flight. Try again in a few minutes.")
     raise AnswerNotAllowed("Your balance cannot be checked right now (Casdoor is unreachable), so answers "
                            "are paused. Try again in a few minutes.")
 
@@ -275,8 +277,6 @@ def _public_url():
     if configured:
         return configured
     if has_request_context():
-        from webapp.urls import public_origin
-
         return public_origin()
     return ""
 

@@ -5,7 +5,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import NotFound
 
 from webapp.auth.decorators import admin_required, login_required
-from webapp.billing import bp, ledger
+from webapp.billing import ledger
 from webapp.billing import reconcile as reconciling
 from webapp.billing.models import FAILED, REFUSED, BillingAccount, Charge
 from webapp.extensions import db
@@ -14,7 +14,6 @@ from webapp.stores import access
 from webapp.users.models import User
 
 
-@bp.get("/billing/")
 @login_required
 def my_charges():
     """The signed-in user's charges, newest first, and their balance at Casdoor."""
@@ -24,7 +23,6 @@ def my_charges():
                            usage_url=ledger.usage_url(current_app, g.user), links=ledger.casdoor_links(current_app))
 
 
-@bp.get("/admin/billing/")
 @admin_required
 def admin_overview():
     """Delivery health, failures with reasons, the last reconcile, and every charge (newest first)."""
@@ -40,7 +38,6 @@ def admin_overview():
                            problems=problems, page=page, links=ledger.casdoor_links(current_app))
 
 
-@bp.get("/admin/billing/users/<id:user_id>")
 @admin_required
 def admin_user_ledger(user_id):
     """One user's ledger, with a link to their account in Casdoor. A bound administrator

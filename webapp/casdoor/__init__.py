@@ -45,9 +45,15 @@ def init_app(app):
     The sign-in side (the Authlib client, the Bearer loader) is wired by
     ``webapp.auth.init_app``: auth depends on Casdoor, never the reverse.
     """
+    app.context_processor(_template_context)
     settings = CasdoorSettings.from_config(app.config)
     if settings is None:
         app.extensions["casdoor"] = None
         app.logger.info("Casdoor is not configured: single sign-on is off (shadow mode).")
         return
     app.extensions["casdoor"] = Casdoor(settings)
+
+
+def _template_context():
+    """``casdoor_configured``: the sign-in page leads with single sign-on when it is on."""
+    return {"casdoor_configured": get_casdoor() is not None}

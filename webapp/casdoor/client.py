@@ -48,7 +48,7 @@ class CasdoorClient:
         try:
             response = self.http.request(method, url, **kwargs)
         except requests.RequestException as exc:
-            raise unavailable(self.settings, exc)
+            raise unavailable(self.settings, exc) from exc
         if response.status_code >= 500:
             raise CasdoorUnavailable(self.settings.endpoint, f"HTTP {response.status_code}")
         return response
@@ -58,7 +58,7 @@ class CasdoorClient:
             return response.json(**loads_kwargs)
         except ValueError:
             raise CasdoorError(f"Casdoor answered {what} with something that is not JSON "
-                               f"(HTTP {response.status_code}); check CASDOOR_ENDPOINT.")
+                               f"(HTTP {response.status_code}); check CASDOOR_ENDPOINT.") from None
 
     def _app_auth(self):
         return (self.settings.client_id, self.settings.client_secret)
@@ -141,7 +141,7 @@ class CasdoorClient:
         try:
             body = response.json()
         except ValueError:
-            raise NotCasdoor(f"{self.settings.endpoint}/api/get-user did not answer JSON.")
+            raise NotCasdoor(f"{self.settings.endpoint}/api/get-user did not answer JSON.") from None
         if not isinstance(body, dict) or body.get("status") not in ("ok", "error"):
             raise NotCasdoor(f"{self.settings.endpoint}/api/get-user did not answer as Casdoor does.")
         if body["status"] == "error":

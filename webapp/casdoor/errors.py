@@ -1,20 +1,5 @@
 """Casdoor errors. Every message says what happened and what a person can do."""
-from webapp.errors import StorehouseError
-
-
-class ConfigurationError(SystemExit):
-    """A Casdoor setting is unusable; raised at start so the app does not run half-configured.
-
-    A SystemExit, so ``flask run``, ``flask db upgrade`` or a WSGI server stop
-    with this one line (naming the variable) instead of a stack trace.
-    """
-
-    def __init__(self, message):
-        super().__init__(f"Storehouse cannot start: {message}")
-        self.message = message
-
-    def __str__(self):
-        return str(self.code)
+from webapp.core.errors import StorehouseError
 
 
 class CasdoorError(StorehouseError):

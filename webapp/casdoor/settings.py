@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from webapp.casdoor.errors import ConfigurationError
+from webapp.core.errors import ConfigurationError
 
 #: Needed for any Casdoor surface; one empty = shadow mode.
 REQUIRED = ("CASDOOR_ENDPOINT", "CASDOOR_CLIENT_ID", "CASDOOR_ORG_NAME", "CASDOOR_APP_NAME")
@@ -33,7 +33,7 @@ def load_public_key(pem):
         if b"BEGIN PUBLIC KEY" in data or b"BEGIN RSA PUBLIC KEY" in data:
             return load_pem_public_key(data)
     except ValueError as exc:
-        raise ConfigurationError(f"CASDOOR_CERTIFICATE is not a valid PEM certificate or public key: {exc}")
+        raise ConfigurationError(f"CASDOOR_CERTIFICATE is not a valid PEM certificate or public key: {exc}") from exc
     raise ConfigurationError(
         "CASDOOR_CERTIFICATE must be the PEM certificate (-----BEGIN CERTIFICATE-----) or public key "
         "of the Casdoor application's cert; on one line, write newlines as \\n."

@@ -25,11 +25,19 @@ import time
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from joserfc import jwt
-from joserfc.errors import (BadSignatureError, ExpiredTokenError, InvalidClaimError, InvalidKeyIdError,
-                            JoseError, MissingClaimError, UnsupportedAlgorithmError)
+from joserfc.errors import (
+    BadSignatureError,
+    ExpiredTokenError,
+    InvalidClaimError,
+    InvalidKeyIdError,
+    JoseError,
+    MissingClaimError,
+    UnsupportedAlgorithmError,
+)
 from joserfc.jwk import KeySet, import_key
 
 from webapp.casdoor.errors import TokenVerificationError
+from webapp.core import clock
 
 #: A forced key-set refetch (unknown kid) happens at most this often.
 JWKS_REFETCH_SECONDS = 60
@@ -111,15 +119,15 @@ class TokenVerifier:
         try:
             decoded = self._decode(token)
         except InvalidKeyIdError:
-            raise TokenVerificationError("signed with a key Casdoor does not publish (unknown kid)")
+            raise TokenVerificationError("signed with a key Casdoor does not publish (unknown kid)") from None
         except UnsupportedAlgorithmError:
-            raise TokenVerificationError("algorithm not allowed; only asymmetric signatures are accepted")
+            raise TokenVerificationError("algorithm not allowed; only asymmetric signatures are accepted") from None
         except BadSignatureError:
-            raise TokenVerificationError("bad signature")
+            raise TokenVerificationError("bad signature") from None
         except JoseError as exc:
-            raise TokenVerificationError(f"malformed token: {exc.error}")
+            raise TokenVerificationError(f"malformed token: {exc.error}") from exc
         except ValueError as exc:
-            raise TokenVerificationError(f"malformed token: {exc}")
+            raise TokenVerificationError(f"malformed token: {exc}") from exc
         claims = decoded.claims
         if decoded.header.get("alg") not in ASYMMETRIC_ALGORITHMS:
             raise TokenVerificationError("algorithm not allowed; only asymmetric signatures are accepted")
@@ -144,15 +152,15 @@ class TokenVerifier:
         try:
             registry.validate(claims)
         except ExpiredTokenError:
-            raise TokenVerificationError("the token has expired")
+            raise TokenVerificationError("the token has expired") from None
         except MissingClaimError as exc:
-            raise TokenVerificationError(f"missing claim '{exc.claim}'")
+            raise TokenVerificationError(f"missing claim '{exc.claim}'") from exc
         except InvalidClaimError as exc:
             if exc.claim == "iss":
-                raise TokenVerificationError(f"issued by {claims.get('iss')!r}, expected {issuer!r}")
-            raise TokenVerificationError(f"invalid '{exc.claim}' claim: {exc.description}")
+                raise TokenVerificationError(f"issued by {claims.get('iss')!r}, expected {issuer!r}") from exc
+            raise TokenVerificationError(f"invalid '{exc.claim}' claim: {exc.description}") from exc
         except JoseError as exc:
-            raise TokenVerificationError(exc.description or exc.error)
+            raise TokenVerificationError(exc.description or exc.error) from exc
         audience = claims.get("aud")
         audiences = audience if isinstance(audience, list) else [audience]
         if self.settings.client_id not in audiences:
@@ -193,7 +201,7 @@ class VerifiedTokenCache:
     def get(self, token):
         if self.ttl <= 0:
             return None
-        now = time.time()
+        now = clock.epoch()
         with self._lock:
             entry = self._entries.get(self.key(token))
             if entry is None:
@@ -207,7 +215,7 @@ class VerifiedTokenCache:
     def put(self, token, value, exp):
         if self.ttl <= 0:
             return
-        now = time.time()
+        now = clock.epoch()
         expires = min(now + self.ttl, float(exp or now))
         with self._lock:
             if len(self._entries) >= self.max_entries:

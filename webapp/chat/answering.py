@@ -28,15 +28,19 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 
-from webapp.chat import charging, prompt as prompts, provider_service, retrieval
-from webapp.chat.errors import ProviderError
+from webapp.chat import charging, retrieval
+from webapp.chat import prompt as prompts
 from webapp.chat.models import COMPLETE, FAILED, STOPPED, STREAMING, Message, new_charge_key
-from webapp.chat.pricing import answer_price
-from webapp.chat.providers import ERROR, NO_USAGE, Delta, Finish, Waiting, get_provider
-from webapp.chat.providers import STOPPED as REASON_STOPPED
-from webapp.errors import StorehouseError
+from webapp.core.clock import utcnow
+from webapp.core.errors import StorehouseError
 from webapp.extensions import db
-from webapp.users.models import utcnow
+from webapp.providers import service as provider_service
+from webapp.providers.errors import ProviderError
+from webapp.providers.interface import ERROR, NO_USAGE, Delta, Finish, Waiting
+from webapp.providers.interface import STOPPED as REASON_STOPPED
+from webapp.providers.models import Provider
+from webapp.providers.pricing import answer_price
+from webapp.providers.runtimes import get_provider
 
 log = logging.getLogger("webapp.chat.answering")
 
@@ -233,8 +237,6 @@ def stream_answer(prepared, switch, streamed=True):
 
     Rows are read again by id in the current session (see ``Prepared.answer_id``).
     """
-    from webapp.chat.models import Provider
-
     answer = prepared.answer = db.session.get(Message, prepared.answer_id)
     if prepared.provider_id is not None:
         prepared.provider = db.session.get(Provider, prepared.provider_id)

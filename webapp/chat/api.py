@@ -1,6 +1,6 @@
-"""Chat and provider JSON: ``/api/v1/s/<store>/chats/...`` and ``/api/v1/providers/...``.
+"""Chat JSON: ``/api/v1/s/<store>/chats/...``.
 
-Asking (``POST .../chats/<chat>/messages``) answers with server-sent events when
+Asking (``POST .../chats/<chat>/messages/``) answers with server-sent events when
 the request's ``Accept`` is ``text/event-stream``::
 
     event: sources   data: {"sources": [{"n": 1, "file_id", "file_name", "heading", "snippet", "url"}, ...]}
@@ -14,22 +14,18 @@ and otherwise with the whole answer as one JSON object. Views are thin:
 """
 import json
 
-from flask import Response, g, jsonify, request, stream_with_context, url_for
-from werkzeug.exceptions import NotFound
+from flask import Response, g, jsonify, request, stream_with_context
 
-from webapp.api.schemas import parse_body
-from webapp.auth.decorators import admin_required, login_required
-from webapp.chat import answering, chats, provider_service, streams
-from webapp.chat import api_bp as bp
+from webapp.auth.decorators import login_required
+from webapp.chat import answering, chats, streams
 from webapp.chat.errors import AnswerRefused
-from webapp.chat.models import Provider
-from webapp.chat.pricing import display, money
-from webapp.chat.rendering import render_answer
-from webapp.chat.schemas import Ask, CreateChat, CreateProvider, Resend, UpdateChat, UpdateProvider
-from webapp.errors import StorehouseError
+from webapp.chat.payloads import chat_payload, message_payload, sources_payload
+from webapp.chat.schemas import Ask, CreateChat, Resend, UpdateChat
+from webapp.core.bodies import parse_body
+from webapp.core.errors import StorehouseError
+from webapp.core.money import display
 from webapp.extensions import db
 from webapp.pagination import link_header, page_size, search_prefix
-from webapp.stores.access import require_store_management
 
 
 class TooManyStreams(StorehouseError):
@@ -37,111 +33,8 @@ class TooManyStreams(StorehouseError):
     error = "too_many_streams"
 
 
-# --- payloads ------------------------------------------------------------------------
-
-def source_url(source, store_name=None):
-    """The file page of a source (at its chunk), when the knowledge pages are installed.
-
-    ``store_name``: needed inside an answer stream, whose ``g`` no longer holds the store.
-    """
-    store_name = store_name or g.store.name
-    try:
-        return url_for("knowledge.show_file", store=store_name, file_id=source["file_id"],
-                       _anchor=f"chunk-{source['chunk_id']}")
-    except Exception:  # noqa: BLE001  (werkzeug BuildError: no file pages in this app)
-        return None
-
-
-def sources_payload(sources, store_name=None):
-    return [{**source, "url": source_url(source, store_name)} for source in sources]
-
-
-def chat_payload(chat):
-    return {"id": chat.id, "title": chat.title, "user_id": chat.user_id,
-            "created_at": chat.created_at.isoformat() + "Z", "updated_at": chat.updated_at.isoformat() + "Z"}
-
-
-def message_payload(message, store_name=None):
-    payload = {"id": message.id, "chat_id": message.chat_id, "role": message.role, "text": message.text,
-               "status": message.status, "created_at": message.created_at.isoformat() + "Z"}
-    if message.role == "assistant":
-        payload.update(
-            html=str(render_answer(message.text, len(message.sources), f"src-{message.id}")),
-            sources=sources_payload(message.sources, store_name), error=message.error or None,
-            provider=message.provider_name, model=message.model,
-            usage={"prompt": message.prompt_tokens, "completion": message.completion_tokens,
-                   "estimated": message.usage_estimated},
-            price=money(message.price), currency=message.currency,
-            latency_ms=message.latency_ms, ttft_ms=message.ttft_ms,
-            no_matching_knowledge=not message.sources and message.provider_id is None and not message.model,
-        )
-    return payload
-
-
-# --- providers (administrators) --------------------------------------------------------
-
-def _provider(provider_id):
-    provider = db.session.get(Provider, provider_id)
-    if provider is None:
-        raise NotFound()
-    return provider
-
-
-@bp.get("/providers/")
-@admin_required
-def list_providers():
-    """Every provider by name, a page at a time (``?cursor=``, ``?limit=``)."""
-    from webapp.pagination import paginate
-
-    page = paginate(db.select(Provider), order=[(Provider.name, "asc"), (Provider.id, "asc")],
-                    cursor=request.args.get("cursor"), limit=page_size())
-    return jsonify(items=[provider_service.provider_payload(p) for p in page.items],
-                   next=page.next_cursor), link_header(page)
-
-
-@bp.post("/providers/")
-@admin_required
-def create_provider():
-    require_store_management(g.user, "set up model providers")
-    data = parse_body(CreateProvider)
-    provider = provider_service.create_provider(data.values(), api_key=data.api_key,
-                                                make_default=bool(data.is_default))
-    db.session.commit()
-    return jsonify(provider=provider_service.provider_payload(provider)), 201
-
-
-@bp.get("/providers/<id:provider_id>")
-@admin_required
-def get_provider(provider_id):
-    return jsonify(provider=provider_service.provider_payload(_provider(provider_id)))
-
-
-@bp.patch("/providers/<id:provider_id>")
-@admin_required
-def update_provider(provider_id):
-    require_store_management(g.user, "change model providers")
-    provider = _provider(provider_id)
-    data = parse_body(UpdateProvider)
-    provider_service.update_provider(provider, data.values(), api_key=data.api_key,
-                                     clear_api_key=data.clear_api_key)
-    if data.is_default:
-        provider_service.set_default(provider)
-    db.session.commit()
-    return jsonify(provider=provider_service.provider_payload(provider))
-
-
-@bp.delete("/providers/<id:provider_id>")
-@admin_required
-def delete_provider(provider_id):
-    require_store_management(g.user, "delete model providers")
-    provider_service.delete_provider(_provider(provider_id))
-    db.session.commit()
-    return jsonify(ok=True)
-
-
 # --- chats ----------------------------------------------------------------------------
 
-@bp.get("/s/<store>/chats/")
 @login_required
 def list_chats():
     """The caller's chats, most recent first (``?q=`` title contains; ``?all=1``: everyone's, for
@@ -151,7 +44,6 @@ def list_chats():
     return jsonify(items=[chat_payload(c) for c in page.items], next=page.next_cursor), link_header(page)
 
 
-@bp.post("/s/<store>/chats/")
 @login_required
 def create_chat():
     data = parse_body(CreateChat)
@@ -160,13 +52,11 @@ def create_chat():
     return jsonify(chat=chat_payload(chat)), 201
 
 
-@bp.get("/s/<store>/chats/<id:chat_id>")
 @login_required
 def get_chat(chat_id):
     return jsonify(chat=chat_payload(chats.get_chat(g.store, g.user, chat_id)))
 
 
-@bp.patch("/s/<store>/chats/<id:chat_id>")
 @login_required
 def update_chat(chat_id):
     chat = chats.get_chat(g.store, g.user, chat_id, write=True)
@@ -175,7 +65,6 @@ def update_chat(chat_id):
     return jsonify(chat=chat_payload(chat))
 
 
-@bp.delete("/s/<store>/chats/<id:chat_id>")
 @login_required
 def delete_chat(chat_id):
     chats.delete_chat(chats.get_chat(g.store, g.user, chat_id, write=True))
@@ -183,7 +72,6 @@ def delete_chat(chat_id):
     return jsonify(ok=True)
 
 
-@bp.get("/s/<store>/chats/<id:chat_id>/messages")
 @login_required
 def list_messages(chat_id):
     """The chat's messages, oldest first, a page at a time."""
@@ -192,7 +80,6 @@ def list_messages(chat_id):
     return jsonify(items=[message_payload(m) for m in page.items], next=page.next_cursor), link_header(page)
 
 
-@bp.post("/s/<store>/chats/<id:chat_id>/messages")
 @login_required
 def ask(chat_id):
     chat = chats.get_chat(g.store, g.user, chat_id, write=True)
@@ -200,14 +87,12 @@ def ask(chat_id):
     return answer_response(lambda: answering.prepare(g.store, g.user, chat, text))
 
 
-@bp.post("/s/<store>/chats/<id:chat_id>/regenerate")
 @login_required
 def regenerate(chat_id):
     chat = chats.get_chat(g.store, g.user, chat_id, write=True)
     return answer_response(lambda: answering.prepare_regenerate(g.store, g.user, chat))
 
 
-@bp.post("/s/<store>/chats/<id:chat_id>/messages/<id:message_id>/resend")
 @login_required
 def resend(chat_id, message_id):
     """Edit the question ``message_id`` and answer it again (later messages are removed)."""
@@ -217,7 +102,6 @@ def resend(chat_id, message_id):
     return answer_response(lambda: answering.prepare_resend(g.store, g.user, chat, question, text))
 
 
-@bp.post("/s/<store>/chats/<id:chat_id>/messages/<id:message_id>/stop")
 @login_required
 def stop(chat_id, message_id):
     """Stop the answer ``message_id`` while it streams (its partial text and usage are saved)."""

@@ -7,7 +7,7 @@ The chat service (``webapp.chat.answering``) calls exactly two functions:
    (or None) that is handed back to ``after_answer``. To refuse the answer
    (balance too low) it raises ``webapp.chat.errors.AnswerRefused(message)``:
    the model then never runs, the message is shown in the chat, and only the
-   question is saved. ``provider`` is the ``webapp.chat.models.Provider`` row
+   question is saved. ``provider`` is the ``webapp.providers.models.Provider`` row
    (prices per million tokens, ``max_tokens``, ``currency``); the answer may
    use up to ``provider.max_tokens`` completion tokens.
 
@@ -23,6 +23,10 @@ The chat service (``webapp.chat.answering``) calls exactly two functions:
 Neither function may do network I/O inside the answer's transaction beyond
 what billing decides is safe; delivery to Casdoor belongs to a job.
 """
+from flask import current_app
+
+from webapp.billing import service
+from webapp.billing.ledger import charges_of_answers
 from webapp.chat.errors import AnswerRefused
 
 
@@ -39,23 +43,17 @@ def before_answer(user, store, provider, prompt_tokens):
     """
     if not (provider.input_price or provider.output_price):
         return None
-    from webapp.billing import service
-
     bound = service.upper_bound(prompt_tokens, provider.max_tokens, provider.input_price or 0,
                                 provider.output_price or 0)
     try:
         return service.reserve(user, bound, provider.currency)
     except service.AnswerNotAllowed as exc:
-        raise AnswerRefused(exc.message)
+        raise AnswerRefused(exc.message) from exc
 
 
 def charges_of(messages):
     """``{message_id: AnswerCharge}`` for the priced answers among ``messages`` (one query):
     how each was billed, and the link to its transaction in Casdoor's UI."""
-    from flask import current_app
-
-    from webapp.billing.ledger import charges_of_answers
-
     return charges_of_answers([m.id for m in messages if m.role == "assistant" and m.price], current_app)
 
 
@@ -63,6 +61,4 @@ def after_answer(reservation, message):
     """Record the charge for ``message`` in the current transaction (flush only)."""
     if reservation is None and not message.price:
         return None
-    from webapp.billing import service
-
     return service.settle(reservation, message)

@@ -10,10 +10,10 @@ from werkzeug.exceptions import NotFound
 
 from webapp.chat.answering import TITLE_MAX, ChatError
 from webapp.chat.models import Chat, Message
+from webapp.core.clock import utcnow
 from webapp.extensions import db
 from webapp.pagination import paginate
 from webapp.stores.access import can_edit_store
-from webapp.users.models import utcnow
 
 
 def may_view_others(user, store):

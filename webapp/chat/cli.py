@@ -3,6 +3,7 @@ import click
 from flask.cli import AppGroup
 
 from webapp.extensions import db
+from webapp.providers.service import ensure_default_provider
 
 chat_cli = AppGroup("chat", help="Chat: model providers.")
 
@@ -10,8 +11,6 @@ chat_cli = AppGroup("chat", help="Chat: model providers.")
 @chat_cli.command("init-provider")
 def init_provider():
     """Make sure a default provider exists (Local: SmolLM2 in this process, price zero)."""
-    from webapp.chat.provider_service import ensure_default_provider
-
     provider = ensure_default_provider()
     db.session.commit()
     click.echo(f"Default provider: {provider.name} ({provider.kind}, {provider.model})")

@@ -1,8 +1,5 @@
-"""Model providers, chats and their messages.
+"""Chats and their messages.
 
-* ``Provider``  how to reach one model, and what its tokens cost (exact decimals);
-  not store-owned: administrators keep one list, each store points at one
-  (``stores.provider_id``; NULL means "the default provider").
 * ``Chat``      a conversation of one user in one store.
 * ``Message``   a question (role "user") or an answer (role "assistant"). An answer
   records its usage and price exactly as they were when it was answered (the
@@ -10,58 +7,19 @@
   key billing sends to Casdoor.
 
 Money: prices per million tokens are ``Numeric(18, 8)``; a message's price is
-``Numeric(18, 8)``, computed in ``Decimal`` by ``webapp.chat.pricing``; never floats.
+``Numeric(18, 8)``, computed in ``Decimal`` by ``webapp.providers.pricing``; never floats.
 """
 import uuid
 
+from webapp.core.clock import utcnow
 from webapp.extensions import db
+from webapp.providers.models import MONEY
 from webapp.stores.models import StoreOwnedMixin
-from webapp.users.models import utcnow
 
-PROVIDER_KINDS = ("local", "openai")
 ROLES = ("user", "assistant")
 #: Message states: an answer is "streaming" while the model writes it.
 STREAMING, COMPLETE, STOPPED, FAILED = "streaming", "complete", "stopped", "failed"
 STATUSES = (STREAMING, COMPLETE, STOPPED, FAILED)
-MONEY = db.Numeric(18, 8)
-
-
-class Provider(db.Model):
-    """A model an administrator set up. The API key is write-only (see ``api_key``)."""
-
-    __tablename__ = "providers"
-    __table_args__ = (
-        # At most one default provider, enforced by the database as well as the service.
-        db.Index("ix_providers_one_default", "is_default", unique=True,
-                 sqlite_where=db.text("is_default"), postgresql_where=db.text("is_default")),
-    )
-
-    id = db.Column(db.Integer, primary_key=True)
-    name = db.Column(db.String(100), nullable=False, unique=True)
-    #: "local" (a GGUF model in this process) or "openai" (any OpenAI-compatible server).
-    kind = db.Column(db.String(20), nullable=False, default="local")
-    base_url = db.Column(db.String(500), nullable=False, default="")
-    model = db.Column(db.String(200), nullable=False, default="")
-    #: Encrypted with ``webapp.crypto`` (purpose "provider-api-key"); read only by ``api_key``.
-    api_key_encrypted = db.Column(db.Text, nullable=False, default="")
-    context_length = db.Column(db.Integer, nullable=False, default=2048)
-    max_tokens = db.Column(db.Integer, nullable=False, default=512)
-    #: Seconds (connect and each read; for "local", the longest wait for a busy model).
-    timeout = db.Column(db.Integer, nullable=False, default=60)
-    #: Price per million prompt (input) and answer (output) tokens, in ``currency``.
-    input_price = db.Column(MONEY, nullable=False, default=0)
-    output_price = db.Column(MONEY, nullable=False, default=0)
-    currency = db.Column(db.String(3), nullable=False, default="USD")
-    is_default = db.Column(db.Boolean, nullable=False, default=False)
-    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
-
-    @property
-    def has_api_key(self):
-        return bool(self.api_key_encrypted)
-
-    def __repr__(self):
-        # Never the key.
-        return f"<Provider {self.id} {self.name!r} {self.kind}>"
 
 
 class Chat(StoreOwnedMixin, db.Model):

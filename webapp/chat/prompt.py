@@ -18,7 +18,7 @@ goes until it fits. Rendering the chat template for every piece cost some
 """
 from dataclasses import dataclass
 
-from webapp.chat.tokens import estimate_text_tokens
+from webapp.providers.tokens import estimate_text_tokens
 
 #: Tokens a message's template markup may add around its text (ChatML: about 5).
 FRAMING = 8

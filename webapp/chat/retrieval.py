@@ -7,6 +7,8 @@ citation always points at the source shown under that number.
 """
 from dataclasses import dataclass
 
+from webapp.knowledge.search import search
+
 
 @dataclass(frozen=True)
 class Source:
@@ -32,8 +34,6 @@ def retrieve(store, question, k):
     """The ``k`` best chunks of ``store`` for ``question``, as ``Source`` numbered from 1."""
     if k < 1 or not question.strip():
         return []
-    from webapp.knowledge.search import search
-
     hits = search(store, question, k=k)
     return [Source(n=i, file_id=hit.file_id, file_name=hit.file_name, chunk_id=hit.chunk_id,
                    heading=hit.heading or "", text=hit.text, snippet=str(hit.snippet))

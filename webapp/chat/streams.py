@@ -18,8 +18,8 @@ from datetime import timedelta
 from flask import current_app
 
 from webapp.chat.models import STOPPED, STREAMING, Message
+from webapp.core.clock import utcnow
 from webapp.extensions import db
-from webapp.users.models import utcnow
 
 POLL_SECONDS = 1.0
 STALE_SECONDS = 900

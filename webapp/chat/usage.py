@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from webapp.chat.models import Message
+from webapp.core.clock import utcnow
 from webapp.extensions import db
 from webapp.stores.models import Store
 from webapp.users.models import User
@@ -44,7 +45,7 @@ def parse_range(start, end, today=None):
 
     :raises ValueError: a date that does not parse, or an end before the start.
     """
-    today = today or datetime.utcnow().date()
+    today = today or utcnow().date()
     last = date.fromisoformat(end) if end else today
     first = date.fromisoformat(start) if start else last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:

@@ -7,16 +7,16 @@ as sanitised Markdown), and the forms here work without script too.
 from flask import Response, flash, g, redirect, render_template, request, url_for
 
 from webapp.auth.decorators import login_required
-from webapp.chat import bp, charging, chats
+from webapp.chat import charging, chats
 from webapp.chat import usage as usage_data
 from webapp.chat.answering import ChatError
-from webapp.chat.api import source_url
 from webapp.chat.models import STREAMING
+from webapp.chat.payloads import source_url
 from webapp.chat.rendering import render_answer
+from webapp.core.forms import ConfirmForm
 from webapp.extensions import db
 from webapp.pagination import PaginationError, search_prefix
 from webapp.stores import access
-from webapp.stores.forms import ConfirmForm
 
 #: Chats in the sidebar per page, messages shown at first.
 SIDEBAR_PAGE, MESSAGES_SHOWN = 20, 50
@@ -29,7 +29,6 @@ def _sidebar(everyone=False):
     return page, q
 
 
-@bp.get("/chat/")
 @login_required
 def workspace():
     everyone = request.args.get("all") == "1" and chats.may_view_others(g.user, g.store)
@@ -39,7 +38,6 @@ def workspace():
                            form=ConfirmForm())
 
 
-@bp.get("/chat/<id:chat_id>")
 @login_required
 def show_chat(chat_id):
     chat = chats.get_chat(g.store, g.user, chat_id)
@@ -56,7 +54,6 @@ def show_chat(chat_id):
                            streaming=STREAMING)
 
 
-@bp.post("/chat/new")
 @login_required
 def new_chat():
     ConfirmForm().validate_on_submit() or _bad_form()
@@ -71,7 +68,6 @@ def _bad_form():
     raise BadRequest("The form expired; reload the page and try again.")
 
 
-@bp.post("/chat/<id:chat_id>/rename")
 @login_required
 def rename_chat(chat_id):
     ConfirmForm().validate_on_submit() or _bad_form()
@@ -85,7 +81,6 @@ def rename_chat(chat_id):
     return redirect(url_for(".show_chat", chat_id=chat.id))
 
 
-@bp.post("/chat/<id:chat_id>/delete")
 @login_required
 def delete_chat(chat_id):
     ConfirmForm().validate_on_submit() or _bad_form()
@@ -97,7 +92,6 @@ def delete_chat(chat_id):
     return redirect(url_for(".workspace"))
 
 
-@bp.get("/usage/")
 @login_required
 def usage():
     """Your usage here; for store administrators everyone's here, and for unbound ones every store's."""

@@ -14,7 +14,7 @@ effect, even if a process dies":
 import threading
 
 from webapp.jobs.errors import PermanentFailure, RetryLater  # noqa: F401
-from webapp.jobs.queue import enqueue  # noqa: F401
+from webapp.jobs.jobqueue import enqueue  # noqa: F401
 from webapp.jobs.registry import job_handler  # noqa: F401
 
 

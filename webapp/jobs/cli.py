@@ -6,12 +6,12 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from webapp.core.clock import utcnow
 from webapp.extensions import db
-from webapp.jobs import queue
+from webapp.jobs import jobqueue as queue
 from webapp.jobs.models import DONE, FAILED, Job
 from webapp.jobs.registry import registered_kinds
 from webapp.jobs.worker import Worker
-from webapp.users.models import utcnow
 
 jobs_cli = AppGroup("jobs", help="Run and inspect background jobs.")
 

@@ -1,6 +1,6 @@
 """The ``jobs`` table: durable background work, claimed under a lease."""
+from webapp.core.clock import utcnow
 from webapp.extensions import db
-from webapp.users.models import utcnow
 
 #: Job states. ``queued`` jobs wait for ``run_after``; ``running`` ones are held
 #: by a lease (``lease_until``) that another worker may take over once it lapses.

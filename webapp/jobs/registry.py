@@ -9,8 +9,8 @@ A feature declares its background work next to the code it belongs to::
 Handlers are plain functions of a ``JobContext``. They flush and never commit:
 the runner commits their changes together with the job's completion.
 """
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 _SPECS = {}
 

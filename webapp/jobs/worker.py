@@ -16,7 +16,7 @@ import threading
 import time
 
 from webapp.extensions import db
-from webapp.jobs import queue
+from webapp.jobs import jobqueue as queue
 from webapp.jobs.errors import PermanentFailure, RetryLater
 
 log = logging.getLogger("webapp.jobs")

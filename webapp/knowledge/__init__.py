@@ -17,25 +17,20 @@ Around it, the feature:
 - ``jobs``: ``knowledge.index_file``, the background indexing;
 - ``search``: ``search(store, query, k) -> [SearchHit]`` (what chat retrieves with);
 - ``views`` (pages under ``/s/<store>/knowledge/``) and ``api`` (JSON under
-  ``/api/v1/s/<store>/files/`` and ``/search``), both scoped by the tenancy chokepoint.
+  ``/api/v1/s/<store>/files/`` and ``/search/``), both scoped by the tenancy chokepoint;
+  ``inputs`` (what both read off a request: uploads, search arguments) and
+  ``payloads`` (what both send). URLs in ``blueprint.py``.
 """
-from flask import Blueprint
-
 from webapp.navigation import nav_item
-from webapp.stores import scoping
-
-bp = Blueprint("knowledge", __name__, url_prefix="/s/<store>/knowledge")
-api_bp = Blueprint("knowledge_api", __name__, url_prefix="/api/v1/s/<store>")
-
-scoping.init_scoped_blueprint(bp, work=True)
-scoping.init_scoped_blueprint(api_bp)
-
-from webapp.knowledge import api, jobs, views  # noqa: E402,F401
 
 
 def init_app(app):
-    """Register the pages, the API and the store's "Knowledge" navigation entry (search is reached from it)."""
-    app.register_blueprint(bp)
+    """Register the pages, the API, the indexing job and the store's "Knowledge" navigation entry
+    (search is reached from it)."""
+    from webapp.knowledge import jobs  # noqa: F401  (registers the knowledge.index_file handler)
+    from webapp.knowledge.blueprint import api_bp, pages
+
+    app.register_blueprint(pages)
     app.register_blueprint(api_bp)
     nav_item(app, "store", "knowledge.list_files", "Knowledge", "book", order=30,
              also_current=("knowledge.show_file", "knowledge.delete_file", "knowledge.search"))

@@ -57,7 +57,7 @@ def table_row(header, cells):
     if header:
         names = [name or f"column {i}" for i, name in enumerate(header, start=1)]
         names += [f"column {i}" for i in range(len(names) + 1, len(cells) + 1)]
-        text = "\n".join(f"{name}: {value}" for name, value in zip(names, cells) if value)
+        text = "\n".join(f"{name}: {value}" for name, value in zip(names, cells, strict=False) if value)
     else:
         text = " | ".join(cell for cell in cells if cell)
     return Block(BlockKind.TABLE_ROW, text) if text else None

@@ -8,7 +8,7 @@ other exception out of parsing is a bug, and the job may retry it.
 Messages speak of "this file" rather than naming it: the name is shown next to
 the message anyway, and it is uploader-controlled text.
 """
-from webapp.errors import StorehouseError
+from webapp.core.errors import StorehouseError
 
 #: What the upload page accepts; repeated in refusals so the person knows what would work.
 SUPPORTED = "plain text, Markdown, HTML, PDF, DOCX or CSV"

@@ -191,51 +191,60 @@ def html_to_blocks(text, *, max_depth=512, max_tags=2_000_000):
     # nest up to max_depth levels, deeper than Python's recursion allows.
     node, depth = body.child, 1
     while node is not None:
-        tag = node.tag
-        descend = False
-        if tag == "-text":
-            writer.add_text(node.text_content or "")
-        elif tag.startswith("-"):
-            pass  # comments, doctype
-        elif tag in INLINE_TAGS:
-            descend = True
-        elif tag == "br":
-            writer.add_line_break()
-        elif tag == "pre":
-            writer.flush()
-            writer.add(BlockKind.CODE, node.text(deep=True, separator="").strip("\n").rstrip())
-        elif tag == "table":
-            writer.flush()
-            caption = node.css_first("caption")
-            if caption is not None:
-                writer.add(BlockKind.PARAGRAPH, _cell_text(caption))
-            writer.blocks.extend(_table_rows(node))
-        else:
-            writer.flush()
-            descend = True
-            if tag in HEADING_LEVELS:
-                writer.contexts.append((depth, "h", HEADING_LEVELS[tag]))
-            elif tag == "li":
-                writer.contexts.append((depth, "li", 0))
+        descend = _visit(writer, node, depth)
         if descend and node.child is not None:
             node, depth = node.child, depth + 1
             continue
         if descend and writer.contexts and writer.contexts[-1][0] == depth:
             writer.flush()  # an empty heading or list item
             writer.contexts.pop()
-        # Climb until there is a next sibling, closing the blocks we leave.
-        while node is not None:
-            following = node.next
-            if following is not None:
-                node = following
-                break
-            node, depth = node.parent, depth - 1
-            if depth == 0:
-                node = None
-                break
-            if node.tag not in INLINE_TAGS:
-                writer.flush()
-                if writer.contexts and writer.contexts[-1][0] == depth:
-                    writer.contexts.pop()
+        node, depth = _climb(writer, node, depth)
     writer.flush()
     return writer.blocks
+
+
+def _visit(writer, node, depth):
+    """Write what ``node`` itself holds; True when its children are to be walked too."""
+    tag = node.tag
+    if tag == "-text":
+        writer.add_text(node.text_content or "")
+        return False
+    if tag.startswith("-"):
+        return False  # comments, doctype
+    if tag in INLINE_TAGS:
+        return True
+    if tag == "br":
+        writer.add_line_break()
+        return False
+    writer.flush()
+    if tag == "pre":
+        writer.add(BlockKind.CODE, node.text(deep=True, separator="").strip("\n").rstrip())
+        return False
+    if tag == "table":
+        caption = node.css_first("caption")
+        if caption is not None:
+            writer.add(BlockKind.PARAGRAPH, _cell_text(caption))
+        writer.blocks.extend(_table_rows(node))
+        return False
+    if tag in HEADING_LEVELS:
+        writer.contexts.append((depth, "h", HEADING_LEVELS[tag]))
+    elif tag == "li":
+        writer.contexts.append((depth, "li", 0))
+    return True
+
+
+def _climb(writer, node, depth):
+    """The next node after ``node``'s subtree: its next sibling, else an ancestor's, closing
+    the blocks left behind. ``(None, 0)`` at the end of the body."""
+    while node is not None:
+        following = node.next
+        if following is not None:
+            return following, depth
+        node, depth = node.parent, depth - 1
+        if depth == 0:
+            return None, 0
+        if node.tag not in INLINE_TAGS:
+            writer.flush()
+            if writer.contexts and writer.contexts[-1][0] == depth:
+                writer.contexts.pop()
+    return None, depth

@@ -23,18 +23,16 @@ import time
 
 import sqlalchemy as sa
 
+from webapp.core.clock import utcnow
 from webapp.extensions import db
 from webapp.jobs import PermanentFailure, RetryLater, job_handler
 from webapp.jobs.models import RUNNING, Job
 from webapp.knowledge import parsing
 from webapp.knowledge.chunking import chunk_document
 from webapp.knowledge.errors import FileRefused
-from webapp.knowledge.models import (
-    EMPTY, FAILED, HEADING_SEPARATOR, INDEXING, READY, KnowledgeChunk, KnowledgeFile,
-)
+from webapp.knowledge.models import EMPTY, FAILED, HEADING_SEPARATOR, INDEXING, READY, KnowledgeChunk, KnowledgeFile
 from webapp.knowledge.service import INDEX_JOB, KEPT_REFUSALS
 from webapp.knowledge.storage import get_storage
-from webapp.users.models import utcnow
 
 log = logging.getLogger("webapp.knowledge")
 

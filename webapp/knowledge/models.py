@@ -10,9 +10,9 @@ migration (``webapp.knowledge.fulltext`` says what exists where) and kept in
 step with ``knowledge_chunks`` by the database itself, so no code path can
 write a chunk and forget the index.
 """
+from webapp.core.clock import utcnow
 from webapp.extensions import db
 from webapp.stores.models import StoreOwnedMixin
-from webapp.users.models import utcnow
 
 #: File statuses. ``queued`` waits for the indexing job; ``indexing`` is being
 #: read (``progress`` 0..100); ``ready`` is searchable; ``failed`` carries a

@@ -25,11 +25,17 @@ import zlib
 from dataclasses import dataclass
 from xml.parsers.expat import ExpatError
 
-from webapp.knowledge import html_blocks
+from webapp.knowledge import html_blocks, pdf_text  # pdf_text imports pypdf only when a PDF comes
 from webapp.knowledge.blocks import Block, BlockKind, ParsedDocument, table_row
 from webapp.knowledge.errors import (
-    CorruptFile, DocumentTooLarge, EmptyFile, EncryptedFile, NoExtractableText, SuspiciousArchive,
-    UnsupportedEncoding, UnsupportedFileType,
+    CorruptFile,
+    DocumentTooLarge,
+    EmptyFile,
+    EncryptedFile,
+    NoExtractableText,
+    SuspiciousArchive,
+    UnsupportedEncoding,
+    UnsupportedFileType,
 )
 
 KINDS = ("pdf", "docx", "html", "markdown", "csv", "text")
@@ -322,8 +328,6 @@ def extract(data, kind, *, limits=DEFAULT_LIMITS, progress=None):
         raise EmptyFile()
     report = progress or (lambda fraction: None)
     if kind == "pdf":
-        from webapp.knowledge import pdf_text  # pypdf is imported only when a PDF comes
-
         document = pdf_text.extract_pdf(data, limits=limits, progress=report)
     elif kind == "docx":
         document = ParsedDocument("docx", _docx_blocks(data, limits))
@@ -372,70 +376,115 @@ def _markdown_blocks(text, limits):
     reads fine in a citation and saves a third of the time. Raw HTML blocks (a
     README's centred title) go through the HTML walker.
     """
-    from markdown_it import MarkdownIt
+    from markdown_it import MarkdownIt  # imported when a Markdown file comes, like pypdf for PDFs
 
     # Link reference definitions stay text: nothing is rendered, and
     # markdown-it-py resolves them at about 0.2 MB/s.
     parser = MarkdownIt("commonmark", {"html": True}).enable("table").disable(["inline", "reference"])
-    blocks = []
-    heading_level = 0
-    list_depth = 0
-    item_started = []  # per open list item: has its first paragraph been written?
-    header, row, in_head, in_cell = None, [], False, False
+    walker = _MarkdownWalker(limits)
     for token in parser.parse(text):
-        kind = token.type
-        if kind == "inline":
-            content = token.content.strip()
-            if in_cell:
-                row.append(" ".join(content.split()))
-            elif not content:
-                continue
-            elif heading_level:
-                blocks.append(Block(BlockKind.HEADING, " ".join(content.split()), heading_level))
-            elif item_started and not item_started[-1]:
-                item_started[-1] = True
-                blocks.append(Block(BlockKind.PARAGRAPH, "  " * (list_depth - 1) + "- " + content))
-            else:
-                blocks.append(Block(BlockKind.PARAGRAPH, content))
-        elif kind == "heading_open":
-            heading_level = int(token.tag[1])
-        elif kind == "heading_close":
-            heading_level = 0
-        elif kind in ("bullet_list_open", "ordered_list_open"):
-            list_depth += 1
-        elif kind in ("bullet_list_close", "ordered_list_close"):
-            list_depth -= 1
-        elif kind == "list_item_open":
-            item_started.append(False)
-        elif kind == "list_item_close":
-            item_started.pop()
-        elif kind in ("fence", "code_block"):
-            code = token.content.strip("\n").rstrip()
-            if code:
-                blocks.append(Block(BlockKind.CODE, code))
-        elif kind == "html_block":
-            blocks.extend(html_blocks.html_to_blocks(token.content, max_depth=limits.max_html_depth,
-                                                     max_tags=limits.max_html_tags))
-        elif kind == "table_open":
-            header = None
-        elif kind == "thead_open":
-            in_head = True
-        elif kind == "thead_close":
-            in_head = False
-        elif kind == "tr_open":
-            row = []
-        elif kind in ("th_open", "td_open"):
-            in_cell = True
-        elif kind in ("th_close", "td_close"):
-            in_cell = False
-        elif kind == "tr_close":
-            if in_head:
-                header = row
-            else:
-                block = table_row(header, row)
-                if block is not None:
-                    blocks.append(block)
-    return blocks
+        handler = walker.HANDLERS.get(token.type)
+        if handler is not None:
+            handler(walker, token)
+    return walker.blocks
+
+
+class _MarkdownWalker:
+    """Turns markdown-it-py's flat token stream into blocks, one method per token kind.
+
+    The stream is flat (``heading_open``, ``inline``, ``heading_close`` ...), so
+    the walker keeps what the open tokens say: the heading level, the list
+    depth, whether each open list item has had its first paragraph, and the
+    table row being read.
+    """
+
+    def __init__(self, limits):
+        self.limits = limits
+        self.blocks = []
+        self.heading_level = 0
+        self.list_depth = 0
+        self.item_started = []  # per open list item: has its first paragraph been written?
+        self.header, self.row, self.in_head, self.in_cell = None, [], False, False
+
+    def inline(self, token):
+        """Text: a table cell, a heading, a list item's first paragraph, or a paragraph."""
+        content = token.content.strip()
+        if self.in_cell:
+            self.row.append(" ".join(content.split()))
+        elif not content:
+            return
+        elif self.heading_level:
+            self.blocks.append(Block(BlockKind.HEADING, " ".join(content.split()), self.heading_level))
+        elif self.item_started and not self.item_started[-1]:
+            self.item_started[-1] = True
+            self.blocks.append(Block(BlockKind.PARAGRAPH, "  " * (self.list_depth - 1) + "- " + content))
+        else:
+            self.blocks.append(Block(BlockKind.PARAGRAPH, content))
+
+    def heading_open(self, token):
+        self.heading_level = int(token.tag[1])
+
+    def heading_close(self, token):
+        self.heading_level = 0
+
+    def list_open(self, token):
+        self.list_depth += 1
+
+    def list_close(self, token):
+        self.list_depth -= 1
+
+    def item_open(self, token):
+        self.item_started.append(False)
+
+    def item_close(self, token):
+        self.item_started.pop()
+
+    def code(self, token):
+        code = token.content.strip("\n").rstrip()
+        if code:
+            self.blocks.append(Block(BlockKind.CODE, code))
+
+    def html(self, token):
+        self.blocks.extend(html_blocks.html_to_blocks(token.content, max_depth=self.limits.max_html_depth,
+                                                      max_tags=self.limits.max_html_tags))
+
+    def table_open(self, token):
+        self.header = None
+
+    def head_open(self, token):
+        self.in_head = True
+
+    def head_close(self, token):
+        self.in_head = False
+
+    def row_open(self, token):
+        self.row = []
+
+    def cell_open(self, token):
+        self.in_cell = True
+
+    def cell_close(self, token):
+        self.in_cell = False
+
+    def row_close(self, token):
+        """The header row names the columns; every other row becomes a block of its own."""
+        if self.in_head:
+            self.header = self.row
+            return
+        block = table_row(self.header, self.row)
+        if block is not None:
+            self.blocks.append(block)
+
+    HANDLERS = {
+        "inline": inline, "heading_open": heading_open, "heading_close": heading_close,
+        "bullet_list_open": list_open, "ordered_list_open": list_open,
+        "bullet_list_close": list_close, "ordered_list_close": list_close,
+        "list_item_open": item_open, "list_item_close": item_close,
+        "fence": code, "code_block": code, "html_block": html,
+        "table_open": table_open, "thead_open": head_open, "thead_close": head_close,
+        "tr_open": row_open, "tr_close": row_close,
+        "th_open": cell_open, "td_open": cell_open, "th_close": cell_close, "td_close": cell_close,
+    }
 
 
 def _csv_blocks(text):

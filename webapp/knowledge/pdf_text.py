@@ -26,9 +26,7 @@ import zlib
 from dataclasses import dataclass
 
 from webapp.knowledge.blocks import Block, BlockKind, ParsedDocument
-from webapp.knowledge.errors import (
-    CorruptFile, DocumentTooLarge, EncryptedFile, NoExtractableText,
-)
+from webapp.knowledge.errors import CorruptFile, DocumentTooLarge, EncryptedFile, NoExtractableText
 
 #: A line is a heading if its size is at least this times the body size...
 HEADING_SIZE_RATIO = 1.15
@@ -245,7 +243,7 @@ def _is_heading(line, body_size):
 
 
 def _usual_spacing(lines, body_size):
-    gaps = [previous.y - line.y for previous, line in zip(lines, lines[1:])
+    gaps = [previous.y - line.y for previous, line in zip(lines, lines[1:], strict=False)
             if previous.page == line.page and previous.y is not None and line.y is not None
             and previous.size == body_size == line.size and 0 < previous.y - line.y < 3 * body_size]
     # The lower quartile, not the median: in a document of short paragraphs

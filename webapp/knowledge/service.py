@@ -25,12 +25,11 @@ from webapp.database import on_commit, savepoint
 from webapp.extensions import db
 from webapp.jobs import enqueue
 from webapp.knowledge import parsing
-from webapp.knowledge.errors import (
-    EmptyFile, EncryptedFile, FileRefused, KnowledgeError, NoExtractableText,
-)
+from webapp.knowledge.errors import EmptyFile, EncryptedFile, FileRefused, KnowledgeError, NoExtractableText
 from webapp.knowledge.models import QUEUED, SETTLED, KnowledgeFile
 from webapp.knowledge.storage import get_storage
 from webapp.security import describe_size
+from webapp.stores.models import Store
 
 log = logging.getLogger("webapp.knowledge")
 
@@ -220,8 +219,6 @@ def _check_quota(store, size):
         return
     if db.engine.dialect.name == "postgresql":
         # Uploads to one store take turns here, so two cannot both fit in the last space.
-        from webapp.stores.models import Store
-
         db.session.execute(sa.select(Store.id).where(Store.id == store.id).with_for_update())
     used = used_bytes(store)
     if used + size > quota:

@@ -9,17 +9,17 @@ JavaScript, a plain form post answered with a redirect and messages.
 from flask import abort, current_app, flash, g, jsonify, redirect, render_template, request, send_file, url_for
 
 from webapp.auth.decorators import login_required
+from webapp.core.forms import ConfirmForm
 from webapp.errors import wants_json
 from webapp.extensions import db
-from webapp.knowledge import bp, service
-from webapp.knowledge import requests as knowledge_requests
-from webapp.knowledge.api import file_payload, files_page, upload_response
+from webapp.knowledge import inputs, service
 from webapp.knowledge.models import KnowledgeChunk, KnowledgeFile
-from webapp.knowledge.search import DEFAULT_K, MAX_K, search as search_chunks
+from webapp.knowledge.payloads import files_page, upload_response
+from webapp.knowledge.search import DEFAULT_K, MAX_K
+from webapp.knowledge.search import search as search_chunks
 from webapp.knowledge.storage import get_storage
 from webapp.pagination import page_size, paginate
 from webapp.security import body_limit
-from webapp.stores.forms import ConfirmForm
 from webapp.stores.scoping import get_in_store_or_404
 
 #: Most files one status poll asks about (the page polls the files it shows).
@@ -28,7 +28,6 @@ STATUS_POLL_MAX = 200
 CHUNKS_PER_PAGE = 20
 
 
-@bp.get("/")
 @login_required
 def list_files():
     """The store's files, newest first, a page at a time, with the upload area."""
@@ -37,15 +36,14 @@ def list_files():
                            max_file_bytes=service.max_file_bytes(), used=service.used_bytes(g.store),
                            quota=service.quota_bytes(), form=ConfirmForm(),
                            max_files=current_app.config["KNOWLEDGE_MAX_FILES_PER_UPLOAD"],
-                           can_change=lambda file: knowledge_requests.can_change_file(g.user, file))
+                           can_change=lambda file: inputs.can_change_file(g.user, file))
 
 
-@bp.post("/upload")
 @body_limit(service.max_request_bytes)
 @login_required
 def upload_files():
     """Files from the page: JSON for the page's XHR, a redirect with messages for a plain form."""
-    outcome = knowledge_requests.upload_files(g.store, g.user)
+    outcome = inputs.upload_files(g.store, g.user)
     db.session.commit()
     if wants_json():
         return upload_response(outcome)
@@ -57,7 +55,6 @@ def upload_files():
     return redirect(url_for(".list_files"))
 
 
-@bp.get("/status")
 @login_required
 def file_statuses():
     """``?ids=1,2,3``: those files' status and progress (what the page polls while files index)."""
@@ -73,7 +70,6 @@ def file_statuses():
     } for file in files])
 
 
-@bp.get("/files/<id:file_id>")
 @login_required
 def show_file(file_id):
     """A file: its status and reason, and its chunks a page at a time."""
@@ -82,10 +78,9 @@ def show_file(file_id):
                       order=[(KnowledgeChunk.ordinal, "asc"), (KnowledgeChunk.id, "asc")],
                       cursor=request.args.get("cursor"), limit=page_size(default=CHUNKS_PER_PAGE))
     return render_template("knowledge/file.html", store=g.store, file=file, chunks=chunks, form=ConfirmForm(),
-                           can_change=knowledge_requests.can_change_file(g.user, file))
+                           can_change=inputs.can_change_file(g.user, file))
 
 
-@bp.get("/files/<id:file_id>/download")
 @login_required
 def download_file(file_id):
     """The file's bytes, as an attachment (never rendered by the browser as a page of ours)."""
@@ -103,7 +98,6 @@ def download_file(file_id):
     return response
 
 
-@bp.post("/files/<id:file_id>/reindex")
 @login_required
 def reindex_file(file_id):
     file = get_in_store_or_404(KnowledgeFile, file_id)
@@ -117,10 +111,9 @@ def reindex_file(file_id):
     return redirect(back)
 
 
-@bp.route("/files/<id:file_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete_file(file_id):
-    file = knowledge_requests.changeable_file(file_id)
+    file = inputs.changeable_file(file_id)
     form = ConfirmForm()
     if form.validate_on_submit():
         name = file.name
@@ -131,10 +124,9 @@ def delete_file(file_id):
     return render_template("knowledge/delete.html", store=g.store, file=file, form=form)
 
 
-@bp.get("/search")
 @login_required
 def search():
     """The search page: ranked chunks with file name, heading path and highlighted snippet."""
-    query, k = knowledge_requests.search_arguments(max(DEFAULT_K, 10))
+    query, k = inputs.search_arguments(max(DEFAULT_K, 10))
     hits = search_chunks(g.store, query, k) if query.strip() else []
     return render_template("knowledge/search.html", store=g.store, query=query, hits=hits, k=k, max_k=MAX_K)

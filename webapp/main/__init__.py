@@ -1,5 +1,7 @@
-from flask import Blueprint
+"""The front door: where ``/`` takes a signed-in person, and the API's version handshake."""
 
-bp = Blueprint("main", __name__)
 
-from webapp.main import views  # noqa: E402,F401
+def init_app(app):
+    from webapp.main.blueprint import bp
+
+    app.register_blueprint(bp)

@@ -1,8 +1,12 @@
 """Server-side sessions: one row per browser or API client."""
 import hashlib
 
+from webapp.core.clock import utcnow
 from webapp.extensions import db
-from webapp.users.models import utcnow
+
+#: ``webapp.crypto`` purpose of the Casdoor id_token a session keeps for sign-out
+#: (encrypted at rest: it is a usable credential until it expires).
+ID_TOKEN_PURPOSE = "casdoor-id-token"
 
 
 def hash_key(key):

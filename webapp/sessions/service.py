@@ -7,11 +7,11 @@ at once here and within AUTH_CACHE_SECONDS in other processes without Redis.
 import sqlalchemy as sa
 from flask import current_app
 
+from webapp.core.clock import utcnow
 from webapp.crypto import reencrypt, rotation
 from webapp.database import on_commit
 from webapp.extensions import db
-from webapp.sessions.models import Session
-from webapp.users.models import utcnow
+from webapp.sessions.models import ID_TOKEN_PURPOSE, Session
 
 
 def _forget_on_commit(key_hashes):
@@ -45,8 +45,6 @@ def revoke_user_sessions(user, *, keep_id=None):
 @rotation("session id_tokens")
 def reencrypt_session_secrets(batch=500):
     """Re-encrypt the Casdoor id_tokens kept by active sessions under the current key."""
-    from webapp.auth.casdoor_views import ID_TOKEN_PURPOSE
-
     rotated = unreadable = 0
     last_id = 0
     while True:

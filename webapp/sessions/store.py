@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from webapp.cache import make_cache
+from webapp.core.clock import utcnow
 from webapp.extensions import db
 from webapp.sessions.models import Session, hash_key
-from webapp.users.models import utcnow
 
 log = logging.getLogger("webapp.sessions")
 

@@ -1,35 +1,32 @@
-"""Stores: workspaces, the Casdoor Homepage binding, and the documents they own.
+"""Stores: workspaces, the Casdoor Homepage binding, who may use which store, and documents.
 
-Three blueprints, all scoped through ``webapp.stores.scoping``:
+* ``models`` (``Store``, ``StoreAlias``, ``StoreGrant``, ``Document``,
+  ``StoreOwnedMixin``), ``rules`` (the store name rule and field limits);
+* ``access`` (the access policy: who may use and manage which store) and
+  ``scoping`` (applies it to every ``<store>`` URL): together the tenancy chokepoint;
+* ``service`` (create, rename, delete, grant; flushes), ``reports`` (what
+  administrators see, bounded), ``jobs`` (Homepages updated at Casdoor after a
+  rename), ``templating`` (the sidebar's store selector), ``cli``;
+* ``views`` (the chooser and pages inside a store), ``admin`` (``/admin/stores/``),
+  ``api`` (JSON), ``forms``, ``schemas``.
 
-* ``stores``        pages under ``/s/<store>/`` (store home, documents);
-* ``stores_admin``  ``/admin/stores/...`` and ``/admin/users/`` (administrators);
-* ``stores_api``    JSON under ``/api/v1/stores/`` and ``/api/v1/s/<store>/``.
+URLs in ``blueprint.py``.
 """
-from flask import Blueprint
-
 from webapp.navigation import nav_item
-from webapp.stores import scoping
-
-bp = Blueprint("stores", __name__, url_prefix="/s/<store>")
-admin_bp = Blueprint("stores_admin", __name__, url_prefix="/admin")
-api_bp = Blueprint("stores_api", __name__, url_prefix="/api/v1")
-
-scoping.init_scoped_blueprint(bp, work=True)
-scoping.init_scoped_blueprint(admin_bp)
-scoping.init_scoped_blueprint(api_bp)
-
-from webapp.stores import admin, admin_users, api, jobs, views  # noqa: E402,F401
 
 
 def init_app(app):
-    """Register the blueprints, the ``url_for`` store default and ``flask stores``."""
+    """Register the blueprints, the store selector, the Homepage job, ``url_for``'s store default
+    and ``flask stores``."""
+    from webapp.stores import jobs, scoping, templating  # noqa: F401  (jobs: registers its handler)
+    from webapp.stores.blueprint import admin_bp, api_bp, pages
     from webapp.stores.cli import stores_cli
 
-    app.register_blueprint(bp)
+    app.register_blueprint(pages)
     app.register_blueprint(admin_bp)
     app.register_blueprint(api_bp)
-    scoping.init_app(app)
+    app.url_defaults(scoping.fill_store_default)
+    app.context_processor(templating.store_context)
     app.cli.add_command(stores_cli)
     init_navigation(app)
 
@@ -44,5 +41,3 @@ def init_navigation(app):
              store_scoped=False, testid="admin-link",
              also_current=("stores_admin.create_store", "stores_admin.edit_store", "stores_admin.rename_store",
                            "stores_admin.delete_store"))
-    nav_item(app, "admin", "stores_admin.list_users", "Users", "users", order=20, admin_only=True,
-             store_scoped=False, also_current=("stores_admin.create_user", "stores_admin.show_user"))

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from flask import current_app, g, has_request_context
 from werkzeug.exceptions import Forbidden
 
-from webapp.errors import StorehouseError
+from webapp.core.errors import StorehouseError
 from webapp.extensions import db
 from webapp.stores.models import Store, StoreAlias, StoreGrant
 

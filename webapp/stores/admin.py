@@ -1,4 +1,4 @@
-"""Administration of stores: ``/admin/stores/`` (people and their access: ``admin_users``).
+"""Administration of stores: ``/admin/stores/`` (people and their access: ``webapp.useradmin``).
 
 Administrators only. A bound administrator sees and configures only their own
 store (``<store>`` URLs go through the scoping chokepoint like every other)
@@ -7,14 +7,13 @@ and is refused creating, renaming, deleting stores and choosing the default.
 from flask import current_app, flash, g, redirect, render_template, request, url_for
 
 from webapp.auth.decorators import admin_required
+from webapp.core.forms import ConfirmForm
 from webapp.extensions import db
 from webapp.pagination import page_size, paginate
 from webapp.stores import access, reports, service
-from webapp.stores import admin_bp as bp
 from webapp.stores.access import store_editor_required, store_management_required
-from webapp.stores.forms import ConfirmForm, CreateStoreForm, RenameStoreForm, StoreSettingsForm
+from webapp.stores.forms import CreateStoreForm, RenameStoreForm, StoreSettingsForm
 from webapp.stores.models import Store
-from webapp.users.models import User
 from webapp.stores.service import StoreError
 
 
@@ -27,19 +26,17 @@ def _apply_error(form, exc):
         flash(exc.message, "error")
 
 
-@bp.get("/stores/")
 @admin_required
 def list_stores():
     page = paginate(access.accessible_stores_query(g.user), order=[(Store.name, "asc"), (Store.id, "asc")],
                     cursor=request.args.get("cursor"), limit=page_size())
     return render_template(
-        "admin/stores.html", summaries=service.store_summaries(page.items), page=page,
+        "stores/admin/stores.html", summaries=service.store_summaries(page.items), page=page,
         owned_tables=[(model.__tablename__, model.admin_count_label) for model in service.listed_models()],
         can_manage=access.can_manage_stores(g.user), binding=access.binding_of(g.user),
     )
 
 
-@bp.route("/stores/new", methods=["GET", "POST"])
 @admin_required
 @store_management_required("create stores")
 def create_store():
@@ -54,10 +51,9 @@ def create_store():
             flash(f"Created store '{store.name}'." + (" It is the default store." if store.is_default else ""),
                   "success")
             return redirect(url_for(".list_stores"))
-    return render_template("admin/store_form.html", form=form, store=None)
+    return render_template("stores/admin/store_form.html", form=form, store=None)
 
 
-@bp.route("/stores/<store>/edit", methods=["GET", "POST"])
 @admin_required
 @store_editor_required
 def edit_store():
@@ -77,10 +73,9 @@ def edit_store():
             db.session.commit()
             flash(f"Saved the settings of '{store.name}'.", "success")
             return redirect(url_for(".list_stores"))
-    return render_template("admin/store_form.html", form=form, store=store, can_manage=may_manage)
+    return render_template("stores/admin/store_form.html", form=form, store=store, can_manage=may_manage)
 
 
-@bp.route("/stores/<store>/rename", methods=["GET", "POST"])
 @admin_required
 @store_management_required("rename stores")
 def rename_store():
@@ -110,7 +105,7 @@ def rename_store():
             flash(f"Renamed store '{old_name}' to '{store.name}'.", "success")
             _flash_rebinding(queued, skipped, old_name, store.name)
             return redirect(url_for(".list_stores"))
-    return render_template("admin/store_rename.html", store=store, form=form, affected=affected,
+    return render_template("stores/admin/store_rename.html", store=store, form=form, affected=affected,
                            affected_count=affected_count, casdoor_available=casdoor is not None)
 
 
@@ -128,7 +123,6 @@ def _flash_rebinding(queued, skipped, old_name, new_name):
               f"'{old_name}'; set their Homepage to '{new_name}' in Casdoor to finish.", "warning")
 
 
-@bp.route("/stores/<store>/delete", methods=["GET", "POST"])
 @admin_required
 @store_management_required("delete stores")
 def delete_store():
@@ -148,14 +142,13 @@ def delete_store():
                   f"{fallback}; change their Homepage in Casdoor.", "warning")
         return redirect(url_for(".list_stores"))
     return render_template(
-        "admin/store_delete.html", store=store, form=form,
+        "stores/admin/store_delete.html", store=store, form=form,
         affected=reports.bound_users(store, limit=AFFECTED_SHOWN), affected_count=reports.count_bound_users(store),
         owned=service.owned_row_counts(store),
         fail_closed=current_app.config["STORE_BINDING_FAIL_CLOSED"],
     )
 
 
-@bp.post("/stores/<store>/make-default")
 @admin_required
 @store_management_required("choose the default store")
 def make_default():

@@ -6,12 +6,12 @@ Same chokepoint as the pages: ``<store>`` is resolved by ``webapp.stores.scoping
 from flask import current_app, g, jsonify, request
 from sqlalchemy.orm import selectinload
 
-from webapp.api.schemas import parse_body, provided
 from webapp.auth.decorators import admin_required, login_required
+from webapp.core.bodies import parse_body, provided
 from webapp.extensions import db
 from webapp.pagination import link_header, page_size, paginate, search_prefix, starts_with
+from webapp.providers.service import assign_store_provider
 from webapp.stores import access, reports, service
-from webapp.stores import api_bp as bp
 from webapp.stores.access import store_editor_required, store_management_required
 from webapp.stores.models import Document, Store
 from webapp.stores.schemas import CreateDocument, CreateStore, UpdateDocument, UpdateStore
@@ -50,7 +50,6 @@ def document_payload(document):
     }
 
 
-@bp.get("/stores/")
 @login_required
 def list_stores():
     """The stores the caller may use, by name, a page at a time (``?limit=``, ``?cursor=``, ``?q=`` prefix)."""
@@ -65,7 +64,6 @@ def list_stores():
                    bound=binding.is_bound, can_manage_stores=access.can_manage_stores(g.user)), link_header(page)
 
 
-@bp.post("/stores/")
 @admin_required
 @store_management_required("create stores")
 def create_store():
@@ -75,13 +73,11 @@ def create_store():
     return jsonify(store=store_payload(store, access.binding_of(g.user))), 201
 
 
-@bp.get("/s/<store>/")
 @login_required
 def get_store():
     return jsonify(store=store_payload(g.store, access.binding_of(g.user)))
 
 
-@bp.patch("/s/<store>/")
 @admin_required
 @store_editor_required
 def update_store():
@@ -109,8 +105,6 @@ def update_store():
                                     make_default=bool(data.is_default))
     if data.model_provider is not None:
         # The chat's provider rows decide what a name means (404-free: 422 for an unknown one).
-        from webapp.chat.provider_service import assign_store_provider
-
         assign_store_provider(store, data.model_provider)
     queued, skipped = [], []
     if affected:
@@ -126,7 +120,6 @@ def update_store():
     )
 
 
-@bp.delete("/s/<store>/")
 @admin_required
 @store_management_required("delete stores")
 def delete_store():
@@ -146,7 +139,6 @@ def delete_store():
     return jsonify(deleted=counts, unbound_users=[user.username for user in affected])
 
 
-@bp.get("/s/<store>/documents/")
 @login_required
 def list_documents():
     """The store's documents, newest first, a page at a time; authors in one query."""
@@ -156,7 +148,6 @@ def list_documents():
     return jsonify(documents=[document_payload(d) for d in page.items], next=page.next_cursor), link_header(page)
 
 
-@bp.post("/s/<store>/documents/")
 @login_required
 def create_document():
     data = parse_body(CreateDocument)
@@ -165,13 +156,11 @@ def create_document():
     return jsonify(document=document_payload(document)), 201
 
 
-@bp.get("/s/<store>/documents/<id:document_id>")
 @login_required
 def get_document(document_id):
     return jsonify(document=document_payload(get_in_store_or_404(Document, document_id)))
 
 
-@bp.patch("/s/<store>/documents/<id:document_id>")
 @login_required
 def update_document(document_id):
     document = changeable_document(document_id)
@@ -181,7 +170,6 @@ def update_document(document_id):
     return jsonify(document=document_payload(document))
 
 
-@bp.delete("/s/<store>/documents/<id:document_id>")
 @login_required
 def delete_document(document_id):
     service.delete_document(changeable_document(document_id))

@@ -17,7 +17,7 @@ def bootstrap():
     try:
         created = service.bootstrap_stores(current_app.config["DEFAULT_STORE_NAME"])
     except service.StoreError as exc:
-        raise click.ClickException(f"DEFAULT_STORE_NAME: {exc.message}")
+        raise click.ClickException(f"DEFAULT_STORE_NAME: {exc.message}") from exc
     db.session.commit()
     if not created:
         click.echo("Stores exist already; no bootstrap needed.")

@@ -5,11 +5,12 @@ JSON schemas); services still check what needs the database (a name taken,
 the default store), and views show those errors next to their field too.
 """
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, StringField, TextAreaField
-from wtforms.validators import Length, Optional, Regexp, StopValidation
+from wtforms import BooleanField, StringField, TextAreaField
+from wtforms.validators import Optional, StopValidation
 
-from webapp.forms import MaxLength, NumberBetween, PlainText, Required, WholeNumberField, strip
+from webapp.core.forms import MaxLength, NumberBetween, PlainText, Required, WholeNumberField, strip
 from webapp.stores import rules
+from webapp.stores.service import SETTINGS, name_conflict
 
 
 class StoreNameRule:
@@ -23,8 +24,6 @@ class StoreNameRule:
         self.current = current
 
     def __call__(self, form, field):
-        from webapp.stores.service import name_conflict
-
         name = field.data or ""
         if self.current is not None and name == self.current.name:
             return
@@ -61,8 +60,6 @@ class StoreSettingsForm(FlaskForm):
     is_active = BooleanField("Active (people can use it)", default=True)
 
     def settings(self):
-        from webapp.stores.service import SETTINGS
-
         return {name: getattr(self, name).data for name in SETTINGS}
 
 
@@ -87,56 +84,6 @@ class RenameStoreForm(FlaskForm):
         StoreNameRule(current=self.store)(self, field)
 
 
-class ConfirmForm(FlaskForm):
-    """A confirmation page's form: only the CSRF token."""
-
-
 class DocumentForm(FlaskForm):
     title = StringField("Title", filters=[strip], validators=_one_line(rules.TITLE_MAX, Required()))
     body = TextAreaField("Text", validators=_many_lines(rules.BODY_MAX))
-
-
-# --- administration of accounts (``webapp.stores.admin_users``) ---------------------
-
-class StoreByNameField(StringField):
-    """A store named by its exact name (as in its URL); ``.store`` is the row once validated."""
-
-    store = None
-
-
-class ExistingStore:
-    """The named store exists (one indexed lookup); sets ``field.store``."""
-
-    def __call__(self, form, field):
-        from webapp.stores.models import Store
-        from webapp.extensions import db
-
-        name = field.data or ""
-        store = db.session.execute(db.select(Store).where(Store.name == name)).scalar_one_or_none()
-        if store is None:
-            raise StopValidation(f"There is no store named '{name[:64]}'. Type its name exactly as in its address "
-                                 "(/s/<name>/).")
-        field.store = store
-
-
-class CreateAccountForm(FlaskForm):
-    """A local account made by an administrator (sign-up is off by default)."""
-
-    username = StringField("Username", filters=[strip], validators=[
-        Required("a username"), MaxLength(64), PlainText(),
-        Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,}$",
-               message="Use at least 3 letters, digits, '.', '_' or '-', starting with a letter or digit.")])
-    email = StringField("Email", filters=[strip], validators=[
-        Required("an email address"), MaxLength(255), PlainText(),
-        Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="Enter an email address like name@example.com.")])
-    display_name = StringField("Display name", filters=[strip], validators=[Optional(), MaxLength(255), PlainText()])
-    password = PasswordField("Password", validators=[
-        Required("a password"), Length(min=8, max=200, message="Use 8 to 200 characters.")])
-    store = StoreByNameField("Store", filters=[strip], validators=[Optional(), MaxLength(100),
-                                                                   PlainText(), ExistingStore()])
-    is_admin = BooleanField("Administrator")
-
-
-class GrantStoreForm(FlaskForm):
-    store = StoreByNameField("Store", filters=[strip], validators=[
-        Required("the name of a store"), MaxLength(100), PlainText(), ExistingStore()])

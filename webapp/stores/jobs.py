@@ -35,10 +35,10 @@ def set_casdoor_homepage(job):
     try:
         casdoor.api.set_homepage(user.casdoor_name, store.name, owner=user.casdoor_org or None)
     except CasdoorUnavailable as exc:
-        raise RetryLater(exc.message)
+        raise RetryLater(exc.message) from exc
     except CasdoorError as exc:  # refused, or the user is gone: retrying will not help
         raise PermanentFailure(f"{exc.message} {user.username} stays bound to '{store.name}' through its former "
-                               "name; fix the account in Casdoor, then retry the job (flask jobs retry).")
+                               "name; fix the account in Casdoor, then retry the job (flask jobs retry).") from exc
     user.casdoor_homepage = store.name
     db.session.flush()
     service.prune_aliases(store)

@@ -7,8 +7,8 @@ never reached by accident.
 """
 from sqlalchemy.orm import declared_attr
 
+from webapp.core.clock import utcnow
 from webapp.extensions import db
-from webapp.users.models import utcnow
 
 #: Every model that mixes in StoreOwnedMixin (filled as the classes are defined).
 STORE_OWNED_MODELS = []
@@ -67,7 +67,7 @@ class Store(db.Model):
     system_prompt = db.Column(db.Text, nullable=False, default="")
     #: Name of the model provider answering in this store (used by the chat feature).
     model_provider = db.Column(db.String(100), nullable=False, default="local")
-    #: The provider answering in this store (``webapp.chat.models.Provider``); NULL: the default one.
+    #: The provider answering in this store (``webapp.providers.models.Provider``); NULL: the default one.
     provider_id = db.Column(db.Integer, db.ForeignKey("providers.id", ondelete="SET NULL"), index=True)
     #: How many knowledge chunks retrieval puts in front of the model.
     knowledge_count = db.Column(db.Integer, nullable=False, default=5)

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo
 
-from webapp.api.schemas import Body, line, text
+from webapp.core.bodies import Body, line, text
 from webapp.stores import rules
 
 

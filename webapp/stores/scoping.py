@@ -98,7 +98,3 @@ def get_in_store_or_404(model, object_id, store=None):
     if row is None:
         raise NotFound()
     return row
-
-
-def init_app(app):
-    app.url_defaults(fill_store_default)

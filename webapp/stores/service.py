@@ -5,10 +5,16 @@ Access decisions are not made here: callers have already gone through
 """
 import logging
 
-from webapp.errors import StorehouseError
+from sqlalchemy.exc import IntegrityError
+
+from webapp.casdoor import get_casdoor
+from webapp.core.errors import StorehouseError
+from webapp.database import savepoint
 from webapp.extensions import db
+from webapp.jobs import enqueue
 from webapp.stores import reports, rules
-from webapp.stores.models import STORE_OWNED_MODELS, Document, Store, StoreAlias
+from webapp.stores.models import STORE_OWNED_MODELS, Document, Store, StoreAlias, StoreGrant
+from webapp.users.models import User
 
 log = logging.getLogger("webapp.stores")
 
@@ -172,8 +178,6 @@ def rename_store(store, new_name):
 
 def casdoor_integration():
     """The Casdoor integration (``.api.set_homepage``), or None in shadow mode."""
-    from webapp.casdoor import get_casdoor
-
     return get_casdoor()
 
 
@@ -187,8 +191,6 @@ def queue_homepage_updates(users, store):
 
     :returns: ``(queued_users, skipped_users)``. Flushes; the caller commits.
     """
-    from webapp.jobs import enqueue
-
     queued, skipped = [], []
     for user in users:
         if not user.casdoor_name:
@@ -202,8 +204,6 @@ def queue_homepage_updates(users, store):
 
 def prune_aliases(store):
     """Forget the store's former names that no Homepage mentions any more. Flushes."""
-    from webapp.users.models import User
-
     still_used = db.select(User.casdoor_homepage).where(User.casdoor_homepage.is_not(None))
     db.session.execute(db.delete(StoreAlias).where(StoreAlias.store_id == store.id,
                                                   StoreAlias.name.not_in(still_used)))
@@ -315,11 +315,6 @@ def grant_store(user, store, granted_by=None):
 
     Granting twice is harmless: the existing grant is returned. Flushes.
     """
-    from sqlalchemy.exc import IntegrityError
-
-    from webapp.database import savepoint
-    from webapp.stores.models import StoreGrant
-
     existing = db.session.execute(db.select(StoreGrant).filter_by(user_id=user.id, store_id=store.id)
                                   ).scalar_one_or_none()
     if existing is not None:
@@ -336,8 +331,6 @@ def grant_store(user, store, granted_by=None):
 
 def revoke_grant(user, store):
     """Take ``store`` away from ``user``; returns whether there was a grant. Flushes."""
-    from webapp.stores.models import StoreGrant
-
     result = db.session.execute(db.delete(StoreGrant).where(StoreGrant.user_id == user.id,
                                                             StoreGrant.store_id == store.id))
     db.session.flush()

@@ -1,4 +1,4 @@
-"""Pages inside a store: ``/s/<store>/`` and its documents.
+"""Store pages: the chooser (``/stores/``), and inside a store ``/s/<store>/`` and its documents.
 
 ``g.store`` is loaded (or 404ed) by ``webapp.stores.scoping`` before any view
 here runs; documents are read only through ``Document.query_for`` and
@@ -9,11 +9,12 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import Forbidden
 
 from webapp.auth.decorators import login_required
+from webapp.core.forms import ConfirmForm
 from webapp.extensions import db
-from webapp.pagination import page_size, paginate
-from webapp.stores import bp, service
-from webapp.stores.forms import ConfirmForm, DocumentForm
-from webapp.stores.models import Document
+from webapp.pagination import page_size, paginate, search_prefix, starts_with
+from webapp.stores import access, service
+from webapp.stores.forms import DocumentForm
+from webapp.stores.models import Document, Store
 from webapp.stores.scoping import get_in_store_or_404
 
 
@@ -29,7 +30,18 @@ def changeable_document(document_id):
     return document
 
 
-@bp.get("/")
+@login_required
+def choose_store():
+    """Every store the user may use, searchable by name prefix, a page at a time."""
+    query = access.accessible_stores_query(g.user)
+    prefix = search_prefix()
+    if prefix:
+        query = query.where(db.or_(starts_with(Store.name, prefix), starts_with(Store.name, prefix.lower())))
+    page = paginate(query, order=[(Store.name, "asc"), (Store.id, "asc")], cursor=request.args.get("cursor"),
+                    limit=page_size(default=50, maximum=100))
+    return render_template("stores/choose.html", page=page, q=prefix)
+
+
 @login_required
 def show_store():
     recent = db.session.execute(
@@ -38,7 +50,6 @@ def show_store():
     return render_template("stores/show.html", store=g.store, recent=recent)
 
 
-@bp.get("/documents/")
 @login_required
 def list_documents():
     """The store's documents by title, a page at a time; authors in one query."""
@@ -48,7 +59,6 @@ def list_documents():
     return render_template("stores/documents/list.html", store=g.store, documents=page.items, page=page)
 
 
-@bp.route("/documents/new", methods=["GET", "POST"])
 @login_required
 def create_document():
     form = DocumentForm()
@@ -60,7 +70,6 @@ def create_document():
     return render_template("stores/documents/form.html", store=g.store, form=form, document=None)
 
 
-@bp.get("/documents/<id:document_id>")
 @login_required
 def show_document(document_id):
     document = get_in_store_or_404(Document, document_id)
@@ -68,7 +77,6 @@ def show_document(document_id):
                            can_change=service.can_change_document(g.user, document))
 
 
-@bp.route("/documents/<id:document_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_document(document_id):
     document = changeable_document(document_id)
@@ -81,7 +89,6 @@ def edit_document(document_id):
     return render_template("stores/documents/form.html", store=g.store, form=form, document=document)
 
 
-@bp.route("/documents/<id:document_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete_document(document_id):
     document = changeable_document(document_id)

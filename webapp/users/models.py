@@ -1,13 +1,8 @@
 """People who use Storehouse, whether they sign in locally or through Casdoor."""
-from datetime import datetime, timezone
-
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from webapp.core.clock import utcnow
 from webapp.extensions import db
-
-
-def utcnow():
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 class User(db.Model):

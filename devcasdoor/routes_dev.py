@@ -132,7 +132,7 @@ def sign():
                 "code": "", "accessToken": token, "refreshToken": "",
                 "expiresIn": int(claims.get("exp", now + 3600)) - now,
                 "scope": claims.get("scope", ""), "tokenType": "Bearer", "codeChallenge": "",
-                "codeIsUsed": True, "codeExpireIn": now, "resource": "",
+                "codeIsUsed": True, "codeExpireIn": now,
                 "_createdAt": now, "_isApp": user is None, "_nonce": "",
             }
     return jsonify({"token": token})

@@ -85,12 +85,12 @@ def authenticate(state, app, username, password):
     return user, ""
 
 
-def issue_code(state, app, user, *, scope, nonce, code_challenge, resource=""):
+def issue_code(state, app, user, *, scope, nonce, code_challenge):
     """``GetOAuthCode``: mint the tokens now and store them with a fresh 20-hex code."""
     _, backend = current_origins()
     row = tokens.mint_token_row(state, app, user, issuer=backend, scope=scope, nonce=nonce,
                                 code=tokens.new_code(), code_challenge=code_challenge,
-                                signin_method="Password", resource=resource)
+                                signin_method="Password")
     return row
 
 
@@ -118,7 +118,6 @@ def _authorize_params():
         "nonce": args.get("nonce", ""),
         "code_challenge_method": args.get("code_challenge_method", ""),
         "code_challenge": args.get("code_challenge", ""),
-        "resource": args.get("resource", ""),
     }
 
 
@@ -164,9 +163,8 @@ def authorize():
 
 
 def _issue_for_response_type(state, app, user, params):
-    challenge = params["code_challenge"]
     return issue_code(state, app, user, scope=params["scope"], nonce=params["nonce"],
-                      code_challenge=challenge, resource=params["resource"])
+                      code_challenge=params["code_challenge"])
 
 
 def _spa_params():
@@ -180,7 +178,6 @@ def _spa_params():
         "nonce": args.get("nonce", ""),
         "code_challenge_method": args.get("code_challenge_method", ""),
         "code_challenge": args.get("code_challenge", ""),
-        "resource": args.get("resource", ""),
     }
 
 

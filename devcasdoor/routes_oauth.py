@@ -22,7 +22,7 @@ from .routes_wellknown import current_origins
 bp = Blueprint("oauth", __name__)
 
 TOKEN_PARAMS = ("client_id", "client_secret", "grant_type", "code", "code_verifier", "scope",
-                "nonce", "username", "password", "refresh_token", "resource", "tag", "avatar")
+                "nonce", "username", "password", "refresh_token", "tag", "avatar")
 
 
 def _state():
@@ -91,8 +91,6 @@ def _authorization_code_grant(state, app, p):
         return envelope.token_error(
             "invalid_grant", f"the token is for wrong application (client_id), "
                              f"application: [admin/{row['application']}]")
-    if row.get("resource", "") != p["resource"]:
-        return envelope.token_error("invalid_target", "resource parameter does not match authorization request")
     if is_code_expired(row):
         return envelope.token_error(
             "invalid_grant", f"authorization code has expired, createdTime: [{row['createdTime']}]")
@@ -144,7 +142,7 @@ def refresh_grant(state, app, p):
             return envelope.token_error("invalid_grant", FORBIDDEN_MSG)
     scope = p["scope"] or row["scope"]
     new_row = tokens.mint_token_row(state, app, user, issuer=_issuer(), scope=scope,
-                                    signin_method="Password", resource=row.get("resource", ""))
+                                    signin_method="Password")
     del state.tokens[row["name"]]
     return envelope.raw(tokens.token_wrapper(new_row))
 

@@ -230,7 +230,7 @@ def application_pseudo_user(app):
 
 
 def mint_token_row(state, app, user, *, issuer, scope="", nonce="", code="",
-                   code_challenge="", signin_method="", resource=""):
+                   code_challenge="", signin_method=""):
     """Mint access and refresh JWTs for ``user`` and store them as a token row.
 
     The JWTs are final here: ``iat``, ``iss`` and ``nonce`` of a code flow are
@@ -243,7 +243,7 @@ def mint_token_row(state, app, user, *, issuer, scope="", nonce="", code="",
     expires_in = int(float(app.get("expireInHours") or 168) * 3600)
     refresh_hours = float(app.get("refreshExpireInHours") or 0) or float(app.get("expireInHours") or 168)
     is_app = user.get("type") == "application"
-    ctx = {"iss": issuer, "sub": user["id"], "aud": [resource or app["clientId"]],
+    ctx = {"iss": issuer, "sub": user["id"], "aud": [app["clientId"]],
            "iat": now, "exp": now + expires_in, "jti": f"admin/{uuid.uuid4()}",
            "nonce": nonce, "scope": scope, "azp": app["clientId"], "signinMethod": signin_method}
     cert = state.cert_for_application(app)
@@ -259,7 +259,7 @@ def mint_token_row(state, app, user, *, issuer, scope="", nonce="", code="",
         "code": code, "accessToken": access, "refreshToken": refresh,
         "expiresIn": expires_in, "scope": scope, "tokenType": "Bearer",
         "codeChallenge": code_challenge, "codeIsUsed": False,
-        "codeExpireIn": now + 5 * 60, "resource": resource,
+        "codeExpireIn": now + 5 * 60,
         "_createdAt": now, "_isApp": is_app, "_nonce": nonce,
     }
     state.tokens[name] = row

@@ -62,7 +62,7 @@ def _bearer_token():
         return token
     header = request.headers.get("Authorization", "")
     parts = header.split(" ")
-    if len(parts) == 2 and parts[0] in ("Bearer", "DPoP"):
+    if len(parts) == 2 and parts[0] == "Bearer":
         return parts[1]
     return ""
 

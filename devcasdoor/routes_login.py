@@ -139,7 +139,7 @@ def authorize():
     if error:
         return _render(app, error, show_form=False)
     if request.method == "GET":
-        return _render(app, "", show_form=True, username=request.args.get("login_hint", ""))
+        return _render(app, "", show_form=True)
 
     username = request.form.get("username", "")
     password = request.form.get("password", "")

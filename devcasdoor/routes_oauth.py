@@ -22,7 +22,7 @@ from .routes_wellknown import current_origins
 bp = Blueprint("oauth", __name__)
 
 TOKEN_PARAMS = ("client_id", "client_secret", "grant_type", "code", "code_verifier", "scope",
-                "nonce", "username", "password", "refresh_token", "tag", "avatar")
+                "nonce", "username", "password", "refresh_token")
 
 
 def _state():

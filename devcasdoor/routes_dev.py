@@ -103,7 +103,7 @@ def rotate_key():
                     app["cert"] = new_name
         else:
             keys.replace_key_material(cert, state.state_dir)
-        body, _ = jwks(list(state.certs.values()))
+        body = jwks(list(state.certs.values()))
     return jsonify(body)
 
 

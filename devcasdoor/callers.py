@@ -42,10 +42,6 @@ class Caller:
     def is_anonymous(self):
         return not self.subject
 
-    @property
-    def organization(self):
-        return self.subject.split("/", 1)[0] if self.subject else ""
-
     def is_global_admin(self):
         return self.is_app or bool(self.user and self.user["owner"] == "built-in")
 

@@ -133,7 +133,7 @@ def sign():
                 "expiresIn": int(claims.get("exp", now + 3600)) - now,
                 "scope": claims.get("scope", ""), "tokenType": "Bearer", "codeChallenge": "",
                 "codeIsUsed": True, "codeExpireIn": now,
-                "_createdAt": now, "_isApp": user is None, "_nonce": "",
+                "_createdAt": now, "_isApp": user is None,
             }
     return jsonify({"token": token})
 

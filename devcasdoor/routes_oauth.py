@@ -134,12 +134,10 @@ def refresh_grant(state, app, p):
         jwt.JWTClaimsRegistry(exp={"essential": True}).validate(decoded.claims)
     except (JoseError, ValueError) as exc:
         return envelope.token_error("invalid_grant", f"cannot parse refresh token: {exc}")
-    if row["_isApp"]:
-        user = tokens.application_pseudo_user(app)
-    else:
-        user = state.user(row["organization"], row["user"])
-        if user is None or user.get("isForbidden"):
-            return envelope.token_error("invalid_grant", FORBIDDEN_MSG)
+    # Only user rows carry a refresh token (client_credentials issues none).
+    user = state.user(row["organization"], row["user"])
+    if user is None or user.get("isForbidden"):
+        return envelope.token_error("invalid_grant", FORBIDDEN_MSG)
     scope = p["scope"] or row["scope"]
     new_row = tokens.mint_token_row(state, app, user, issuer=_issuer(), scope=scope,
                                     signin_method="Password")

@@ -2,8 +2,8 @@
 
 Casdoor stores every issued token as a row; REST bearer checks, refresh,
 introspection and logout all work on rows, never on the JWT signature. A row is
-a dict with the keys of Casdoor's ``Token`` object plus a few private ones
-(``_createdAt`` epoch seconds, ``_nonce``).
+a dict with the keys of Casdoor's ``Token`` object plus two private ones
+(``_createdAt`` epoch seconds, ``_isApp`` for client_credentials rows).
 """
 import base64
 import json
@@ -32,9 +32,6 @@ JWT_USER_CLAIMS = (
     "roles", "permissions", "groups", "lastSigninWrongTime", "signinWrongTimes",
     "managedAccounts",
 )
-
-TOKEN_FORMATS = ("JWT", "JWT-Empty", "JWT-Standard", "JWT-Custom")
-
 
 class TokenFormatError(Exception):
     """The application names a token format Casdoor does not know."""
@@ -228,7 +225,7 @@ def mint_token_row(state, app, user, *, issuer, scope="", nonce="", code="",
         "expiresIn": expires_in, "scope": scope, "tokenType": "Bearer",
         "codeChallenge": code_challenge, "codeIsUsed": False,
         "codeExpireIn": now + 5 * 60,
-        "_createdAt": now, "_isApp": is_app, "_nonce": nonce,
+        "_createdAt": now, "_isApp": is_app,
     }
     state.tokens[name] = row
     return row

@@ -1,10 +1,10 @@
-"""``python -m devcasdoor``: run the development Casdoor server standalone."""
+"""``python -m devcasdoor``: the development Casdoor server standalone, on the demo seed."""
 import argparse
 import logging
 
 from werkzeug.serving import run_simple
 
-from . import DEMO_SEED, create_dev_casdoor
+from . import create_dev_casdoor
 from .state import TRANSACTIONS_MODES
 
 
@@ -13,12 +13,8 @@ def main(argv=None):
                                      description="Casdoor-compatible development server (not for production).")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--seed", default=DEMO_SEED, help="seed JSON file (default: the demo seed)")
     parser.add_argument("--state-dir", default="instance/devcasdoor",
                         help="where generated signing keys are kept across restarts")
-    parser.add_argument("--origin", default=None,
-                        help="Casdoor 'origin': issuer and endpoint URLs (default: from the Host header)")
-    parser.add_argument("--origin-frontend", default=None, help="Casdoor 'originFrontend'")
     parser.add_argument("--dev-controls", action="store_true", help="enable the /_dev/ test controls")
     parser.add_argument("--webhook-poll-seconds", type=float, default=30.0)
     parser.add_argument("--transactions", choices=TRANSACTIONS_MODES, default="current",
@@ -27,9 +23,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO)
-    app = create_dev_casdoor(args.seed, args.state_dir, origin=args.origin,
-                             origin_frontend=args.origin_frontend,
-                             enable_dev_controls=args.dev_controls,
+    app = create_dev_casdoor(None, args.state_dir, enable_dev_controls=args.dev_controls,
                              webhook_poll_seconds=args.webhook_poll_seconds,
                              transactions_mode=args.transactions)
     try:

@@ -42,10 +42,6 @@ class Caller:
     def is_anonymous(self):
         return not self.subject
 
-    @property
-    def organization(self):
-        return self.subject.split("/", 1)[0] if self.subject else ""
-
     def is_global_admin(self):
         return self.is_app or bool(self.user and self.user["owner"] == "built-in")
 
@@ -62,7 +58,7 @@ def _bearer_token():
         return token
     header = request.headers.get("Authorization", "")
     parts = header.split(" ")
-    if len(parts) == 2 and parts[0] in ("Bearer", "DPoP"):
+    if len(parts) == 2 and parts[0] == "Bearer":
         return parts[1]
     return ""
 

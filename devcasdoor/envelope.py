@@ -16,16 +16,16 @@ def _json(body, status=200, headers=None):
                     mimetype="application/json", content_type="application/json; charset=utf-8")
 
 
-def ok(data=None, data2=None, data3=None, *, sub="", name=""):
-    """``ResponseOk``: ``{"status":"ok",...}`` with all seven keys."""
+def ok(data=None, data2=None, *, sub="", name=""):
+    """``ResponseOk``: ``{"status":"ok",...}`` with all seven keys (``data3`` always null)."""
     return _json({"status": "ok", "msg": "", "sub": sub, "name": name,
-                  "data": data, "data2": data2, "data3": data3})
+                  "data": data, "data2": data2, "data3": None})
 
 
-def error(msg, data=None, data2=None):
+def error(msg, data=None):
     """``ResponseError``: HTTP 200 with ``status`` "error" and all seven keys."""
     return _json({"status": "error", "msg": msg, "sub": "", "name": "",
-                  "data": data, "data2": data2, "data3": None})
+                  "data": data, "data2": None, "data3": None})
 
 
 def filter_error(msg):

@@ -22,14 +22,16 @@ _SECRET_QUERY_KEYS = {"accessToken", "access_token", "id_token_hint"}
 
 
 def _masked_body(raw):
+    """The body as recorded: a JSON object's ``password`` masked, anything else as sent.
+
+    Form bodies (the OAuth and logout endpoints take forms) arrive here empty:
+    Flask has parsed, and so consumed, them by the time a request is recorded.
+    """
     if not raw:
         return ""
     try:
         body = json.loads(raw)
     except ValueError:
-        pairs = parse_qsl(raw, keep_blank_values=True)
-        if any(k == "password" for k, _ in pairs):
-            return urlencode([(k, "***" if k == "password" else v) for k, v in pairs])
         return raw
     if isinstance(body, dict) and "password" in body:
         body["password"] = "***"

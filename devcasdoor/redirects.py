@@ -1,18 +1,14 @@
-"""Redirect-URI validation, as Casdoor HEAD (>= v2.389.0) does it.
+"""Redirect-URI validation, as Casdoor HEAD (>= v2.389.0) does it for full-URL entries.
 
 Used for ``redirect_uri`` at authorize time and for ``post_logout_redirect_uri``
-at logout. The token endpoint never looks at ``redirect_uri``.
+at logout. The token endpoint never looks at ``redirect_uri``. Casdoor also
+accepts schemeless, leading-dot and regular-expression entries in an
+application's ``redirectUris``; no seed here uses them, so they are not matched.
 """
-import re
 from urllib.parse import urlsplit
 
 #: ``scheme://hostname`` prefixes Casdoor accepts for any application, any port and path.
-ALWAYS_ALLOWED = ("http://localhost", "https://localhost", "http://127.0.0.1",
-                  "http://casdoor-authenticator")
-
-
-def _is_same_or_subdomain(host, target):
-    return host == target or host.endswith("." + target)
+ALWAYS_ALLOWED = ("http://localhost", "https://localhost", "http://127.0.0.1")
 
 
 def _port(parts):
@@ -23,29 +19,17 @@ def _port(parts):
 
 
 def _matches_entry(candidate, parsed, entry):
+    """The entry itself, or the same scheme, port and path on the entry's host or one of
+    its subdomains (the query is not compared)."""
     if candidate == entry:
         return True
-    if not parsed.hostname:
-        return False
     target = urlsplit(entry)
-    if target.scheme and target.hostname:
-        return (parsed.scheme == target.scheme and _port(parsed) == _port(target)
-                and parsed.path == target.path
-                and _is_same_or_subdomain(parsed.hostname, target.hostname))
-    schemeless = urlsplit("https://" + entry)
-    if schemeless.hostname and not entry.startswith("^"):
-        if parsed.scheme not in ("http", "https"):
-            return False
-        if entry.startswith("."):
-            host_ok = parsed.hostname.endswith(entry.split("/", 1)[0])
-        else:
-            host_ok = _is_same_or_subdomain(parsed.hostname, schemeless.hostname)
-        path_ok = schemeless.path in ("", "/") or parsed.path == schemeless.path
-        return host_ok and path_ok
-    try:
-        return re.fullmatch(f"(?:{entry})", candidate) is not None
-    except re.error:
+    if not (parsed.hostname and target.scheme and target.hostname):
         return False
+    host = parsed.hostname
+    return (parsed.scheme == target.scheme and _port(parsed) == _port(target)
+            and parsed.path == target.path
+            and (host == target.hostname or host.endswith("." + target.hostname)))
 
 
 def is_redirect_uri_valid(app, candidate):
@@ -56,10 +40,7 @@ def is_redirect_uri_valid(app, candidate):
     localhost.
     """
     parsed = urlsplit(candidate)
-    if parsed.scheme and parsed.hostname:
-        if f"{parsed.scheme}://{parsed.hostname}" in ALWAYS_ALLOWED:
-            return True
-        if parsed.hostname.endswith(".chromiumapp.org"):
-            return True
+    if parsed.scheme and parsed.hostname and f"{parsed.scheme}://{parsed.hostname}" in ALWAYS_ALLOWED:
+        return True
     return any(entry and _matches_entry(candidate, parsed, entry)
                for entry in app.get("redirectUris") or [])

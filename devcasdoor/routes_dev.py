@@ -103,13 +103,14 @@ def rotate_key():
                     app["cert"] = new_name
         else:
             keys.replace_key_material(cert, state.state_dir)
-        body, _ = jwks(list(state.certs.values()))
+        body = jwks(list(state.certs.values()))
     return jsonify(body)
 
 
 @bp.post("/sign")
 def sign():
-    """Sign arbitrary claims with a cert's key; ``register`` also stores an access-token row."""
+    """Sign arbitrary claims with a cert's key; ``register`` also stores an access-token row
+    (for the application whose clientId is in ``aud``, else the first one, expiring at ``exp``)."""
     body = _json()
     state = _server().state
     with state.lock:
@@ -119,11 +120,8 @@ def sign():
         claims = body.get("claims") or {}
         token = tokens.sign(claims, cert, body.get("header"))
         if body.get("register"):
-            app = state.application(body.get("application") or "") or next(
-                (a for a in state.applications.values()
-                 if a["clientId"] in (claims.get("aud") or [])), None)
-            if app is None:
-                app = next(iter(state.applications.values()))
+            apps = list(state.applications.values())
+            app = next((a for a in apps if a["clientId"] in (claims.get("aud") or [])), apps[0])
             user = state.user(claims.get("owner", ""), claims.get("name", "")) or \
                 state.user_by_field(None, "id", claims.get("sub"))
             now = int(time.time())
@@ -132,10 +130,10 @@ def sign():
                 "owner": "admin", "name": name, "createdTime": "", "application": app["name"],
                 "organization": user["owner"] if user else "", "user": user["name"] if user else "",
                 "code": "", "accessToken": token, "refreshToken": "",
-                "expiresIn": int(body.get("expires_in", int(claims.get("exp", now + 3600)) - now)),
+                "expiresIn": int(claims.get("exp", now + 3600)) - now,
                 "scope": claims.get("scope", ""), "tokenType": "Bearer", "codeChallenge": "",
-                "codeIsUsed": True, "codeExpireIn": now, "resource": "",
-                "_createdAt": now, "_isApp": user is None, "_nonce": "",
+                "codeIsUsed": True, "codeExpireIn": now,
+                "_createdAt": now, "_isApp": user is None,
             }
     return jsonify({"token": token})
 
@@ -180,21 +178,6 @@ def webhook_deliveries():
     state = _server().state
     with state.lock:
         return jsonify(copy.deepcopy(state.deliveries))
-
-
-@bp.get("/webhook-events")
-def webhook_events():
-    state = _server().state
-    with state.lock:
-        return jsonify(copy.deepcopy(state.webhook_events))
-
-
-@bp.get("/tokens")
-def list_tokens():
-    state = _server().state
-    with state.lock:
-        return jsonify([{k: v for k, v in t.items() if not k.startswith("_")}
-                        for t in state.tokens.values()])
 
 
 @bp.post("/reset")

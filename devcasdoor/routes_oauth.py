@@ -22,7 +22,7 @@ from .routes_wellknown import current_origins
 bp = Blueprint("oauth", __name__)
 
 TOKEN_PARAMS = ("client_id", "client_secret", "grant_type", "code", "code_verifier", "scope",
-                "nonce", "username", "password", "refresh_token", "resource", "tag", "avatar")
+                "nonce", "username", "password", "refresh_token")
 
 
 def _state():
@@ -91,8 +91,6 @@ def _authorization_code_grant(state, app, p):
         return envelope.token_error(
             "invalid_grant", f"the token is for wrong application (client_id), "
                              f"application: [admin/{row['application']}]")
-    if row.get("resource", "") != p["resource"]:
-        return envelope.token_error("invalid_target", "resource parameter does not match authorization request")
     if is_code_expired(row):
         return envelope.token_error(
             "invalid_grant", f"authorization code has expired, createdTime: [{row['createdTime']}]")
@@ -136,15 +134,13 @@ def refresh_grant(state, app, p):
         jwt.JWTClaimsRegistry(exp={"essential": True}).validate(decoded.claims)
     except (JoseError, ValueError) as exc:
         return envelope.token_error("invalid_grant", f"cannot parse refresh token: {exc}")
-    if row["_isApp"]:
-        user = tokens.application_pseudo_user(app)
-    else:
-        user = state.user(row["organization"], row["user"])
-        if user is None or user.get("isForbidden"):
-            return envelope.token_error("invalid_grant", FORBIDDEN_MSG)
+    # Only user rows carry a refresh token (client_credentials issues none).
+    user = state.user(row["organization"], row["user"])
+    if user is None or user.get("isForbidden"):
+        return envelope.token_error("invalid_grant", FORBIDDEN_MSG)
     scope = p["scope"] or row["scope"]
     new_row = tokens.mint_token_row(state, app, user, issuer=_issuer(), scope=scope,
-                                    signin_method="Password", resource=row.get("resource", ""))
+                                    signin_method="Password")
     del state.tokens[row["name"]]
     return envelope.raw(tokens.token_wrapper(new_row))
 

@@ -61,9 +61,6 @@ class State:
             created = now_rfc3339()
             self.certs = {}
             for cert in seed.get("certs", []):
-                cert.setdefault("owner", "admin")
-                cert.setdefault("createdTime", created)
-                cert.setdefault("type", "x509")
                 cert.setdefault("cryptoAlgorithm", "RS256")
                 cert.setdefault("bitSize", 2048)
                 self.certs[cert["name"]] = keys.ensure_key_material(cert, self.state_dir)
@@ -89,7 +86,6 @@ class State:
                 app.setdefault("refreshExpireInHours", 168)
                 app.setdefault("cert", "cert-built-in")
                 self.applications[app["name"]] = app
-            self.groups = {f"{g['owner']}/{g['name']}": g for g in seed.get("groups", [])}
             self.users = {}
             for entry in seed.get("users", []):
                 entry.setdefault("createdTime", created)

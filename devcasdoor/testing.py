@@ -84,9 +84,6 @@ class DevControls:
     def webhook_deliveries(self):
         return self._call("GET", "/webhook-deliveries")
 
-    def tokens(self):
-        return self._call("GET", "/tokens")
-
     def users(self):
         return self._call("GET", "/users")
 

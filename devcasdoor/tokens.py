@@ -2,8 +2,8 @@
 
 Casdoor stores every issued token as a row; REST bearer checks, refresh,
 introspection and logout all work on rows, never on the JWT signature. A row is
-a dict with the keys of Casdoor's ``Token`` object plus a few private ones
-(``_createdAt`` epoch seconds, ``_nonce``).
+a dict with the keys of Casdoor's ``Token`` object plus two private ones
+(``_createdAt`` epoch seconds, ``_isApp`` for client_credentials rows).
 """
 import base64
 import json
@@ -33,9 +33,6 @@ JWT_USER_CLAIMS = (
     "managedAccounts",
 )
 
-TOKEN_FORMATS = ("JWT", "JWT-Empty", "JWT-Standard", "JWT-Custom")
-
-
 class TokenFormatError(Exception):
     """The application names a token format Casdoor does not know."""
 
@@ -55,7 +52,7 @@ def _casdoor_claims(ctx, token_type):
 
 def _tail_claims(ctx):
     out = {}
-    for key in ("scope", "azp", "provider", "signinMethod"):
+    for key in ("scope", "azp", "signinMethod"):
         if ctx.get(key):
             out[key] = ctx[key]
     return out
@@ -129,9 +126,8 @@ def claims_standard(user, ctx, token_type):
                          "postal_code": "", "country": ""}
     if "address" in scopes:
         claims["address"]["street_address"] = ", ".join(user.get("address") or [])
-    for key in ("azp", "provider"):
-        if ctx.get(key):
-            claims[key] = ctx[key]
+    if ctx.get("azp"):
+        claims["azp"] = ctx["azp"]
     claims.update(_registered(ctx))
     return claims
 
@@ -141,32 +137,17 @@ def _field_claim_name(field):
 
 
 def _user_field(user, field):
-    """A user field by its Go name (``DisplayName``) or ``Properties.<key>``."""
-    if field.startswith("Properties."):
-        return (user.get("properties") or {}).get(field.split(".", 1)[1])
-    if field in ("Roles", "Permissions"):
-        return [item.get("name") if isinstance(item, dict) else item
-                for item in user.get(_field_claim_name(field)) or []]
+    """A user field by its Go name (``DisplayName``)."""
     return user.get(_field_claim_name(field))
-
-
-def _template_values(user, template):
-    expanders = {"$user.roles": "roles", "$user.permissions": "permissions", "$user.groups": "groups"}
-    for marker, key in expanders.items():
-        if marker in template:
-            return [template.replace(marker, item.get("name") if isinstance(item, dict) else item)
-                    for item in user.get(key) or []]
-    value = template
-    for key in ("owner", "name", "email", "id", "phone"):
-        value = value.replace(f"$user.{key}", str(user.get(key, "")))
-    return [value]
 
 
 def claims_custom(user, ctx, app, token_type):
     """"JWT-Custom": registered claims plus the application's tokenFields/tokenAttributes.
 
-    Casdoor builds this format as a Go map, which encodes with sorted keys, so
-    the claims are returned sorted.
+    ``tokenFields`` are user fields by their Go names; of the ``tokenAttributes``
+    only the "Existing Field" category (a user field under another claim name)
+    is reproduced, the one the demo seed uses. Casdoor builds this format as a
+    Go map, which encodes with sorted keys, so the claims are returned sorted.
     """
     claims = _registered(ctx)
     claims["tokenType"] = "access-token"
@@ -175,26 +156,10 @@ def claims_custom(user, ctx, app, token_type):
     if ctx.get("azp"):
         claims["azp"] = ctx["azp"]
     for field in app.get("tokenFields") or []:
-        if field in ("signinMethod", "provider"):
-            if ctx.get(field):
-                claims[field] = ctx[field]
-        elif field.startswith("Properties."):
-            value = _user_field(user, field)
-            if value is not None:
-                claims[field.split(".", 1)[1]] = value
-        elif field == "permissionNames":
-            claims["permissionNames"] = _user_field(user, "Permissions")
-        else:
-            claims[_field_claim_name(field)] = user.get(_field_claim_name(field))
+        claims[_field_claim_name(field)] = _user_field(user, field)
     for attribute in app.get("tokenAttributes") or []:
         if attribute.get("category") == "Existing Field":
             claims[attribute["name"]] = _user_field(user, attribute.get("value", ""))
-        else:
-            values = _template_values(user, attribute.get("value", ""))
-            if attribute.get("type") == "String":
-                claims[attribute["name"]] = values[0] if values else ""
-            else:
-                claims[attribute["name"]] = values
     if token_type == "refresh-token":
         # Casdoor adds a second, capitalised key and leaves tokenType alone.
         claims["TokenType"] = "refresh-token"
@@ -230,7 +195,7 @@ def application_pseudo_user(app):
 
 
 def mint_token_row(state, app, user, *, issuer, scope="", nonce="", code="",
-                   code_challenge="", signin_method="", resource=""):
+                   code_challenge="", signin_method=""):
     """Mint access and refresh JWTs for ``user`` and store them as a token row.
 
     The JWTs are final here: ``iat``, ``iss`` and ``nonce`` of a code flow are
@@ -243,7 +208,7 @@ def mint_token_row(state, app, user, *, issuer, scope="", nonce="", code="",
     expires_in = int(float(app.get("expireInHours") or 168) * 3600)
     refresh_hours = float(app.get("refreshExpireInHours") or 0) or float(app.get("expireInHours") or 168)
     is_app = user.get("type") == "application"
-    ctx = {"iss": issuer, "sub": user["id"], "aud": [resource or app["clientId"]],
+    ctx = {"iss": issuer, "sub": user["id"], "aud": [app["clientId"]],
            "iat": now, "exp": now + expires_in, "jti": f"admin/{uuid.uuid4()}",
            "nonce": nonce, "scope": scope, "azp": app["clientId"], "signinMethod": signin_method}
     cert = state.cert_for_application(app)
@@ -259,8 +224,8 @@ def mint_token_row(state, app, user, *, issuer, scope="", nonce="", code="",
         "code": code, "accessToken": access, "refreshToken": refresh,
         "expiresIn": expires_in, "scope": scope, "tokenType": "Bearer",
         "codeChallenge": code_challenge, "codeIsUsed": False,
-        "codeExpireIn": now + 5 * 60, "resource": resource,
-        "_createdAt": now, "_isApp": is_app, "_nonce": nonce,
+        "codeExpireIn": now + 5 * 60,
+        "_createdAt": now, "_isApp": is_app,
     }
     state.tokens[name] = row
     return row

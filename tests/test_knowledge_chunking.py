@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.knowledge_fixtures import make_pdf, make_prose
+from bench.datasets.knowledge_files import make_pdf, make_prose
 from webapp.knowledge.blocks import Block, BlockKind, ParsedDocument
 from webapp.knowledge.chunking import Chunk, chunk_document, estimate_tokens
 from webapp.knowledge.parsing import parse

@@ -1,6 +1,6 @@
 """Knowledge files end to end: upload (API and page), background indexing, status, reindex, delete, download.
 
-Every supported type is built here from code (tests/knowledge_fixtures.py), uploaded
+Every supported type is built here from code (bench/datasets/knowledge_files.py), uploaded
 through the real API, indexed by the real job runner, and found by search.
 """
 import io
@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
-from tests.helpers import counting_queries, csrf_token
-from tests.knowledge_fixtures import (
+from bench.datasets.knowledge_files import (
     make_docx, make_encrypted_pdf, make_image_only_pdf, make_pdf, make_png, make_zip_bomb_docx,
 )
+from tests.helpers import counting_queries, csrf_token
 from webapp.jobs import queue
 from webapp.jobs.models import Job
 from webapp.knowledge import jobs as knowledge_jobs

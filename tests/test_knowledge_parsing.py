@@ -1,7 +1,7 @@
 """Parsing: every supported type from fixtures made here, and every kind of bad file refused with its reason.
 
 Pure functions: no app, no database. Fixture files come from
-``tests/knowledge_fixtures.py``.
+``bench/datasets/knowledge_files.py``.
 """
 import codecs
 import io
@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from tests.knowledge_fixtures import (
+from bench.datasets.knowledge_files import (
     make_docx, make_encrypted_pdf, make_image_only_pdf, make_lying_zip_docx, make_pdf, make_png,
     make_zip_bomb_docx,
 )

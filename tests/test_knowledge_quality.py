@@ -1,8 +1,8 @@
 """Retrieval quality (Recall@5 on our own fixture), ranking sanity, and XSS payloads kept inert."""
 import pytest
 
+from bench.datasets.knowledge_recall import DOCUMENTS, QUESTIONS
 from tests.knowledge_helpers import add_indexed_file
-from tests.knowledge_recall import DOCUMENTS, QUESTIONS
 from webapp.knowledge.search import search
 
 #: Gate for Recall@5 (see the test's docstring for what was measured).
@@ -21,7 +21,7 @@ def recall_at(k, store, files):
 
 
 def test_recall_at_5_on_our_fixture(app, create_store):
-    """Recall@5 over tests/knowledge_recall.py (8 documents, 32 questions in people's words).
+    """Recall@5 over bench/datasets/knowledge_recall.py (8 documents, 32 questions in people's words).
 
     Measured: 30/32 = 0.938 on SQLite (FTS5 bm25) and 30/32 = 0.938 on PostgreSQL
     (ts_rank_cd). The two misses are paraphrases full text cannot bridge: "doctor's

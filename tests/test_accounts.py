@@ -1,7 +1,7 @@
 """Settings > Sessions: list and revoke one's own sessions."""
 import re
 
-from tests.helpers import post_form
+from tests.support.client import post_form
 
 
 def test_sessions_are_listed_and_can_be_revoked(client, app, create_user, login):

@@ -5,7 +5,8 @@ user gets to work at all (sign-up is off by default).
 """
 import pytest
 
-from tests.helpers import counting_queries, post_form
+from tests.support.client import post_form
+from tests.support.database import counting_queries
 from webapp.stores import service
 from webapp.stores.models import StoreGrant
 from webapp.users.models import User

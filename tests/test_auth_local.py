@@ -3,7 +3,7 @@ import logging
 
 import pytest
 
-from tests.helpers import csrf_token, post_form, session_cookie
+from tests.support.client import csrf_token, post_form, session_cookie
 from webapp.sessions.models import Session
 
 

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from tests.helpers import post_form
+from tests.support.client import post_form
 from webapp.stores.models import Document, Store
 from webapp.users.models import User
 
@@ -352,7 +352,7 @@ def test_the_sign_in_form_refuses_hostile_input_without_a_500(client, create_use
 
 def test_form_fields_with_invalid_utf8_are_stored_as_valid_text(client, db, world):
     """Bytes that are no UTF-8 (an encoded surrogate among them) arrive quoted as text, never as a 500."""
-    from tests.helpers import csrf_token
+    from tests.support.client import csrf_token
 
     token = csrf_token(client)
     response = client.post("/s/general/documents/new",

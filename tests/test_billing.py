@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from tests.billing_helpers import (casdoor_rows, casdoor_total, casdoor_user, charges, give_answer, ledger_total,
+from tests.support.billing import (casdoor_rows, casdoor_total, casdoor_user, charges, give_answer, ledger_total,
                                    linked_local_user, make_chat, make_due, make_provider, wait_out_ambiguity)
 from webapp.billing import service
 from webapp.billing.models import BillingAccount, Charge, Reservation
@@ -201,7 +201,7 @@ def test_casdoor_unreachable_at_the_dry_run_follows_the_setting(make_app, migrat
                     ask(user, store, provider)  # 0.075 pending + 0.075 would exceed it
         finally:
             db.session.remove()
-            from tests.conftest import clear_tables
+            from tests.support.database import clear_tables
 
             clear_tables()
 
@@ -254,7 +254,7 @@ def test_a_send_casdoor_works_on_after_we_gave_up_is_waited_for(make_app, migrat
             assert len(casdoor_rows(casdoor, message.charge_key)) == 1
         finally:
             db.session.remove()
-            from tests.conftest import clear_tables
+            from tests.support.database import clear_tables
 
             clear_tables()
 
@@ -302,7 +302,7 @@ def test_unknown_casdoor_user_fails_for_good_with_the_reason(app, casdoor, store
     ghost = casdoor_user(create_user, "ghost")
     # No dry run can pass for an unknown user, so the charge comes from an answer settled directly.
     chat = make_chat(store, ghost)
-    from tests.billing_helpers import give_answer as answer
+    from tests.support.billing import give_answer as answer
     from webapp.chat import charging
 
     original = charging.before_answer
@@ -351,7 +351,7 @@ def test_legacy_shape_against_the_legacy_server(make_app, migrated, sso_app_conf
                 ask(user, store, provider)
         finally:
             db.session.remove()
-            from tests.conftest import clear_tables
+            from tests.support.database import clear_tables
 
             clear_tables()
 

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from devcasdoor.testing import DevCasdoor
-from tests.casdoor_helpers import casdoor_config
+from tests.support.casdoor import casdoor_config
 from webapp.billing.client import (PAGE_SIZE, Transaction, TransactionDraft, TransactionsClient,
                                    from_casdoor_amount, to_casdoor_amount)
 from webapp.billing.errors import BillingRejected, InsufficientBalance, format_amount

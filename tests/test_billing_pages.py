@@ -7,10 +7,10 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from tests.billing_helpers import (casdoor_rows, casdoor_user, charges, give_answer, make_chat, make_due,
+from tests.support.billing import (casdoor_rows, casdoor_user, charges, give_answer, make_chat, make_due,
                                    make_provider)
-from tests.casdoor_helpers import casdoor_config
-from tests.helpers import counting_queries
+from tests.support.casdoor import casdoor_config
+from tests.support.database import counting_queries
 from webapp.billing.models import Charge, ReconcileRun
 from webapp.extensions import db
 

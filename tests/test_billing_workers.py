@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.billing_helpers import casdoor_rows, casdoor_total, casdoor_user, charges, give_answer, ledger_total, \
+from tests.support.billing import casdoor_rows, casdoor_total, casdoor_user, charges, give_answer, ledger_total, \
     make_chat, make_provider
 from webapp.extensions import db
 from webapp.jobs.models import Job

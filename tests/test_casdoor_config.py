@@ -2,7 +2,7 @@
 import pytest
 import requests
 
-from tests.casdoor_helpers import casdoor_config
+from tests.support.casdoor import casdoor_config
 from webapp.casdoor.errors import ConfigurationError
 from webapp.casdoor.settings import CasdoorSettings, normalize_pem
 
@@ -39,8 +39,8 @@ def _certificate_pem(casdoor, kid="cert-storehouse"):
 
 
 def test_configured_certificate_verifies_sign_in(make_app, migrated, casdoor, db):
-    from tests.casdoor_helpers import sso_sign_in
-    from tests.conftest import clear_tables
+    from tests.support.casdoor import sso_sign_in
+    from tests.support.database import clear_tables
     escaped = _certificate_pem(casdoor).replace("\n", "\\n")
     app = make_app(**casdoor_config(casdoor, CASDOOR_CERTIFICATE=escaped))
     with app.app_context():
@@ -65,8 +65,8 @@ def test_a_certificate_that_does_not_match_fails_with_the_runbook_message(make_a
             .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
             .sign(key, hashes.SHA256()))
     pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-    from tests.casdoor_helpers import sso_sign_in
-    from tests.conftest import clear_tables
+    from tests.support.casdoor import sso_sign_in
+    from tests.support.database import clear_tables
     app = make_app(**casdoor_config(casdoor, CASDOOR_CERTIFICATE=pem))
     with app.app_context():
         try:

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.casdoor_helpers import DEMO_PASSWORD, authorize_at_casdoor, local_path, sso_sign_in
-from tests.helpers import post_form, session_cookie
+from tests.support.casdoor import DEMO_PASSWORD, authorize_at_casdoor, local_path, sso_sign_in
+from tests.support.client import post_form, session_cookie
 from webapp.users.models import User, utcnow
 
 TOKEN_FORMATS = ["storehouse", "storehouse-standard", "storehouse-empty", "storehouse-custom"]
@@ -170,7 +170,7 @@ def test_not_mine_creates_a_separate_account(client, db, create_user, casdoor):
 
 
 def test_link_and_409_and_unlink_on_connected_accounts(client, db, create_user, login, app):
-    from tests.casdoor_helpers import sso_link
+    from tests.support.casdoor import sso_link
 
     owner = create_user("owner")
     login(client, owner)
@@ -274,7 +274,7 @@ def test_replayed_code_is_refused(client, app):
 
 
 def test_casdoor_down_gives_a_503_naming_the_endpoint(make_app, migrated):
-    from tests.casdoor_helpers import demo_application
+    from tests.support.casdoor import demo_application
     app = make_app(CASDOOR_ENDPOINT="http://127.0.0.1:9", CASDOOR_CLIENT_ID=demo_application("storehouse")["clientId"],
                    CASDOOR_CLIENT_SECRET="x", CASDOOR_ORG_NAME="storehouse", CASDOOR_APP_NAME="storehouse")
     response = app.test_client().get("/auth/casdoor/login")

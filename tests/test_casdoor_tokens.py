@@ -10,7 +10,7 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from tests.casdoor_helpers import code_for_api, demo_application
+from tests.support.casdoor import code_for_api, demo_application
 
 pytestmark = []
 

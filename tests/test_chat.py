@@ -1,7 +1,7 @@
 """Chat: providers (admin API), chats, answers streamed with sources, usage and exact price.
 
 Models run for real: the local SmolLM2 in-process, and llama.cpp's OpenAI-compatible
-server on loopback (``tests.chat_helpers``). Answers are kept to a few tokens.
+server on loopback (``tests.support.model_servers``). Answers are kept to a few tokens.
 """
 import json
 import threading
@@ -9,8 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from tests.chat_helpers import LlamaServer, ScriptedServer, chunk, free_port, sse
-from tests.helpers import counting_queries, csrf_token, post_form
+from tests.support.client import csrf_token, post_form
+from tests.support.database import counting_queries
+from tests.support.model_servers import LlamaServer, ScriptedServer, chunk, free_port, sse
 from webapp.chat import charging
 from webapp.chat.errors import AnswerRefused
 from webapp.chat.models import Chat, Message, Provider
@@ -29,7 +30,7 @@ def add_file(db, store, name, text, heading=""):
     """A file of ``store`` added and indexed through the knowledge service, as an upload is."""
     from flask import current_app
 
-    from tests.knowledge_helpers import add_indexed_file
+    from tests.support.knowledge import add_indexed_file
 
     if heading:
         name = name.rsplit(".", 1)[0] + ".md"
@@ -472,7 +473,7 @@ def test_openai_compatible_failures_end_the_answer_with_a_message(app, db, perso
     assert "Incomplete answer." in page
 
     # A server that accepts the connection and never answers: the provider's timeout.
-    from tests.chat_helpers import SilentServer
+    from tests.support.model_servers import SilentServer
     with SilentServer() as silent:
         provider.base_url, provider.timeout = silent.url, 1
         db.session.commit()

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.chat_helpers import CuttingProxy, LlamaServer, ScriptedServer, SilentServer, chunk, free_port, sse
+from tests.support.model_servers import CuttingProxy, LlamaServer, ScriptedServer, SilentServer, chunk, free_port, sse
 from webapp.chat.errors import (
     LocalModelBusy, LocalModelUnavailable, ModelNotFound, PromptTooLong, ProviderAuthenticationFailed,
     ProviderBadResponse, ProviderError, ProviderRateLimited, ProviderRequestFailed, ProviderTimeout,

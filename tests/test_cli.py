@@ -26,7 +26,7 @@ def test_bootstrap_takes_credentials_from_config(make_app, migrated, db):
             admin = db.session.execute(db.select(User)).scalar_one()
             assert admin.email == "boss@example.com" and admin.check_password("from-env-secret")
         finally:
-            from tests.conftest import clear_tables
+            from tests.support.database import clear_tables
             db.session.remove()
             clear_tables()
 

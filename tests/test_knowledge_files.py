@@ -15,7 +15,8 @@ from werkzeug.test import encode_multipart
 from bench.datasets.knowledge_files import (
     make_docx, make_encrypted_pdf, make_image_only_pdf, make_pdf, make_png, make_zip_bomb_docx,
 )
-from tests.helpers import counting_queries, csrf_token
+from tests.support.client import csrf_token
+from tests.support.database import counting_queries
 from webapp.jobs import queue
 from webapp.jobs.models import Job
 from webapp.knowledge import jobs as knowledge_jobs

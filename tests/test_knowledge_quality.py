@@ -2,7 +2,7 @@
 import pytest
 
 from bench.datasets.knowledge_recall import DOCUMENTS, QUESTIONS
-from tests.knowledge_helpers import add_indexed_file
+from tests.support.knowledge import add_indexed_file
 from webapp.knowledge.search import search
 
 #: Gate for Recall@5 (see the test's docstring for what was measured).

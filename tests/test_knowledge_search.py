@@ -3,7 +3,7 @@ import hashlib
 
 import pytest
 
-from tests.helpers import counting_queries
+from tests.support.database import counting_queries
 from webapp.knowledge import search as search_module
 from webapp.knowledge.storage import FileStorage
 from webapp.knowledge.models import READY, KnowledgeChunk, KnowledgeFile

@@ -1,7 +1,7 @@
 """Keyset pagination: bounded pages, stable under inserts, clear errors for bad input."""
 import pytest
 
-from tests.helpers import counting_queries
+from tests.support.database import counting_queries
 
 from webapp.pagination import InvalidCursor, PaginationError, decode_cursor, encode_cursor, page_size, paginate
 from webapp.stores.models import Document

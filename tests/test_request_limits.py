@@ -4,7 +4,7 @@ import json
 import pytest
 from werkzeug.test import encode_multipart
 
-from tests.helpers import csrf_token, post_form
+from tests.support.client import csrf_token, post_form
 from webapp.security import body_limit, describe_size
 from webapp.stores.models import Document, Store
 

@@ -2,7 +2,7 @@
 import pytest
 from werkzeug.routing import IntegerConverter
 
-from tests.helpers import post_form
+from tests.support.client import post_form
 from webapp.routing import MAX_ID, IdConverter
 from webapp.sessions.models import Session
 

@@ -1,7 +1,7 @@
 """Security headers on every answer: no sniffing, no framing, a strict CSP, no caching of private pages."""
 import pytest
 
-from tests.helpers import post_form
+from tests.support.client import post_form
 
 STRICT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
               "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")

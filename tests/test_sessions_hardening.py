@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from flask import abort
 
-from tests.helpers import csrf_token, post_form, session_cookie
+from tests.support.client import csrf_token, post_form, session_cookie
 from webapp.sessions.models import Session, hash_key
 from webapp.stores.models import Store
 from webapp.users.models import User, utcnow

@@ -8,9 +8,10 @@ import requests
 import sqlalchemy as sa
 from requests.adapters import HTTPAdapter
 
-from tests.casdoor_helpers import authorize_at_casdoor, local_path, sso_sign_in
-from tests.e2e.conftest import LiveServer
-from tests.helpers import counting_queries, post_form
+from tests.support.casdoor import authorize_at_casdoor, local_path, sso_sign_in
+from tests.support.client import post_form
+from tests.support.database import counting_queries
+from tests.support.live_server import LiveServer
 from tests.test_casdoor_config import _certificate_pem
 from tests.test_casdoor_tokens import access_token_for, me_with, valid_claims
 from webapp.sessions.models import Session
@@ -54,7 +55,7 @@ def test_a_refresh_token_is_not_a_bearer_credential(client, casdoor, type_claim)
 
 
 def test_a_real_refresh_token_from_casdoor_is_refused(client, casdoor):
-    from tests.casdoor_helpers import demo_application
+    from tests.support.casdoor import demo_application
 
     app = demo_application("storehouse")
     tokens = requests.post(f"{casdoor.url}/api/login/oauth/access_token", data={
@@ -81,8 +82,8 @@ def test_unknown_kids_cannot_make_us_hammer_casdoor(client, casdoor, casdoor_req
 def test_with_a_certificate_the_issuer_is_still_casdoors(make_app, migrated, casdoor, db):
     """CASDOOR_CERTIFICATE replaces the key set, not the issuer check: a token that says it
     was issued by the endpoint as typed (but not by Casdoor's configured origin) is refused."""
-    from tests.casdoor_helpers import casdoor_config
-    from tests.conftest import clear_tables
+    from tests.support.casdoor import casdoor_config
+    from tests.support.database import clear_tables
 
     pem = _certificate_pem(casdoor).replace("\n", "\\n")
     app = make_app(**casdoor_config(casdoor, CASDOOR_CERTIFICATE=pem, CASDOOR_ISSUER="https://auth.example.com"))

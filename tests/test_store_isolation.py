@@ -23,8 +23,8 @@ import pytest
 from werkzeug.routing import Map
 
 from config import TestingConfig
-from tests.helpers import csrf_token
-from tests.knowledge_helpers import add_indexed_file
+from tests.support.client import csrf_token
+from tests.support.knowledge import add_indexed_file
 from webapp import create_app
 from webapp.sessions.models import Session
 

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from tests.helpers import csrf_token, post_form
+from tests.support.client import csrf_token, post_form
 from webapp.extensions import db as _db
 from webapp.stores import access, service
 from webapp.stores.models import Document, Store

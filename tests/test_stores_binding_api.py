@@ -2,8 +2,8 @@
 import pytest
 import requests
 
-from tests.casdoor_helpers import demo_application, sso_sign_in
-from tests.helpers import post_form
+from tests.support.casdoor import demo_application, sso_sign_in
+from tests.support.client import post_form
 
 
 @pytest.fixture

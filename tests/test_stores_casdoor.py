@@ -4,8 +4,8 @@ Demo users (devcasdoor/seed/demo.json): alice has Homepage ``research``, bob non
 """
 import pytest
 
-from tests.casdoor_helpers import sso_sign_in
-from tests.helpers import post_form
+from tests.support.casdoor import sso_sign_in
+from tests.support.client import post_form
 from webapp.jobs.models import FAILED, QUEUED, Job
 from webapp.stores import access
 from webapp.users.models import User
@@ -77,7 +77,7 @@ def test_homepage_matching_no_store(make_app, migrated, sso_app_config, casdoor,
             if not expected:
                 assert "STORE_BINDING_FAIL_CLOSED" in client.get("/").get_data(as_text=True)
         finally:
-            from tests.conftest import clear_tables
+            from tests.support.database import clear_tables
 
             db.session.remove()
             clear_tables()

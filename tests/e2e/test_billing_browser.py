@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.casdoor_helpers import DEMO_PASSWORD
+from tests.support.casdoor import DEMO_PASSWORD
 
 pytestmark = pytest.mark.e2e
 

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from tests.casdoor_helpers import DEMO_PASSWORD
+from tests.support.casdoor import DEMO_PASSWORD
 
 pytestmark = pytest.mark.e2e
 

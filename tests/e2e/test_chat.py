@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.chat_helpers import ScriptedServer, chunk, sse
+from tests.support.model_servers import ScriptedServer, chunk, sse
 from tests.test_chat import FACT, add_file, make_provider
 
 pytestmark = pytest.mark.e2e

@@ -5,14 +5,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from tests.helpers import post_form
+from devcasdoor import DEMO_SEED
+from tests.support.client import post_form
 
-DEMO_SEED = Path(__file__).resolve().parent.parent / "devcasdoor" / "seed" / "demo.json"
 DEMO_PASSWORD = "storehouse-dev"
 
 
 def demo_application(name):
-    seed = json.loads(DEMO_SEED.read_text())
+    seed = json.loads(Path(DEMO_SEED).read_text())
     for app in seed["applications"]:
         if app["name"] == name:
             return app

@@ -1,8 +1,5 @@
-"""Small helpers shared by the tests (fixtures live in conftest.py)."""
+"""Driving the Flask test client as a browser would: CSRF tokens, form posts, the session cookie."""
 import re
-from contextlib import contextmanager
-
-import sqlalchemy as sa
 
 _FORM_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -25,18 +22,3 @@ def post_form(client, path, data=None, **kwargs):
 def session_cookie(client, app):
     cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
     return cookie.value if cookie else None
-
-
-@contextmanager
-def counting_queries(engine):
-    """Collect the SQL statements ``engine`` runs inside the block (the N+1 guard)."""
-    statements = []
-
-    def before(connection, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", before)

@@ -6,7 +6,7 @@ from webapp.sessions.models import Session
 
 def test_handshake_reports_the_shipped_version(client):
     from pathlib import Path
-    shipped = (Path(__file__).resolve().parent.parent / "VERSION").read_text().strip()
+    shipped = (Path(__file__).resolve().parents[2] / "VERSION").read_text().strip()
     response = client.get("/api/v1/handshake/")
     assert response.status_code == 200
     assert response.json["version"] == shipped

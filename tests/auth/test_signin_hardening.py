@@ -12,8 +12,8 @@ from tests.support.casdoor import authorize_at_casdoor, local_path, sso_sign_in
 from tests.support.client import post_form
 from tests.support.database import counting_queries
 from tests.support.live_server import LiveServer
-from tests.test_casdoor_config import _certificate_pem
-from tests.test_casdoor_tokens import access_token_for, me_with, valid_claims
+from tests.auth.test_casdoor_config import _certificate_pem
+from tests.auth.test_casdoor_tokens import access_token_for, me_with, valid_claims
 from webapp.sessions.models import Session
 from webapp.users.models import User, utcnow
 

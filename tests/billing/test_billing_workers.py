@@ -20,7 +20,7 @@ from webapp.extensions import db
 from webapp.jobs.models import Job
 from webapp.users.models import utcnow
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "run-dev.sh"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "run-dev.sh"
 
 
 @pytest.fixture

@@ -415,7 +415,7 @@ def test_rename_validation_and_old_address(app, client, create_user, login, stor
 def test_rename_queues_one_homepage_job_per_casdoor_user(app, db, client, create_user, login, stores,
                                                           monkeypatch):
     """The rename commits at once; Casdoor is asked afterwards, by durable jobs (run against the
-    development Casdoor in tests/test_stores_casdoor.py)."""
+    development Casdoor in tests/stores/test_stores_casdoor.py)."""
     from webapp.jobs.models import Job
 
     monkeypatch.setattr("webapp.stores.service.casdoor_integration", lambda: object())

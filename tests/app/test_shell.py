@@ -10,7 +10,7 @@ from flask import Blueprint
 from webapp.navigation import nav_item, resolve_navigation
 from webapp.templating import initials, tint
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
 def sidebar_nav(page):

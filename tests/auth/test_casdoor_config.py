@@ -1,8 +1,7 @@
 """Casdoor settings: shadow mode, start-up errors that name the variable, PEM handling."""
 import pytest
-import requests
 
-from tests.support.casdoor import casdoor_config
+from tests.support.casdoor import casdoor_config, certificate_pem
 from webapp.casdoor.errors import ConfigurationError
 from webapp.casdoor.settings import CasdoorSettings, normalize_pem
 
@@ -29,19 +28,10 @@ def test_single_line_pem_is_normalised():
     assert normalize_pem('"-----BEGIN X-----\\nabc\\n-----END X-----"') == "-----BEGIN X-----\nabc\n-----END X-----\n"
 
 
-def _certificate_pem(casdoor, kid="cert-storehouse"):
-    import base64
-    import textwrap
-    key = [k for k in requests.get(f"{casdoor.url}/.well-known/jwks", timeout=5).json()["keys"] if k["kid"] == kid][0]
-    body = "\n".join(textwrap.wrap(key["x5c"][0], 64))
-    base64.b64decode(key["x5c"][0])
-    return f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
-
-
 def test_configured_certificate_verifies_sign_in(make_app, migrated, casdoor, db):
     from tests.support.casdoor import sso_sign_in
     from tests.support.database import clear_tables
-    escaped = _certificate_pem(casdoor).replace("\n", "\\n")
+    escaped = certificate_pem(casdoor).replace("\n", "\\n")
     app = make_app(**casdoor_config(casdoor, CASDOOR_CERTIFICATE=escaped))
     with app.app_context():
         try:

@@ -10,7 +10,7 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from tests.support.casdoor import code_for_api, demo_application
+from tests.support.casdoor import access_token_for, code_for_api, demo_application, me_with, valid_claims
 
 pytestmark = []
 
@@ -24,28 +24,6 @@ def exchange(client, casdoor, username, application="storehouse", **extra):
     code = code_for_api(casdoor, application, username, nonce=extra.pop("casdoor_nonce", "api-nonce"))
     return client.post("/api/v1/auth/casdoor/exchange/",
                        json={"code": code, "redirect_uri": "http://localhost:5173/callback", **extra})
-
-
-def access_token_for(casdoor, username, application="storehouse"):
-    app = demo_application(application)
-    response = requests.post(f"{casdoor.url}/api/login/oauth/access_token", data={
-        "grant_type": "password", "client_id": app["clientId"], "client_secret": app["clientSecret"],
-        "username": username, "password": "storehouse-dev", "scope": "openid profile email"}, timeout=5)
-    assert response.status_code == 200, response.text
-    return response.json()["access_token"]
-
-
-def valid_claims(casdoor, **changes):
-    now = int(time.time())
-    claims = {"iss": casdoor.url, "sub": "7f7e1c1a-0000-4000-8000-00000000b0b0", "aud": [demo_application("storehouse")["clientId"]],
-              "iat": now, "nbf": now, "exp": now + 3600, "name": "mallory", "owner": "storehouse",
-              "homepage": "", "groups": [], "isAdmin": False, "email": "mallory@example.com"}
-    claims.update(changes)
-    return claims
-
-
-def me_with(client, token):
-    return client.get("/api/v1/me/", headers={"Authorization": f"Bearer {token}"})
 
 
 def test_config_endpoint_never_shows_the_secret(client, casdoor):

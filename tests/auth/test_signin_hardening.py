@@ -8,12 +8,11 @@ import requests
 import sqlalchemy as sa
 from requests.adapters import HTTPAdapter
 
-from tests.support.casdoor import authorize_at_casdoor, local_path, sso_sign_in
+from tests.support.casdoor import (access_token_for, authorize_at_casdoor, certificate_pem, local_path, me_with,
+                                   sso_sign_in, valid_claims)
 from tests.support.client import post_form
 from tests.support.database import counting_queries
 from tests.support.live_server import LiveServer
-from tests.auth.test_casdoor_config import _certificate_pem
-from tests.auth.test_casdoor_tokens import access_token_for, me_with, valid_claims
 from webapp.sessions.models import Session
 from webapp.users.models import User, utcnow
 
@@ -85,7 +84,7 @@ def test_with_a_certificate_the_issuer_is_still_casdoors(make_app, migrated, cas
     from tests.support.casdoor import casdoor_config
     from tests.support.database import clear_tables
 
-    pem = _certificate_pem(casdoor).replace("\n", "\\n")
+    pem = certificate_pem(casdoor).replace("\n", "\\n")
     app = make_app(**casdoor_config(casdoor, CASDOOR_CERTIFICATE=pem, CASDOOR_ISSUER="https://auth.example.com"))
     with app.app_context():
         try:

@@ -359,7 +359,7 @@ def test_legacy_shape_against_the_legacy_server(make_app, migrated, sso_app_conf
 def test_only_a_refused_connection_counts_as_never_sent(casdoor):
     """Connection refused: Casdoor never saw the request, so the next try needs no lookup.
     A timeout or an HTTP 500 may come after Casdoor recorded it: those are ambiguous."""
-    from tests.billing.test_billing_client import make_client, settings_for
+    from tests.support.billing import make_client, settings_for
     from webapp.billing.client import TransactionsClient
     from webapp.billing.delivery import never_reached
     from webapp.casdoor.client import CasdoorClient

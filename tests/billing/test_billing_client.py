@@ -9,7 +9,8 @@ import pytest
 import requests
 
 from devcasdoor.testing import DevCasdoor
-from tests.support.casdoor import casdoor_config
+from tests.support.billing import make_client, settings_for
+from tests.support.casdoor import casdoor_config, demo_seed
 from webapp.billing.client import (PAGE_SIZE, Transaction, TransactionDraft, TransactionsClient,
                                    from_casdoor_amount, to_casdoor_amount)
 from webapp.billing.errors import BillingRejected, InsufficientBalance, format_amount
@@ -18,18 +19,6 @@ from webapp.casdoor.errors import CasdoorUnavailable
 from webapp.casdoor.settings import CasdoorSettings
 
 ANSWERED_AT = datetime(2026, 8, 22, 8, 0, 0)
-
-
-def settings_for(server, timeout=3.0, application="storehouse"):
-    config = casdoor_config(server, application=application)
-    return CasdoorSettings(endpoint=config["CASDOOR_ENDPOINT"], client_id=config["CASDOOR_CLIENT_ID"],
-                           client_secret=config["CASDOOR_CLIENT_SECRET"],
-                           organization=config["CASDOOR_ORG_NAME"], application=config["CASDOOR_APP_NAME"],
-                           timeout=timeout)
-
-
-def make_client(server, shape="current", timeout=3.0):
-    return TransactionsClient(CasdoorClient(settings_for(server, timeout)), shape=shape)
 
 
 @pytest.fixture
@@ -289,9 +278,9 @@ def test_user_balance(client, casdoor):
 
 
 def test_user_balance_falls_back_to_the_organization_currency(tmp_path):
-    from tests.devcasdoor.helpers import SEED
-    seed = {**SEED, "organizations": [{**SEED["organizations"][0], "balanceCurrency": "EUR"}],
-            "users": [{**u, "balanceCurrency": ""} for u in SEED["users"]]}
+    demo = demo_seed()
+    seed = {**demo, "organizations": [{**demo["organizations"][0], "balanceCurrency": "EUR"}],
+            "users": [{**u, "balanceCurrency": ""} for u in demo["users"]]}
     with DevCasdoor(seed=seed, state_dir=tmp_path) as server:
         client = TransactionsClient(CasdoorClient(settings_for(server)))
         assert client.user_balance("alice") == (Decimal("10.00000000"), "EUR")

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from tests.support.chat import FACT, add_file, make_provider
 from tests.support.client import csrf_token, post_form
 from tests.support.database import counting_queries
 from tests.support.model_servers import LlamaServer, ScriptedServer, chunk, free_port, sse
@@ -17,39 +18,11 @@ from webapp.chat.errors import AnswerRefused
 from webapp.chat.models import Chat, Message, Provider
 from webapp.chat.pricing import answer_price
 from webapp.chat.rendering import render_answer
-from webapp.knowledge.models import READY
 
 SERVER_KEY = "sk-chat-test-key-abcdef0123456789"
-FACT = ("The Zephyrine lighthouse on Corvala island was built in 1887 by the engineer Ottilie Brandvik. "
-        "Its lamp is fuelled by whale oil and can be seen from forty kilometres away.")
 
 
 # --- helpers -----------------------------------------------------------------------
-
-def add_file(db, store, name, text, heading=""):
-    """A file of ``store`` added and indexed through the knowledge service, as an upload is."""
-    from flask import current_app
-
-    from tests.support.knowledge import add_indexed_file
-
-    if heading:
-        name = name.rsplit(".", 1)[0] + ".md"
-        text = f"# {heading}\n\n{text}\n"
-    file = add_indexed_file(current_app._get_current_object(), store, name, text.encode())
-    assert file.status == READY, (file.status, file.reason)
-    return file
-
-
-def make_provider(db, **fields):
-    from webapp.chat import provider_service
-
-    values = {"name": "Local", "kind": "local", "model": "SmolLM2-135M-Instruct", "max_tokens": 12,
-              "context_length": 2048, "timeout": 60, "input_price": "0", "output_price": "0", "currency": "USD"}
-    values.update({k: v for k, v in fields.items() if k != "api_key"})
-    provider = provider_service.create_provider(values, api_key=fields.get("api_key"), make_default=True)
-    db.session.commit()
-    return provider
-
 
 def events_of(response):
     """``[(event, data), ...]`` of an SSE response body."""

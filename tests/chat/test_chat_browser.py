@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.chat import FACT, add_file, make_provider
 from tests.support.model_servers import ScriptedServer, chunk, sse
-from tests.chat.test_chat import FACT, add_file, make_provider
 
 pytestmark = pytest.mark.e2e
 SHOTS = os.environ.get("CHAT_SCREENSHOTS")

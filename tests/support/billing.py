@@ -11,10 +11,14 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from tests.support.casdoor import casdoor_config
+from webapp.billing.client import TransactionsClient
 from webapp.billing.models import Charge
 from webapp.chat import charging
 from webapp.chat.models import Chat, Message, Provider
 from webapp.chat.pricing import answer_price
+from webapp.casdoor.client import CasdoorClient
+from webapp.casdoor.settings import CasdoorSettings
 from webapp.extensions import db
 from webapp.jobs.models import Job
 from webapp.users.models import utcnow
@@ -108,3 +112,17 @@ def ledger_total(state="delivered"):
 def casdoor_total(server):
     """Sum of what Casdoor charged (minus its amounts), read as Decimal digits."""
     return sum((-Decimal(repr(t["amount"])) for t in casdoor_rows(server)), Decimal(0))
+
+
+def settings_for(server, timeout=3.0, application="storehouse"):
+    """Casdoor settings for ``server``'s demo ``application``, as the app would build them."""
+    config = casdoor_config(server, application=application)
+    return CasdoorSettings(endpoint=config["CASDOOR_ENDPOINT"], client_id=config["CASDOOR_CLIENT_ID"],
+                           client_secret=config["CASDOOR_CLIENT_SECRET"],
+                           organization=config["CASDOOR_ORG_NAME"], application=config["CASDOOR_APP_NAME"],
+                           timeout=timeout)
+
+
+def make_client(server, shape="current", timeout=3.0):
+    """A transactions client for ``server`` (``shape="legacy"``: Casdoor v2.117 - v2.144)."""
+    return TransactionsClient(CasdoorClient(settings_for(server, timeout)), shape=shape)

@@ -1,5 +1,8 @@
-"""Driving Casdoor sign-in against the development Casdoor server, over HTTP."""
+"""Driving Casdoor against the development Casdoor server, over HTTP: sign-in, tokens, keys."""
+import base64
 import json
+import textwrap
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -11,9 +14,13 @@ from tests.support.client import post_form
 DEMO_PASSWORD = "storehouse-dev"
 
 
+def demo_seed():
+    """The development server's demo seed (``devcasdoor/seed/demo.json``), parsed afresh."""
+    return json.loads(Path(DEMO_SEED).read_text())
+
+
 def demo_application(name):
-    seed = json.loads(Path(DEMO_SEED).read_text())
-    for app in seed["applications"]:
+    for app in demo_seed()["applications"]:
         if app["name"] == name:
             return app
     raise KeyError(name)
@@ -70,3 +77,36 @@ def code_for_api(server, application, username, redirect_uri="http://localhost:5
                                redirect_uri, state="api-state", nonce=extra.get("nonce", "api-nonce"),
                                code_challenge=extra.get("code_challenge"))
     return parse_qs(urlsplit(location).query)["code"][0]
+
+
+def access_token_for(casdoor, username, application="storehouse"):
+    """An access token Casdoor issues to ``username`` (password grant) for a demo application."""
+    app = demo_application(application)
+    response = requests.post(f"{casdoor.url}/api/login/oauth/access_token", data={
+        "grant_type": "password", "client_id": app["clientId"], "client_secret": app["clientSecret"],
+        "username": username, "password": DEMO_PASSWORD, "scope": "openid profile email"}, timeout=5)
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def valid_claims(casdoor, **changes):
+    """Claims of a token the app would accept for a stranger, mallory, valid for an hour; ``changes`` override."""
+    now = int(time.time())
+    claims = {"iss": casdoor.url, "sub": "7f7e1c1a-0000-4000-8000-00000000b0b0", "aud": [demo_application("storehouse")["clientId"]],
+              "iat": now, "nbf": now, "exp": now + 3600, "name": "mallory", "owner": "storehouse",
+              "homepage": "", "groups": [], "isAdmin": False, "email": "mallory@example.com"}
+    claims.update(changes)
+    return claims
+
+
+def me_with(client, token):
+    """``GET /api/v1/me/`` with ``token`` as a Bearer credential."""
+    return client.get("/api/v1/me/", headers={"Authorization": f"Bearer {token}"})
+
+
+def certificate_pem(casdoor, kid="cert-storehouse"):
+    """The PEM certificate of the server's signing key ``kid``, as an operator would paste it."""
+    key = [k for k in requests.get(f"{casdoor.url}/.well-known/jwks", timeout=5).json()["keys"] if k["kid"] == kid][0]
+    body = "\n".join(textwrap.wrap(key["x5c"][0], 64))
+    base64.b64decode(key["x5c"][0])  # not base64: fail here, not inside the app under test
+    return f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"

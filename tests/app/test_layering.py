@@ -37,9 +37,23 @@ def imports_of(package):
     ("webapp.stores.access", "webapp.stores.scoping"),  # policy does not know about requests' URLs
     ("webapp.jobs", "webapp.stores"),           # the job mechanism knows no feature
     ("webapp.sessions", "webapp.stores"),
+    ("bench", "tests"),                         # the benchmark runs without the test suite
+    ("scripts", "tests"),
 ])
 def test_no_upward_imports(lower, upper):
     offenders = {module: sorted(name for name in names if name == upper or name.startswith(upper + "."))
                  for module, names in imports_of(lower).items()}
     offenders = {module: names for module, names in offenders.items() if names}
     assert offenders == {}, f"{lower} must not import {upper}"
+
+
+def test_no_test_module_imports_another():
+    """Tests share code through ``tests.support`` (and ``bench.datasets``): a test module or a
+    conftest imported by another ties the two together: moving or deleting one breaks the other."""
+    def is_test_module(name):
+        parts = name.split(".")
+        return parts[0] == "tests" and any(part.startswith("test_") or part == "conftest" for part in parts[1:])
+
+    offenders = {module: sorted(filter(is_test_module, names)) for module, names in imports_of("tests").items()}
+    offenders = {module: names for module, names in offenders.items() if names}
+    assert offenders == {}

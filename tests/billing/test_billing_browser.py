@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.support.casdoor import DEMO_PASSWORD
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -72,10 +73,12 @@ def test_ask_and_see_the_charge_here_and_in_casdoor(app, live_server, page, brow
     page.get_by_test_id("account-menu").click()
     page.get_by_role("link", name="Billing").click()
     page.wait_for_url(live_server.url + "/billing/")
-    deadline = time.monotonic() + 20
-    while page.locator('[data-state="delivered"]').count() == 0 and time.monotonic() < deadline:
-        time.sleep(0.3)
+
+    def delivered_on_the_page():
         page.reload()
+        return page.locator('[data-state="delivered"]').count() > 0
+
+    wait_until(delivered_on_the_page, timeout=60, interval=0.3, message="the charge shown delivered on /billing/")
     row = page.locator('[data-state="delivered"]')
     assert row.count() == 1
     key = row.get_attribute("data-charge")

@@ -1,6 +1,5 @@
 """The Casdoor transactions client, against the development Casdoor server over loopback."""
 import re
-import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -11,6 +10,7 @@ import requests
 from devcasdoor.testing import DevCasdoor
 from tests.support.billing import make_client, settings_for
 from tests.support.casdoor import casdoor_config, demo_seed
+from tests.support.waiting import wait_until
 from webapp.billing.client import (PAGE_SIZE, Transaction, TransactionDraft, TransactionsClient,
                                    from_casdoor_amount, to_casdoor_amount)
 from webapp.billing.errors import BillingRejected, InsufficientBalance, format_amount
@@ -54,10 +54,10 @@ def rows_with_key(server, key):
     return [t for t in server.controls.transactions() if key in (t.get("subtype"), t.get("name"))]
 
 
-def wait_for_rows(server, key, count=1, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while len(rows_with_key(server, key)) < count and time.monotonic() < deadline:
-        time.sleep(0.05)
+def wait_for_rows(server, key, count=1, timeout=30.0):
+    """The rows holding ``key`` once Casdoor has ``count`` of them."""
+    wait_until(lambda: len(rows_with_key(server, key)) >= count, timeout,
+               message=f"{count} Casdoor transaction(s) with key {key}")
     return rows_with_key(server, key)
 
 

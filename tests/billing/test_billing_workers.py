@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import sqlalchemy as sa
 
 from tests.support.billing import casdoor_rows, casdoor_total, casdoor_user, charges, give_answer, ledger_total, \
     make_chat, make_provider
+from tests.support.waiting import wait_until
 from webapp.extensions import db
 from webapp.jobs.models import Job
 from webapp.users.models import utcnow
@@ -45,15 +45,6 @@ def delivered_count():
                               .where(sa.text("state = 'delivered'"))).scalar()
 
 
-def wait_until(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def answers(store, user, provider, n):
     chat = make_chat(store, user)
     return [give_answer(chat, user, store, provider, prompt_tokens=11, completion_tokens=7) for _ in range(n)]
@@ -81,7 +72,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(app, cas
     log = open(tmp_path / "worker.log", "wb")
     worker = start_worker(app, sso_app_config, log, threads=2, batch=20)
     try:
-        assert wait_until(lambda: delivered_count() >= 40, 60), (tmp_path / "worker.log").read_text()
+        wait_until(lambda: delivered_count() >= 40, 60, 0.1, message=lambda: (tmp_path / "worker.log").read_text())
         worker.send_signal(signal.SIGKILL)
         worker.wait()
         at_kill = delivered_count()
@@ -92,7 +83,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(app, cas
         db.session.execute(sa.update(Job).where(Job.state == "running").values(lease_until=utcnow()))
         db.session.commit()
         worker = start_worker(app, sso_app_config, log, threads=2, batch=20)
-        assert wait_until(lambda: delivered_count() == 150, 120), (tmp_path / "worker.log").read_text()
+        wait_until(lambda: delivered_count() == 150, 120, 0.1, message=lambda: (tmp_path / "worker.log").read_text())
     finally:
         stop(worker)
         log.close()
@@ -122,7 +113,7 @@ def test_two_workers_on_postgresql_over_a_thousand_charges_send_none_twice(app, 
     log = open(tmp_path / "workers.log", "wb")
     workers = [start_worker(app, sso_app_config, log, threads=2, batch=25) for _ in range(2)]
     try:
-        assert wait_until(lambda: delivered_count() == 1000, 240), (tmp_path / "workers.log").read_text()
+        wait_until(lambda: delivered_count() == 1000, 240, 0.1, message=lambda: (tmp_path / "workers.log").read_text())
     finally:
         for worker in workers:
             stop(worker)

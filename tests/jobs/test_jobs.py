@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from tests.support.waiting import wait_until
 from webapp.jobs import PermanentFailure, RetryLater, enqueue, job_handler
 from webapp.jobs import queue
 from webapp.jobs.models import DONE, FAILED, QUEUED, RUNNING, Job
@@ -190,15 +191,17 @@ def test_concurrent_workers_never_run_a_job_twice(app, db):
     db.session.commit()
     worker = _worker(app, threads=4, batch=5)
     thread = worker.start_in_background()
-    deadline = utcnow() + timedelta(seconds=60)
-    while utcnow() < deadline:
+
+    def all_done():
         done = db.session.execute(sa.select(sa.func.count()).select_from(Job).where(Job.state == DONE)).scalar_one()
         db.session.rollback()
-        if done == len(ids):
-            break
-        threading.Event().wait(0.05)
-    worker.stop.set()
-    thread.join(10)
+        return done == len(ids)
+
+    try:
+        wait_until(all_done, timeout=120, message=f"{len(ids)} jobs done")
+    finally:
+        worker.stop.set()
+        thread.join(10)
     assert sorted(RUNS.values()) == [1] * len(ids), "a job ran twice or not at all"
     assert {job.state for job in db.session.execute(sa.select(Job)).scalars()} == {DONE}
 

@@ -15,10 +15,11 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
+
+from tests.support.waiting import wait_until
 
 
 def free_port():
@@ -50,23 +51,26 @@ class LlamaServer:
              "--n_threads_batch", str(self.threads), "--api_key", self.api_key, "--verbose", "false"],
             stdout=self._log, stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self._stop()
-                raise RuntimeError(f"llama_cpp.server exited with {self.process.returncode}:\n"
-                                   + self.log_path.read_text(errors="replace")[-3000:])
-            try:
-                answer = requests.get(f"{self.url}/models", timeout=1,
-                                      headers={"Authorization": f"Bearer {self.api_key}"})
-                if answer.status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        self._stop()
-        raise RuntimeError(f"llama_cpp.server did not answer within {self.start_timeout} s:\n"
-                           + self.log_path.read_text(errors="replace")[-3000:])
+        try:
+            wait_until(self._answers, self.start_timeout, 0.2,
+                       message=lambda: f"llama_cpp.server answering:\n{self._log_tail()}")
+        except BaseException:
+            self._stop()
+            raise
+        return self
+
+    def _answers(self):
+        """True once the server lists its model. :raises RuntimeError: the process has exited."""
+        if self.process.poll() is not None:
+            raise RuntimeError(f"llama_cpp.server exited with {self.process.returncode}:\n{self._log_tail()}")
+        try:
+            answer = requests.get(f"{self.url}/models", timeout=1, headers={"Authorization": f"Bearer {self.api_key}"})
+        except requests.RequestException:
+            return False
+        return answer.status_code == 200
+
+    def _log_tail(self):
+        return self.log_path.read_text(errors="replace")[-3000:]
 
     def _stop(self):
         if self.process.poll() is None:

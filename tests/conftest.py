@@ -8,5 +8,6 @@ pytest_plugins = [
     "tests.support.fixtures.app",
     "tests.support.fixtures.factories",
     "tests.support.fixtures.casdoor",
+    "tests.support.fixtures.models",
     "tests.support.fixtures.browser",
 ]

@@ -12,15 +12,12 @@ import pytest
 from tests.support.chat import FACT, add_file, make_provider
 from tests.support.client import csrf_token, post_form
 from tests.support.database import counting_queries
-from tests.support.model_servers import LlamaServer, ScriptedServer, chunk, free_port, sse
+from tests.support.model_servers import SERVER_KEY, ScriptedServer, chunk, free_port, sse
 from webapp.chat import charging
 from webapp.chat.errors import AnswerRefused
 from webapp.chat.models import Chat, Message, Provider
 from webapp.chat.pricing import answer_price
 from webapp.chat.rendering import render_answer
-
-SERVER_KEY = "sk-chat-test-key-abcdef0123456789"
-
 
 # --- helpers -----------------------------------------------------------------------
 
@@ -381,14 +378,6 @@ def test_regenerate_and_edit_and_resend(app, db, person, client):
 
 
 # --- the OpenAI-compatible provider over loopback ----------------------------------------
-
-@pytest.fixture(scope="module")
-def llama_server(tmp_path_factory):
-    from webapp.chat.tokens import bundled_model_path
-
-    with LlamaServer(bundled_model_path(), tmp_path_factory.mktemp("llama") / "server.log", SERVER_KEY) as server:
-        yield server
-
 
 def test_openai_compatible_streaming_without_usage_is_estimated_and_priced(app, db, person, client, llama_server):
     user, store = person

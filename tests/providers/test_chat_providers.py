@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.support.model_servers import CuttingProxy, LlamaServer, ScriptedServer, SilentServer, chunk, free_port, sse
+from tests.support.model_servers import SERVER_KEY, CuttingProxy, ScriptedServer, SilentServer, chunk, free_port, sse
 from webapp.chat.errors import (
     LocalModelBusy, LocalModelUnavailable, ModelNotFound, PromptTooLong, ProviderAuthenticationFailed,
     ProviderBadResponse, ProviderError, ProviderRateLimited, ProviderRequestFailed, ProviderTimeout,
@@ -22,32 +22,10 @@ from webapp.chat.process_cache import ProcessCache
 from webapp.chat.providers import (
     NO_USAGE, Delta, Finish, ProviderConfig, Usage, Waiting, default_local_config, get_provider,
 )
-from webapp.chat.tokens import BUNDLED_MODEL, bundled_model_path, get_tokenizer
+from webapp.chat.tokens import BUNDLED_MODEL, get_tokenizer
 
-SERVER_KEY = "sk-storehouse-test-key-0123456789"
 QUESTION = [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}]
 COUNTING = [{"role": "user", "content": "Count from 1 to 50, separated by commas."}]
-
-
-@pytest.fixture(scope="session")
-def gguf():
-    """The bundled GGUF; its absence fails the tests that need it, with the reason."""
-    try:
-        import llama_cpp  # noqa: F401
-    except ImportError:
-        pytest.fail("llama-cpp-python is not installed: run `make install` (it compiles llama.cpp).")
-    try:
-        return bundled_model_path()
-    except LocalModelUnavailable as exc:
-        pytest.fail(f"The local model is not installed: {exc.message}")
-
-
-@pytest.fixture(scope="session")
-def llama_server(gguf, tmp_path_factory):
-    """One llama.cpp server for the session, started with ``--api_key``."""
-    log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
-    with LlamaServer(gguf, log_path, SERVER_KEY) as server:
-        yield server
 
 
 def local_config(**overrides):

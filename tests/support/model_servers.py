@@ -21,6 +21,10 @@ import requests
 
 from tests.support.waiting import wait_until
 
+#: The API key the shared llama.cpp server requires (the ``llama_server`` fixture); scripted
+#: servers are sent it too, so that tests can check it never leaks into a message.
+SERVER_KEY = "sk-storehouse-test-key-0123456789"
+
 
 def free_port():
     with socket.socket() as sock:

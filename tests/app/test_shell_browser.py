@@ -3,33 +3,21 @@ whose picture does not load, dismissing a message, the store menu from the keybo
 import pytest
 from playwright.sync_api import expect
 
+from tests.support.browser import sign_in, wait_for_page
+
 pytestmark = pytest.mark.e2e
 
 PHONE = {"width": 375, "height": 812}
 
 
-def sign_in(page, live_server, user):
-    page.goto(live_server.url + "/auth/login")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(user.plain_password)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_text("Welcome back").wait_for()
+@pytest.fixture
+def phone(new_page):
+    return new_page(viewport=PHONE)
 
 
 @pytest.fixture
-def phone(browser):
-    context = browser.new_context(viewport=PHONE)
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
-
-
-@pytest.fixture
-def phone_without_javascript(browser):
-    context = browser.new_context(viewport=PHONE, java_script_enabled=False)
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
+def phone_without_javascript(new_page):
+    return new_page(viewport=PHONE, java_script_enabled=False)
 
 
 def test_phone_menu_opens_without_javascript(live_server, phone_without_javascript, create_user, create_store,
@@ -43,7 +31,7 @@ def test_phone_menu_opens_without_javascript(live_server, phone_without_javascri
     documents.wait_for(state="visible")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     documents.click()
-    page.wait_for_url(live_server.url + "/s/general/documents/")
+    wait_for_page(page, live_server.url + "/s/general/documents/")
     assert not page.get_by_role("link", name="Documents", exact=True).is_visible()
 
 

@@ -1,6 +1,8 @@
 """A person signs up, signs out, fails and succeeds to sign in, in a real browser."""
 import pytest
 
+from tests.support.browser import wait_for_page
+
 pytestmark = pytest.mark.e2e
 
 
@@ -15,6 +17,7 @@ def test_sign_up_sign_out_sign_in(live_server, page):
     page.get_by_label("Repeat password").fill("a-good-password")
     page.get_by_role("button", name="Create account").click()
     page.get_by_text("Welcome to Storehouse, Erin E.").wait_for()
+    wait_for_page(page)  # the account menu as it is drawn, with its script
 
     page.get_by_test_id("account-menu").click()
     page.get_by_role("button", name="Sign out").click()

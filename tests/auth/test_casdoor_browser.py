@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from tests.support.casdoor import DEMO_PASSWORD
+from tests.support.browser import sign_in, submit_casdoor_sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -13,20 +13,15 @@ def app_config(sso_app_config):
     return sso_app_config
 
 
-def sign_in_on_casdoor(page, username, password=DEMO_PASSWORD):
-    page.locator("input[name=username]").fill(username)
-    page.locator("input[name=password]").fill(password)
-    page.get_by_role("button", name="Sign In").click()
-
-
 def test_continue_with_casdoor_sso_signs_in(live_server, page, casdoor):
     page.goto(live_server.url + "/auth/login")
     page.get_by_test_id("casdoor-sso").click()
     page.wait_for_url(re.compile(re.escape(casdoor.url) + r"/login/oauth/authorize"))
-    sign_in_on_casdoor(page, "bob", "wrong-password")
+    submit_casdoor_sign_in(page, "bob", "wrong-password")
     # Casdoor keeps errors on its own page.
+    page.get_by_role("alert").wait_for()
     assert page.url.startswith(casdoor.url)
-    sign_in_on_casdoor(page, "bob")
+    submit_casdoor_sign_in(page, "bob")
     page.get_by_text("through Casdoor").wait_for()
     assert page.url.startswith(live_server.url)
     assert page.get_by_test_id("account-menu").inner_text().strip() != ""
@@ -34,18 +29,13 @@ def test_continue_with_casdoor_sso_signs_in(live_server, page, casdoor):
 
 def test_link_and_unlink_on_connected_accounts(live_server, page, create_user, casdoor):
     user = create_user("dana", email="dana@example.com", password="dana-password-1")
-    page.goto(live_server.url + "/auth/login")
-    page.get_by_text("Use email / password instead").click()
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill("dana-password-1")
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    page.get_by_text("Welcome back").wait_for()
+    sign_in(page, live_server, user)
 
     page.goto(live_server.url + "/settings/accounts")
     row = page.get_by_test_id("casdoor-row")
     assert "Not linked" in row.inner_text()
     row.get_by_role("button", name="Link Casdoor").click()
-    sign_in_on_casdoor(page, "bob")
+    submit_casdoor_sign_in(page, "bob")
     page.get_by_text("Linked Casdoor account storehouse/bob.").wait_for()
     assert "Linked" in page.get_by_test_id("casdoor-row").inner_text()
 

@@ -1,14 +1,12 @@
 """In a real browser: ask, get the answer from the local model, see the charge on your billing
 page and on the admin billing page, and the transaction in the development Casdoor."""
-import re
-import time
+import threading
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from tests.support.casdoor import DEMO_PASSWORD
+from tests.support.browser import WORK_TIMEOUT, sign_in_through_casdoor
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -23,16 +21,6 @@ def app_config(sso_app_config):
             "CHAT_ANSWER_WITHOUT_KNOWLEDGE": True}
 
 
-def sign_in(page, live_server, casdoor, username):
-    page.goto(live_server.url + "/")
-    page.get_by_test_id("casdoor-sso").click()
-    page.wait_for_url(re.compile(re.escape(casdoor.url) + r"/login/oauth/authorize"))
-    page.locator("input[name=username]").fill(username)
-    page.locator("input[name=password]").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-    page.wait_for_url(re.compile(re.escape(live_server.url)))
-
-
 @pytest.fixture(autouse=True)
 def _stop_the_job_runner(app):
     """The in-process runner is a daemon thread of this test's app: stop it with the test,
@@ -41,7 +29,9 @@ def _stop_the_job_runner(app):
     runner = app.extensions.get("jobs_runner")
     if runner is not None:
         runner.stop.set()
-        time.sleep(0.3)
+        for thread in threading.enumerate():
+            if thread.name == runner.name:
+                thread.join(30)
 
 
 def shoot(page, name):
@@ -52,7 +42,7 @@ def shoot(page, name):
         pass
 
 
-def test_ask_and_see_the_charge_here_and_in_casdoor(app, live_server, page, browser, casdoor, create_store):
+def test_ask_and_see_the_charge_here_and_in_casdoor(app, live_server, page, new_page, casdoor, create_store):
     from webapp.chat import provider_service
     from webapp.extensions import db
 
@@ -62,13 +52,13 @@ def test_ask_and_see_the_charge_here_and_in_casdoor(app, live_server, page, brow
                                              "max_tokens": 24})
     db.session.commit()
 
-    sign_in(page, live_server, casdoor, "alice")
+    sign_in_through_casdoor(page, live_server, casdoor, "alice")
     page.goto(live_server.url + "/s/research/chat/")
     page.get_by_test_id("question").fill("Say hello in five words.")
     page.get_by_test_id("send").click()
     meta = page.get_by_test_id("answer-meta").last
-    meta.wait_for(timeout=60_000)
-    page.wait_for_function("() => !document.querySelector('.status-streaming')", timeout=60_000)
+    meta.wait_for(timeout=WORK_TIMEOUT)
+    page.wait_for_function("() => !document.querySelector('.status-streaming')", timeout=WORK_TIMEOUT)
 
     page.get_by_test_id("account-menu").click()
     page.get_by_role("link", name="Billing").click()
@@ -78,7 +68,7 @@ def test_ask_and_see_the_charge_here_and_in_casdoor(app, live_server, page, brow
         page.reload()
         return page.locator('[data-state="delivered"]').count() > 0
 
-    wait_until(delivered_on_the_page, timeout=60, interval=0.3, message="the charge shown delivered on /billing/")
+    wait_until(delivered_on_the_page, timeout=90, interval=0.3, message="the charge shown delivered on /billing/")
     row = page.locator('[data-state="delivered"]')
     assert row.count() == 1
     key = row.get_attribute("data-charge")
@@ -93,15 +83,11 @@ def test_ask_and_see_the_charge_here_and_in_casdoor(app, live_server, page, brow
     assert f"{-Decimal(repr(transaction['amount']))} USD".rstrip("0") in amount or \
         Decimal(amount.split()[0]) == -Decimal(repr(transaction["amount"]))
 
-    admin_context = browser.new_context()
-    admin = admin_context.new_page()
-    try:
-        sign_in(admin, live_server, casdoor, "admin")  # Casdoor's organization admin
-        admin.goto(live_server.url + "/admin/billing/")
-        assert admin.get_by_test_id("pending-count").inner_text() == "0"
-        admin_row = admin.locator(f'[data-charge="{key}"]')
-        assert admin_row.get_attribute("data-state") == "delivered"
-        assert "Alice" in admin_row.inner_text() or "alice" in admin_row.inner_text()
-        shoot(admin, "e2e-admin-billing")
-    finally:
-        admin_context.close()
+    admin = new_page()
+    sign_in_through_casdoor(admin, live_server, casdoor, "admin")  # Casdoor's organization admin
+    admin.goto(live_server.url + "/admin/billing/")
+    assert admin.get_by_test_id("pending-count").inner_text() == "0"
+    admin_row = admin.locator(f'[data-charge="{key}"]')
+    assert admin_row.get_attribute("data-state") == "delivered"
+    assert "Alice" in admin_row.inner_text() or "alice" in admin_row.inner_text()
+    shoot(admin, "e2e-admin-billing")

@@ -7,7 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
+from tests.support.browser import WORK_TIMEOUT, sign_in, wait_for_page
 from tests.support.chat import FACT, add_file, make_provider
 from tests.support.model_servers import ScriptedServer, chunk, sse
 
@@ -21,17 +23,10 @@ def shot(page, name):
     Path(SHOTS).mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(Path(SHOTS) / f"{name}.desktop.png"), full_page=False)
     page.set_viewport_size({"width": 375, "height": 812})
-    page.wait_for_timeout(400)  # the shell's menu transition settles
+    # The shell's menu transition settles.
+    page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running')")
     page.screenshot(path=str(Path(SHOTS) / f"{name}.phone.png"), full_page=False)
     page.set_viewport_size({"width": 1280, "height": 800})
-
-
-def sign_in(page, live_server, user):
-    page.goto(live_server.url + "/auth/login")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(user.plain_password)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_text("Welcome back").wait_for()
 
 
 def ask(page, text):
@@ -54,28 +49,31 @@ def test_upload_ask_stream_stop_regenerate_and_usage(app, live_server, page, db,
 
     # Upload the file the question is about, through the Knowledge page, and let it be indexed.
     page.get_by_role("link", name="Knowledge", exact=True).click()
+    # Loaded: the upload script listens to the file input (without it, choosing a file sends nothing).
+    wait_for_page(page, "**/s/research/knowledge/")
     upload = tmp_path / "lighthouse.md"
     upload.write_text(f"# History\n\n{FACT}\n")
     page.get_by_test_id("file-input").set_input_files([str(upload)])
-    page.get_by_text("Uploaded", exact=True).wait_for(timeout=30_000)
+    page.get_by_text("Uploaded", exact=True).wait_for(timeout=WORK_TIMEOUT)
     worker = Worker(app, poll_interval=0.05, name="e2e-chat-worker")
     thread = worker.start_in_background()
     try:
-        page.locator('tr[data-file-id] [data-status="ready"]').nth(1).wait_for(timeout=30_000)
+        expect(page.locator('tr[data-file-id] [data-status="ready"]')).to_have_count(2, timeout=WORK_TIMEOUT)
     finally:
         worker.stop.set()
         thread.join(10)
 
     page.get_by_test_id("nav-chat").click()
     page.get_by_test_id("composer").wait_for()
+    wait_for_page(page)  # the chat's script sends the question (without it, Send only reloads the page)
     shot(page, "01-chat-empty")
 
     # Ask: the answer streams in (plain text), then is replaced by the rendering, with its source.
     ask(page, "Who built the Zephyrine lighthouse? Answer in one short sentence.")
     answer = page.get_by_test_id("answer").last
-    answer.locator(".msg-streaming").wait_for(state="attached")
+    answer.locator(".msg-streaming").wait_for(state="attached", timeout=WORK_TIMEOUT)
     page.get_by_test_id("stop").wait_for(state="visible")
-    answer.locator(".msg-meta:not(:empty)").wait_for(timeout=60_000)
+    answer.locator(".msg-meta:not(:empty)").wait_for(timeout=WORK_TIMEOUT)
     assert answer.get_by_test_id("source-link").first.inner_text() == "lighthouse.md"
     assert "/s/research/knowledge/files/" in answer.get_by_test_id("source-link").first.get_attribute("href")
     assert "History" in answer.get_by_test_id("sources").inner_text()
@@ -90,9 +88,9 @@ def test_upload_ask_stream_stop_regenerate_and_usage(app, live_server, page, db,
     page.wait_for_function(
         "() => { const a = [...document.querySelectorAll('[data-testid=answer]')].pop();"
         " return a && a.querySelector('.msg-streaming') && a.querySelector('.msg-streaming').textContent.length > 15; }",
-        timeout=60_000)
+        timeout=WORK_TIMEOUT)
     page.get_by_test_id("stop").click()
-    long_answer.get_by_test_id("answer-stopped").wait_for(timeout=30_000)
+    long_answer.get_by_test_id("answer-stopped").wait_for(timeout=WORK_TIMEOUT)
     assert long_answer.get_by_test_id("answer-body").inner_text().strip()
     shot(page, "03-chat-stopped")
 
@@ -101,7 +99,7 @@ def test_upload_ask_stream_stop_regenerate_and_usage(app, live_server, page, db,
     page.wait_for_function(
         "() => { const a = [...document.querySelectorAll('[data-testid=answer]')].pop();"
         " return a && a.querySelector('.msg-meta') && a.querySelector('.msg-meta').textContent.length > 0; }",
-        timeout=90_000)
+        timeout=WORK_TIMEOUT)
     assert page.get_by_test_id("answer").count() == 2
 
     # The page reloaded shows what was saved.
@@ -133,7 +131,7 @@ def test_markup_from_a_model_or_a_file_is_inert(live_server, page, db, create_us
         page.goto(live_server.url + "/s/research/chat/")
         ask(page, "Zephyrine notes?")
         answer = page.get_by_test_id("answer").last
-        answer.locator(".msg-meta:not(:empty)").wait_for(timeout=30_000)
+        answer.locator(".msg-meta:not(:empty)").wait_for(timeout=WORK_TIMEOUT)
         body = answer.get_by_test_id("answer-body")
         assert body.locator("strong").inner_text() == "bold"
         assert body.locator("img, script").count() == 0

@@ -1,7 +1,9 @@
 """Knowledge in a real browser: upload two files, watch the progress bar and the statuses
 turn ready (polled live), search, open a result."""
 import pytest
+from playwright.sync_api import expect
 
+from tests.support.browser import WORK_TIMEOUT, sign_in, wait_for_page
 from webapp.jobs.worker import Worker
 
 pytestmark = pytest.mark.e2e
@@ -15,19 +17,13 @@ RECORD_PROGRESS = """() => {
 }"""
 
 
-def sign_in(page, live_server, user):
-    page.goto(live_server.url + "/auth/login")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(user.plain_password)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_text("Welcome back").wait_for()
-
-
 def test_upload_two_files_watch_them_index_search_and_open_a_result(app, live_server, page, create_user,
                                                                       create_store, grant, tmp_path):
     store = create_store("research", display_name="Research")
     sign_in(page, live_server, grant(create_user("uma"), store))
     page.get_by_role("link", name="Knowledge", exact=True).click()
+    # Loaded: the upload script listens to the file input (without it, choosing files sends nothing).
+    wait_for_page(page, "**/s/research/knowledge/")
     page.get_by_text("No files yet.").wait_for()
 
     handbook = tmp_path / "handbook.md"
@@ -38,7 +34,7 @@ def test_upload_two_files_watch_them_index_search_and_open_a_result(app, live_se
     page.evaluate(RECORD_PROGRESS)
     page.get_by_test_id("file-input").set_input_files([str(handbook), str(notes)])
 
-    page.get_by_text("Uploaded", exact=True).wait_for(timeout=30_000)
+    page.get_by_text("Uploaded", exact=True).wait_for(timeout=WORK_TIMEOUT)
     seen = page.evaluate("window.progressSeen")
     assert seen and seen[-1] == "100", seen
     rows = page.locator("tr[data-file-id]")
@@ -49,7 +45,8 @@ def test_upload_two_files_watch_them_index_search_and_open_a_result(app, live_se
     worker = Worker(app, poll_interval=0.05, name="e2e-worker")
     thread = worker.start_in_background()
     try:
-        page.locator('tr[data-file-id] [data-status="ready"]').nth(1).wait_for(timeout=30_000)
+        # The statuses the page polls for: indexing 20,000 paragraphs takes a while on a busy machine.
+        expect(page.locator('tr[data-file-id] [data-status="ready"]')).to_have_count(2, timeout=WORK_TIMEOUT)
     finally:
         worker.stop.set()
         thread.join(10)

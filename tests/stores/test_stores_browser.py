@@ -1,15 +1,9 @@
 """The store selector in a real browser: locked for a bound user, a switcher for the others."""
 import pytest
 
+from tests.support.browser import sign_in, wait_for_page
+
 pytestmark = pytest.mark.e2e
-
-
-def sign_in(page, live_server, user):
-    page.goto(live_server.url + "/auth/login")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(user.plain_password)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_text("Welcome back").wait_for()
 
 
 def test_bound_admin_sees_a_locked_selector_and_no_store_management(live_server, page, create_user,
@@ -30,6 +24,7 @@ def test_bound_admin_sees_a_locked_selector_and_no_store_management(live_server,
 
     page.get_by_test_id("admin-link").click()
     page.get_by_test_id("bound-admin-note").wait_for()
+    wait_for_page(page)
     for control in ("add-store", "rename-store", "delete-store"):
         assert page.get_by_test_id(control).count() == 0
     assert page.get_by_role("button", name="Make default").count() == 0
@@ -50,6 +45,8 @@ def test_unbound_user_switches_stores(live_server, page, create_user, create_sto
     assert "Research" in page.get_by_test_id("store-selector-toggle").inner_text()
 
     page.get_by_role("link", name="Documents", exact=True).click()
+    # The menu of the documents page, not of the page being left.
+    wait_for_page(page, live_server.url + "/s/research/documents/")
     page.get_by_test_id("store-selector-toggle").click()
     page.get_by_role("menuitem", name="General").click()
     page.wait_for_url(live_server.url + "/s/general/documents/")

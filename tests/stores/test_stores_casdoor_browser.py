@@ -1,9 +1,7 @@
 """A person bound by their Casdoor Homepage, signing in through the development Casdoor server."""
-import re
-
 import pytest
 
-from tests.support.casdoor import DEMO_PASSWORD
+from tests.support.browser import sign_in_through_casdoor
 
 pytestmark = pytest.mark.e2e
 
@@ -16,12 +14,7 @@ def app_config(sso_app_config):
 def test_alice_signs_in_through_casdoor_and_is_locked_to_research(live_server, page, casdoor, create_store):
     create_store("general", display_name="General")
     create_store("research", display_name="Research", welcome_text="Research welcomes you.")
-    page.goto(live_server.url + "/")
-    page.get_by_test_id("casdoor-sso").click()
-    page.wait_for_url(re.compile(re.escape(casdoor.url) + r"/login/oauth/authorize"))
-    page.locator("input[name=username]").fill("alice")  # Homepage "research" in the demo seed
-    page.locator("input[name=password]").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    sign_in_through_casdoor(page, live_server, casdoor, "alice")  # Homepage "research" in the demo seed
 
     page.get_by_text("Research welcomes you.").wait_for()
     assert page.url == live_server.url + "/s/research/"

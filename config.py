@@ -264,5 +264,5 @@ class TestingConfig(Config):
     CASDOOR_ADMIN_GROUPS = ""
     CASDOOR_TIMEOUT = 3.0
     STORE_BINDING_FAIL_CLOSED = False
-    # Tests run jobs explicitly (tests/conftest.py ``run_jobs``).
+    # Tests run jobs explicitly (``run_jobs`` in tests/support/fixtures/app.py).
     JOBS_IN_PROCESS = False

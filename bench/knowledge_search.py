@@ -58,7 +58,7 @@ the slowest searches took about 45 ms with 200 per word, 25 ms with 100 and
 21 ms with 50; the time is the candidates' tsvectors read and ranked. 100
 keeps the target with some margin while a common word still offers 100
 chunks to rank; any word in 100 chunks or fewer (0.1% of this store) is
-never cut. Recall@5 on tests/knowledge_recall.py is unchanged at 0.938 on both
+never cut. Recall@5 on bench/datasets/knowledge_recall.py is unchanged at 0.938 on both
 databases.
 """
 import argparse

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.knowledge_fixtures import make_prose  # noqa: E402
+from bench.datasets.knowledge_files import make_prose  # noqa: E402
 from webapp.knowledge.blocks import Block, BlockKind, ParsedDocument  # noqa: E402
 from webapp.knowledge.chunking import chunk_document, estimate_tokens  # noqa: E402
 from webapp.knowledge.parsing import parse  # noqa: E402

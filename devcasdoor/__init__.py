@@ -85,8 +85,15 @@ def create_dev_casdoor(seed=None, state_dir="instance/devcasdoor", *, origin=Non
             response = records.record_request(state, response)
         return faults.apply_fault_after(response)
 
-    from . import (routes_login, routes_logout, routes_oauth, routes_transactions, routes_users,
-                   routes_webhooks, routes_wellknown)
+    from . import (
+        routes_login,
+        routes_logout,
+        routes_oauth,
+        routes_transactions,
+        routes_users,
+        routes_webhooks,
+        routes_wellknown,
+    )
     for module in (routes_wellknown, routes_login, routes_oauth, routes_users,
                    routes_transactions, routes_logout, routes_webhooks):
         app.register_blueprint(module.bp)

@@ -27,7 +27,7 @@ def generate_key_pair(common_name, bit_size=2048):
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "devcasdoor"),
         x509.NameAttribute(NameOID.COMMON_NAME, common_name),
     ])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

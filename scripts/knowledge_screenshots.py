@@ -14,9 +14,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.datasets.knowledge_files import make_docx, make_image_only_pdf, make_pdf  # noqa: E402
+from bench.datasets.knowledge_recall import DOCUMENTS  # noqa: E402
 from scripts.screenshots import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, LiveServer  # noqa: E402
-from tests.knowledge_fixtures import make_docx, make_image_only_pdf, make_pdf  # noqa: E402
-from tests.knowledge_recall import DOCUMENTS  # noqa: E402
 
 PASSWORD = "screenshot-password"
 

@@ -1,6 +1,5 @@
 """Fixtures for the devcasdoor conformance tests: one server per session, reset per test."""
 import threading
-import time
 
 import pytest
 import requests
@@ -8,6 +7,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request
 
 from devcasdoor.testing import DevCasdoor, _QuietHandler
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture(scope="session")
@@ -59,10 +59,10 @@ class WebhookReceiver:
         start_response(f"{status} X", [("Content-Type", "text/plain")])
         return [b"ok"]
 
-    def wait_for(self, count, timeout=3.0):
-        deadline = time.time() + timeout
-        while len(self.received) < count and time.time() < deadline:
-            time.sleep(0.02)
+    def wait_for(self, count, timeout=30.0):
+        """What was received, once there are ``count`` deliveries (fails after ``timeout`` s)."""
+        wait_until(lambda: len(self.received) >= count, timeout, 0.02,
+                   message=lambda: f"{count} webhook deliveries, received {len(self.received)}")
         return self.received
 
     def close(self):

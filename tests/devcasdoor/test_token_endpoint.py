@@ -1,8 +1,20 @@
 """The token endpoint, refresh and introspection (casdoor-api.md §4)."""
 import requests
 
-from tests.devcasdoor.helpers import (APPS, CALLBACK, PASSWORD, USERS, api, app_credentials, code_from, exchange,
-                                      jwt_parts, pkce_pair, sign_in, tokens_for)
+from tests.devcasdoor.helpers import (
+    APPS,
+    CALLBACK,
+    PASSWORD,
+    USERS,
+    api,
+    app_credentials,
+    code_from,
+    exchange,
+    jwt_parts,
+    pkce_pair,
+    sign_in,
+    tokens_for,
+)
 
 CLIENT_ID, CLIENT_SECRET = app_credentials()
 TOKEN_PATH = "/api/login/oauth/access_token"

@@ -1,6 +1,6 @@
 """The four token formats (casdoor-api.md §5)."""
-from tests.devcasdoor.helpers import USERS, app_credentials, jwt_parts, tokens_for
 from devcasdoor.tokens import JWT_USER_CLAIMS
+from tests.devcasdoor.helpers import USERS, app_credentials, jwt_parts, tokens_for
 
 
 def claims_of(dev, app, user="alice", **kwargs):

@@ -108,6 +108,16 @@ class Config:
     #: recycled before servers drop idle ones, and a dropped connection fails one
     #: request (answered 503) while SQLAlchemy discards the pool's stale connections.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_recycle": 1800}
+    #: Threads serving requests in one process (gunicorn's ``--threads``; ``gunicorn.conf.py``
+    #: reads it and, when the command line says otherwise, sets it to what gunicorn runs).
+    #: The connection pool is sized from it (see ``webapp.database.pool_options``).
+    WEB_THREADS = _env_int("WEB_THREADS", 16)
+    #: Connections kept open per process; 0 = WEB_THREADS + in-process job threads + 2.
+    DATABASE_POOL_SIZE = _env_int("DATABASE_POOL_SIZE", 0)
+    #: Extra connections opened under a burst (closed when returned); -1 = WEB_THREADS.
+    DATABASE_MAX_OVERFLOW = _env_int("DATABASE_MAX_OVERFLOW", -1)
+    #: Seconds a request waits for a free connection before it is answered 503 "busy".
+    DATABASE_POOL_TIMEOUT = float(_env("DATABASE_POOL_TIMEOUT", "10"))
 
     #: Anyone may create a local account on the sign-in page. Off unless set: a new
     #: local account gets no store until an administrator grants one (see README

@@ -52,7 +52,6 @@ def create_app(config_class=Config):
 
     init_logging(app)
     routing.init_app(app)
-    db.init_app(app)
     database.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True)
     csrf.init_app(app)

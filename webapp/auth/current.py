@@ -14,6 +14,7 @@ need a session that came through Casdoor, while Casdoor's profile is fresh
 from datetime import timedelta
 
 from flask import current_app, g, session
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import ServiceUnavailable
 
 from webapp.auth import service
@@ -47,8 +48,11 @@ def load_current_user():
     g.user = None
     g.auth_method = None
     if getattr(session, "unavailable", False):
-        # The session could not be read: the database is down. Say so rather
-        # than treat a signed-in person as a stranger.
+        # The session could not be read: the database is down (or every pooled
+        # connection is busy: re-raised, answered 503 "busy" by webapp.errors).
+        # Say so rather than treat a signed-in person as a stranger.
+        if isinstance(getattr(session, "unavailable_error", None), PoolTimeout):
+            raise session.unavailable_error
         raise ServiceUnavailable(DATABASE_DOWN)
     user_id = getattr(session, "user_id", None)
     if user_id is not None:

@@ -37,6 +37,7 @@ def create_app(config_class=Config):
         knowledge,
         main,
         models,
+        ops,
         providers,
         routing,
         security,
@@ -61,7 +62,7 @@ def create_app(config_class=Config):
     crypto.init_app(app)
 
     for feature in (users, sessions, casdoor, auth, main, stores, accounts, useradmin, providers, knowledge,
-                    chat, billing):
+                    chat, billing, ops):
         feature.init_app(app)
 
     errors.init_app(app)

@@ -43,6 +43,8 @@ LAYERS = [
     ("chat", ["webapp.chat"]),
     ("billing", ["webapp.billing"]),
     ("main", ["webapp.main"]),
+    # Running on several hosts: health, readiness and metrics look at every feature above.
+    ("ops", ["webapp.ops"]),
     # The wiring: the factory, every model for Alembic, the schema objects models do not declare.
     ("app", ["webapp", "webapp.models", "webapp.schema"]),
 ]

@@ -182,6 +182,13 @@ class Config:
     )
 
     LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+    #: ``text`` (readable) or ``json`` (one object per line, for a log collector; see webapp/logs.py).
+    LOG_FORMAT = _env("LOG_FORMAT", "text").lower()
+    #: ``GET /metrics`` answers Prometheus with ``Authorization: Bearer <this>``; empty = 404.
+    METRICS_TOKEN = _env("METRICS_TOKEN")
+    #: Where prometheus-client keeps each gunicorn worker's values (read by prometheus-client
+    #: itself too; ``gunicorn.conf.py`` empties it at start). Empty: this process only.
+    PROMETHEUS_MULTIPROC_DIR = _env("PROMETHEUS_MULTIPROC_DIR")
     #: Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are
     #: trusted (0 = none). Behind one TLS-terminating proxy set 1, so that the
     #: Casdoor redirect URI is https://<public host>/... and cookies are Secure.

@@ -7,7 +7,9 @@ pool from the threads gunicorn really runs (``on_starting`` below).
 
 Settings read from the environment (the app's own settings are in ``config.py``):
 ``WEB_BIND`` (``127.0.0.1:8000``), ``WEB_WORKERS`` (2), ``WEB_THREADS`` (16),
-``WEB_ACCESS_LOG`` (``-`` for stdout; empty = no access log).
+``WEB_ACCESS_LOG`` (``-`` for stdout; empty = no access log), and
+``PROMETHEUS_MULTIPROC_DIR`` (the metrics of every worker, see README "Production"),
+``LOG_FORMAT=json`` (gunicorn's lines and access log as JSON objects, like the app's).
 """
 import os
 
@@ -41,12 +43,45 @@ preload_app = False
 
 accesslog = os.environ.get("WEB_ACCESS_LOG") or None
 errorlog = "-"
+# The request id the app sets (and its error pages show) goes into the access log.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s %(D)sus %({x-request-id}o)s'
+
+if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
+    # gunicorn's own lines and its access log as JSON objects, through the root logger
+    # where the app (webapp.logs) writes too: one format, one stream.
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "webapp.logs.JsonFormatter"}},
+        "handlers": {"json": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "root": {"level": "INFO", "handlers": ["json"]},
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
+            "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": True},
+        },
+    }
 
 
 def on_starting(server):
-    """Tell the app (built in each worker after the fork) how many threads serve it.
+    """Before any worker: tell the app how many threads serve it; start the metrics afresh.
 
     ``webapp.database.pool_options`` keeps one pooled connection per thread; a
     ``--threads`` given on the command line must size the pool, not the default.
+    With ``PROMETHEUS_MULTIPROC_DIR`` each worker writes its metrics to files
+    there; those of a previous run would be added to this one's, so they go.
     """
     os.environ["WEB_THREADS"] = str(server.cfg.threads)
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):
+            if name.endswith(".db"):
+                os.unlink(os.path.join(directory, name))
+
+
+def child_exit(server, worker):
+    """A worker ended: its live gauges stop counting (its counters stay in the totals)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

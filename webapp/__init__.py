@@ -36,6 +36,7 @@ def create_app(config_class=Config):
         jobs,
         knowledge,
         main,
+        metrics,
         models,
         ops,
         providers,
@@ -52,6 +53,7 @@ def create_app(config_class=Config):
     from webapp.logs import init_logging
 
     init_logging(app)
+    metrics.init_app(app)
     routing.init_app(app)
     database.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True)

@@ -29,7 +29,7 @@ LAYERS = [
     ("kernel", ["webapp.core"]),
     ("platform", ["webapp.extensions", "webapp.database", "webapp.cache", "webapp.crypto", "webapp.logs",
                   "webapp.routing", "webapp.urls", "webapp.security", "webapp.errors", "webapp.pagination",
-                  "webapp.navigation", "webapp.templating"]),
+                  "webapp.navigation", "webapp.templating", "webapp.metrics"]),
     ("jobs", ["webapp.jobs"]),
     ("users", ["webapp.users"]),
     ("sessions", ["webapp.sessions"]),

@@ -83,8 +83,17 @@ def test_readyz_checks_a_separate_rate_limit_redis(app, client, app_config):
     assert body["checks"]["redis"] == {"ok": True}
 
 
+@pytest.fixture
+def default_limit_reset():
+    """Flask-Limiter keeps a default limit on its (process-wide) instance once set: drop it after."""
+    yield
+    from webapp.extensions import limiter
+
+    limiter.limit_manager.set_default_limits([])
+
+
 @pytest.mark.parametrize("app_config", [{"RATELIMIT_DEFAULT": "2 per minute"}])
-def test_health_endpoints_are_not_rate_limited(app, client, app_config):
+def test_health_endpoints_are_not_rate_limited(default_limit_reset, app, client, app_config):
     # The default limit applies elsewhere...
     statuses = [client.get("/api/v1/handshake/").status_code for _ in range(3)]
     assert statuses[-1] == 429, statuses

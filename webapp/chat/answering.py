@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 
+from webapp import metrics
 from webapp.chat import charging, retrieval
 from webapp.chat import prompt as prompts
 from webapp.chat.models import COMPLETE, FAILED, STOPPED, STREAMING, Message, new_charge_key
@@ -331,6 +332,11 @@ def _save(prepared, run):
         answer.currency = provider.currency
     answer.latency_ms = round((ended - run.started) * 1000)
     answer.ttft_ms = round((run.first_token - run.started) * 1000) if run.first_token else None
+    kind = provider.kind if provider is not None else "deleted"
+    if run.first_token:
+        metrics.model_ttft.labels(kind).observe(run.first_token - run.started)
+    metrics.model_tokens.labels(kind, "prompt").inc(usage.prompt_tokens or 0)
+    metrics.model_tokens.labels(kind, "completion").inc(usage.completion_tokens or 0)
     db.session.flush()
     charging.after_answer(prepared.reservation, answer)
     db.session.flush()

@@ -249,6 +249,16 @@ class Config:
     # Knowledge (webapp/knowledge): uploaded files, indexed for search.
     #: Where uploaded files' bytes are kept (content-addressed); empty = instance/files.
     KNOWLEDGE_FILES_DIR = _env("KNOWLEDGE_FILES_DIR")
+    #: ``file:///path`` (one host; empty = KNOWLEDGE_FILES_DIR) or ``s3://bucket/prefix``: an
+    #: S3-compatible object store that every web and worker host reaches (README "Production").
+    KNOWLEDGE_STORAGE_URL = _env("KNOWLEDGE_STORAGE_URL")
+    #: The S3-compatible server (MinIO, Ceph, Garage, R2...); empty = AWS. Credentials and region
+    #: come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_DEFAULT_REGION as boto3 reads them.
+    KNOWLEDGE_S3_ENDPOINT_URL = _env("KNOWLEDGE_S3_ENDPOINT_URL")
+    #: Downloads redirect to a presigned URL of the object store instead of passing through the app.
+    KNOWLEDGE_S3_PRESIGNED_DOWNLOADS = _env_bool("KNOWLEDGE_S3_PRESIGNED_DOWNLOADS", False)
+    #: Seconds a presigned download URL stays valid.
+    KNOWLEDGE_S3_PRESIGNED_SECONDS = _env_int("KNOWLEDGE_S3_PRESIGNED_SECONDS", 60)
     #: Largest file accepted, in MB.
     KNOWLEDGE_MAX_FILE_MB = float(_env("KNOWLEDGE_MAX_FILE_MB", "25"))
     #: Total size of one store's files, in MB (0 = no quota).

@@ -3,7 +3,9 @@
 * ``database``: a connection answers and the schema is at the newest migration
   (code newer than its schema must not take traffic: ``flask db upgrade`` first);
 * ``redis`` (and ``rate_limit_storage`` when it is another server): when
-  ``CACHE_URL`` / ``RATELIMIT_STORAGE_URI`` name one, it answers PING.
+  ``CACHE_URL`` / ``RATELIMIT_STORAGE_URI`` name one, it answers PING;
+* ``object_store``: with ``KNOWLEDGE_STORAGE_URL=s3://…``, the bucket answers
+  (registered by the knowledge feature in ``app.extensions["storehouse_readiness"]``).
 
 A check never raises: what failed is said in a line that names no secret (the
 exception's class and first line; URLs are never echoed, they may hold passwords).
@@ -13,6 +15,7 @@ import logging
 import sqlalchemy as sa
 from flask import current_app
 
+from webapp.core.errors import StorehouseError
 from webapp.extensions import db
 
 log = logging.getLogger("webapp.ops")
@@ -81,6 +84,8 @@ def run_all(app=None):
     for name, check in app.extensions.get("storehouse_readiness", {}).items():
         try:
             results[name] = check()
+        except StorehouseError as exc:
+            results[name] = {"ok": False, "error": getattr(exc, "detail", None) or exc.message}
         except Exception as exc:  # noqa: BLE001
             results[name] = _failure(exc)
     for name, result in results.items():

@@ -186,6 +186,8 @@ class Config:
     LOG_FORMAT = _env("LOG_FORMAT", "text").lower()
     #: ``GET /metrics`` answers Prometheus with ``Authorization: Bearer <this>``; empty = 404.
     METRICS_TOKEN = _env("METRICS_TOKEN")
+    #: Count and time requests for /metrics (off only to measure what it costs: make bench-hosts).
+    METRICS_ENABLED = _env_bool("METRICS_ENABLED", True)
     #: Where prometheus-client keeps each gunicorn worker's values (read by prometheus-client
     #: itself too; ``gunicorn.conf.py`` empties it at start). Empty: this process only.
     PROMETHEUS_MULTIPROC_DIR = _env("PROMETHEUS_MULTIPROC_DIR")

@@ -61,6 +61,8 @@ def _record_request(response):
 
 
 def init_app(app):
-    """Count and time every request by route template."""
+    """Count and time every request by route template (unless ``METRICS_ENABLED`` is false)."""
+    if not app.config.get("METRICS_ENABLED", True):
+        return
     app.before_request(_start_timer)
     app.after_request(_record_request)

@@ -10,7 +10,7 @@ export FLASK_APP := wsgi
 # naming the process, when either is taken: `PORT=5001 DEV_CASDOOR_PORT=8001 make run`.
 DEV_CASDOOR_PORT ?= 8000
 
-.PHONY: run test install browser casdoor-dev db-upgrade clean bench bench-auth
+.PHONY: run test install browser casdoor-dev db-upgrade clean bench bench-auth bench-hosts
 
 $(BIN)/.installed: requirements.txt requirements-nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,8 +52,13 @@ BENCH_ARGS ?=
 bench: install
 	@scripts/ensure-wrk.sh
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python bench/hosts.py
 
 # API authentication cost measured in-process (no HTTP, no gunicorn).
 bench-auth: install
 	$(BIN)/python bench/bearer_auth.py
 	$(BIN)/python bench/knowledge_indexing.py
+
+# Several hosts: request metrics on versus off, object-store upload/download throughput (moto_server).
+bench-hosts: install
+	$(BIN)/python bench/hosts.py

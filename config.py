@@ -108,6 +108,16 @@ class Config:
     #: recycled before servers drop idle ones, and a dropped connection fails one
     #: request (answered 503) while SQLAlchemy discards the pool's stale connections.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_recycle": 1800}
+    #: Threads serving requests in one process (gunicorn's ``--threads``; ``gunicorn.conf.py``
+    #: reads it and, when the command line says otherwise, sets it to what gunicorn runs).
+    #: The connection pool is sized from it (see ``webapp.database.pool_options``).
+    WEB_THREADS = _env_int("WEB_THREADS", 16)
+    #: Connections kept open per process; 0 = WEB_THREADS + in-process job threads + 2.
+    DATABASE_POOL_SIZE = _env_int("DATABASE_POOL_SIZE", 0)
+    #: Extra connections opened under a burst (closed when returned); -1 = WEB_THREADS.
+    DATABASE_MAX_OVERFLOW = _env_int("DATABASE_MAX_OVERFLOW", -1)
+    #: Seconds a request waits for a free connection before it is answered 503 "busy".
+    DATABASE_POOL_TIMEOUT = float(_env("DATABASE_POOL_TIMEOUT", "10"))
 
     #: Anyone may create a local account on the sign-in page. Off unless set: a new
     #: local account gets no store until an administrator grants one (see README
@@ -172,6 +182,15 @@ class Config:
     )
 
     LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+    #: ``text`` (readable) or ``json`` (one object per line, for a log collector; see webapp/logs.py).
+    LOG_FORMAT = _env("LOG_FORMAT", "text").lower()
+    #: ``GET /metrics`` answers Prometheus with ``Authorization: Bearer <this>``; empty = 404.
+    METRICS_TOKEN = _env("METRICS_TOKEN")
+    #: Count and time requests for /metrics (off only to measure what it costs: make bench-hosts).
+    METRICS_ENABLED = _env_bool("METRICS_ENABLED", True)
+    #: Where prometheus-client keeps each gunicorn worker's values (read by prometheus-client
+    #: itself too; ``gunicorn.conf.py`` empties it at start). Empty: this process only.
+    PROMETHEUS_MULTIPROC_DIR = _env("PROMETHEUS_MULTIPROC_DIR")
     #: Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are
     #: trusted (0 = none). Behind one TLS-terminating proxy set 1, so that the
     #: Casdoor redirect URI is https://<public host>/... and cookies are Secure.
@@ -232,6 +251,16 @@ class Config:
     # Knowledge (webapp/knowledge): uploaded files, indexed for search.
     #: Where uploaded files' bytes are kept (content-addressed); empty = instance/files.
     KNOWLEDGE_FILES_DIR = _env("KNOWLEDGE_FILES_DIR")
+    #: ``file:///path`` (one host; empty = KNOWLEDGE_FILES_DIR) or ``s3://bucket/prefix``: an
+    #: S3-compatible object store that every web and worker host reaches (README "Production").
+    KNOWLEDGE_STORAGE_URL = _env("KNOWLEDGE_STORAGE_URL")
+    #: The S3-compatible server (MinIO, Ceph, Garage, R2...); empty = AWS. Credentials and region
+    #: come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_DEFAULT_REGION as boto3 reads them.
+    KNOWLEDGE_S3_ENDPOINT_URL = _env("KNOWLEDGE_S3_ENDPOINT_URL")
+    #: Downloads redirect to a presigned URL of the object store instead of passing through the app.
+    KNOWLEDGE_S3_PRESIGNED_DOWNLOADS = _env_bool("KNOWLEDGE_S3_PRESIGNED_DOWNLOADS", False)
+    #: Seconds a presigned download URL stays valid.
+    KNOWLEDGE_S3_PRESIGNED_SECONDS = _env_int("KNOWLEDGE_S3_PRESIGNED_SECONDS", 60)
     #: Largest file accepted, in MB.
     KNOWLEDGE_MAX_FILE_MB = float(_env("KNOWLEDGE_MAX_FILE_MB", "25"))
     #: Total size of one store's files, in MB (0 = no quota).

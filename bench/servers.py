@@ -145,7 +145,8 @@ class GunicornServer:
 
     @property
     def command(self):
-        return [str(BIN / "gunicorn"), "--worker-class", "gthread", "--workers", str(self.workers),
+        # The repository's gunicorn.conf.py (what production runs), with this run's sizes.
+        return [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "--workers", str(self.workers),
                 "--threads", str(self.threads), "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning",
                 "wsgi:app"]
 

@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.support.fixtures.models",
     "tests.support.fixtures.browser",
     "tests.support.fixtures.clock",
+    "tests.support.fixtures.s3",
 ]

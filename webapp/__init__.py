@@ -36,7 +36,9 @@ def create_app(config_class=Config):
         jobs,
         knowledge,
         main,
+        metrics,
         models,
+        ops,
         providers,
         routing,
         security,
@@ -51,8 +53,8 @@ def create_app(config_class=Config):
     from webapp.logs import init_logging
 
     init_logging(app)
+    metrics.init_app(app)
     routing.init_app(app)
-    db.init_app(app)
     database.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True)
     csrf.init_app(app)
@@ -62,7 +64,7 @@ def create_app(config_class=Config):
     crypto.init_app(app)
 
     for feature in (users, sessions, casdoor, auth, main, stores, accounts, useradmin, providers, knowledge,
-                    chat, billing):
+                    chat, billing, ops):
         feature.init_app(app)
 
     errors.init_app(app)

@@ -15,6 +15,7 @@ import logging
 import threading
 
 from webapp.core import clock
+from webapp.metrics import cache_lookups
 
 log = logging.getLogger("webapp.cache")
 
@@ -114,6 +115,24 @@ class RedisCache:
             log.warning("Cache %s unavailable (%s)", self.namespace, exc)
 
 
+class CountedCache:
+    """A cache whose lookups are counted as hits and misses (``storehouse_cache_lookups``)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.namespace = inner.namespace
+        self._hit = cache_lookups.labels(inner.namespace, "hit")
+        self._miss = cache_lookups.labels(inner.namespace, "miss")
+
+    def get(self, key):
+        value = self.inner.get(key)
+        (self._miss if value is None else self._hit).inc()
+        return value
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
 def make_cache(app, namespace, ttl):
     """A cache for ``namespace`` according to ``CACHE_URL`` (``memory://`` or ``redis://…``)."""
     url = app.config["CACHE_URL"]
@@ -123,5 +142,5 @@ def make_cache(app, namespace, ttl):
         clients = app.extensions.setdefault("cache_redis_clients", {})
         if url not in clients:
             clients[url] = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        return RedisCache(clients[url], namespace, ttl)
-    return MemoryCache(namespace, ttl)
+        return CountedCache(RedisCache(clients[url], namespace, ttl))
+    return CountedCache(MemoryCache(namespace, ttl))

@@ -32,7 +32,38 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
     cursor.close()
 
 
+def pool_options(config):
+    """``SQLALCHEMY_ENGINE_OPTIONS`` with the connection pool sized for this process.
+
+    Each thread serving a request holds at most one pooled connection for the
+    request's work; a second one is taken only briefly (an answer stream's stop
+    check, a session row written after the view's transaction ended). So the
+    pool keeps one connection per thread (``WEB_THREADS``, plus the in-process
+    job threads and two spare) and may open as many again under a burst. When
+    every connection is taken anyway, a request waits ``DATABASE_POOL_TIMEOUT``
+    seconds and is answered 503 (``webapp.errors``), never 500.
+
+    An explicit ``poolclass`` (the tests' NullPool) or an in-memory SQLite
+    database (one shared connection) is left as configured.
+    """
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    url = sa.engine.make_url(config["SQLALCHEMY_DATABASE_URI"])
+    in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+    if "poolclass" in options or in_memory:
+        return options
+    threads = max(1, config.get("WEB_THREADS", 16))
+    job_threads = config.get("JOBS_WORKER_THREADS", 0) if config.get("JOBS_IN_PROCESS") else 0
+    overflow = config.get("DATABASE_MAX_OVERFLOW", -1)
+    options.setdefault("pool_size", config.get("DATABASE_POOL_SIZE") or threads + job_threads + 2)
+    options.setdefault("max_overflow", threads if overflow is None or overflow < 0 else overflow)
+    options.setdefault("pool_timeout", config.get("DATABASE_POOL_TIMEOUT", 10))
+    return options
+
+
 def init_app(app):
+    """Bind ``db`` to the app with a pool sized for its threads, then the dialect's set-up."""
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = pool_options(app.config)
+    db.init_app(app)
     with app.app_context():
         engine = db.engine
         if engine.dialect.name == "sqlite":

@@ -153,9 +153,33 @@ def handle_database_down(exc):
     return error_response(503, DATABASE_DOWN, "database_unavailable")
 
 
+BUSY = ("Storehouse is busy right now: every database connection of this server is in use. "
+        "Try again in a few seconds.")
+#: Seconds a client is asked to wait after a 503 "busy".
+BUSY_RETRY_AFTER = 5
+
+
+def handle_pool_exhausted(exc):
+    """Every pooled connection stayed taken for DATABASE_POOL_TIMEOUT: 503 "busy", with Retry-After.
+
+    Not a fault of the request nor a crash: the server is saturated, and a
+    load balancer or client should retry (see ``webapp.database.pool_options``).
+    """
+    log.warning("Connection pool exhausted on %s %s: %s", request.method, request.path, exc)
+    try:
+        db.session.rollback()
+    except Exception:
+        pass
+    g.user = None
+    return error_response(503, BUSY, "busy", headers={"Retry-After": str(BUSY_RETRY_AFTER)})
+
+
 def init_app(app):
     from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+    # Registered in tests too: a saturated pool is an expected condition, not a bug to surface.
+    app.register_error_handler(PoolTimeout, handle_pool_exhausted)
     if not app.testing:
         app.register_error_handler(OperationalError, handle_database_down)
     app.register_error_handler(CSRFError, handle_csrf_error)

@@ -29,7 +29,7 @@ LAYERS = [
     ("kernel", ["webapp.core"]),
     ("platform", ["webapp.extensions", "webapp.database", "webapp.cache", "webapp.crypto", "webapp.logs",
                   "webapp.routing", "webapp.urls", "webapp.security", "webapp.errors", "webapp.pagination",
-                  "webapp.navigation", "webapp.templating"]),
+                  "webapp.navigation", "webapp.templating", "webapp.metrics"]),
     ("jobs", ["webapp.jobs"]),
     ("users", ["webapp.users"]),
     ("sessions", ["webapp.sessions"]),
@@ -43,6 +43,8 @@ LAYERS = [
     ("chat", ["webapp.chat"]),
     ("billing", ["webapp.billing"]),
     ("main", ["webapp.main"]),
+    # Running on several hosts: health, readiness and metrics look at every feature above.
+    ("ops", ["webapp.ops"]),
     # The wiring: the factory, every model for Alembic, the schema objects models do not declare.
     ("app", ["webapp", "webapp.models", "webapp.schema"]),
 ]

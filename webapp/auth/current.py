@@ -13,7 +13,8 @@ need a session that came through Casdoor, while Casdoor's profile is fresh
 """
 from datetime import timedelta
 
-from flask import current_app, g, session
+from flask import current_app, g, request, session
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import ServiceUnavailable
 
 from webapp.auth import service
@@ -43,12 +44,22 @@ def apply_session_kind(user, auth_method):
     return user
 
 
+#: ``app.extensions`` key: endpoints that serve machines (health checks, metrics) and
+#: never have a user; their ``Authorization`` header is their own business.
+NO_USER_ENDPOINTS = "storehouse_no_user_endpoints"
+
+
 def load_current_user():
     g.user = None
     g.auth_method = None
+    if request.endpoint in current_app.extensions.get(NO_USER_ENDPOINTS, ()):
+        return
     if getattr(session, "unavailable", False):
-        # The session could not be read: the database is down. Say so rather
-        # than treat a signed-in person as a stranger.
+        # The session could not be read: the database is down (or every pooled
+        # connection is busy: re-raised, answered 503 "busy" by webapp.errors).
+        # Say so rather than treat a signed-in person as a stranger.
+        if isinstance(getattr(session, "unavailable_error", None), PoolTimeout):
+            raise session.unavailable_error
         raise ServiceUnavailable(DATABASE_DOWN)
     user_id = getattr(session, "user_id", None)
     if user_id is not None:

@@ -12,6 +12,7 @@ import time
 
 import requests
 
+from webapp import metrics
 from webapp.casdoor.errors import CasdoorError, CasdoorRefused, CasdoorUnavailable, NotCasdoor
 
 log = logging.getLogger("webapp.casdoor")
@@ -45,11 +46,16 @@ class CasdoorClient:
 
     def _request(self, method, url, **kwargs):
         kwargs.setdefault("timeout", self.settings.timeout)
+        started = time.perf_counter()
         try:
             response = self.http.request(method, url, **kwargs)
         except requests.RequestException as exc:
+            metrics.casdoor_errors.labels(method).inc()
             raise unavailable(self.settings, exc) from exc
+        finally:
+            metrics.casdoor_latency.labels(method).observe(time.perf_counter() - started)
         if response.status_code >= 500:
+            metrics.casdoor_errors.labels(method).inc()
             raise CasdoorUnavailable(self.settings.endpoint, f"HTTP {response.status_code}")
         return response
 

@@ -15,7 +15,9 @@ Two steps, so that a view can commit between them:
    switch, failed, or closed by a client that went away, which counts as a
    stop), the answer row gets its text, status, usage, price, latency and
    error, and ``charging.after_answer`` runs in the same transaction; the
-   caller commits right after the generator is exhausted or closed.
+   caller commits right after the generator is exhausted or closed. A
+   generator closed before it started runs none of that: the caller then
+   calls ``abandon(prepared)``.
 
 When no knowledge matches, the model does not run (unless
 ``CHAT_ANSWER_WITHOUT_KNOWLEDGE``): the answer says so, costs nothing, and
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 
+from webapp import metrics
 from webapp.chat import charging, retrieval
 from webapp.chat import prompt as prompts
 from webapp.chat.models import COMPLETE, FAILED, STOPPED, STREAMING, Message, new_charge_key
@@ -277,6 +280,26 @@ def stream_answer(prepared, switch, streamed=True):
     yield ("end", answer)
 
 
+def abandon(prepared):
+    """Save the answer of a stream closed before its model run began (flush; the caller commits).
+
+    A generator that never started runs no ``finally`` when it is closed, so a
+    client that went away before the first event would otherwise leave the row
+    "streaming" (holding one of the person's stream slots) with its reservation.
+    It ends like any stopped answer: "stopped", with the usage it consumed (none:
+    the model never saw the prompt), priced, and settled through ``charging``.
+    Does nothing when the answer was saved already.
+    """
+    answer = prepared.answer = db.session.get(Message, prepared.answer_id)
+    if answer is None or answer.status != STREAMING:
+        return answer
+    prepared.provider = db.session.get(Provider, prepared.provider_id) if prepared.provider_id else None
+    run = _Run()
+    run.finish = Finish(REASON_STOPPED, NO_USAGE)
+    _save(prepared, run)
+    return answer
+
+
 def _drain(events, run):
     try:
         for event in events:
@@ -309,6 +332,11 @@ def _save(prepared, run):
         answer.currency = provider.currency
     answer.latency_ms = round((ended - run.started) * 1000)
     answer.ttft_ms = round((run.first_token - run.started) * 1000) if run.first_token else None
+    kind = provider.kind if provider is not None else "deleted"
+    if run.first_token:
+        metrics.model_ttft.labels(kind).observe(run.first_token - run.started)
+    metrics.model_tokens.labels(kind, "prompt").inc(usage.prompt_tokens or 0)
+    metrics.model_tokens.labels(kind, "completion").inc(usage.completion_tokens or 0)
     db.session.flush()
     charging.after_answer(prepared.reservation, answer)
     db.session.flush()

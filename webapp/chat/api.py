@@ -12,9 +12,11 @@ the request's ``Accept`` is ``text/event-stream``::
 and otherwise with the whole answer as one JSON object. Views are thin:
 ``webapp.chat.answering`` does the work; each view commits.
 """
+import inspect
 import json
+import threading
 
-from flask import Response, g, jsonify, request, stream_with_context
+from flask import Response, current_app, g, jsonify, request, stream_with_context
 
 from webapp.auth.decorators import login_required
 from webapp.chat import answering, chats, streams
@@ -145,9 +147,41 @@ def answer_response(prepare):
                             mimetype="text/event-stream", headers=_stream_headers())
         raise
     db.session.commit()
+    switch = streams.StopSwitch(prepared.answer.id, db.engine)
+    if wants_stream():
+        return _stream_response(prepared, switch)
+    question_id = prepared.question.id
+    answer = None
+    run = answering.stream_answer(prepared, switch, streamed=False)
+    try:
+        for event in run:
+            if event[0] == "end":
+                answer = event[1]
+    finally:
+        run.close()
+        switch.close()
+        db.session.commit()
+    final = _final(answer)
+    final["question_id"] = question_id
+    return jsonify(message=message_payload(answer), **final), 201
+
+
+def _stream_response(prepared, switch):
+    """The answer as server-sent events; however the client leaves, the answer is saved and settled."""
     question_id, answer_id = prepared.question.id, prepared.answer.id
     store_name = g.store.name
-    switch = streams.StopSwitch(answer_id, db.engine)
+    finished = threading.Event()
+    app = current_app._get_current_object()
+
+    def end_run(run):
+        """Close the model run; one closed before it began is saved as abandoned."""
+        if run is None or inspect.getgeneratorstate(run) == inspect.GEN_CREATED:
+            answering.abandon(prepared)
+        else:
+            run.close()
+        switch.close()
+        db.session.commit()
+        finished.set()
 
     def events():
         run = answering.stream_answer(prepared, switch)
@@ -168,26 +202,23 @@ def answer_response(prepare):
                     yield sse("error" if final["status"] == "failed" else "end", final)
         finally:
             # A client that went away closes this generator at a yield: the run then stops the
-            # model, saves the partial answer with its usage, and this commits it.
-            run.close()
-            switch.close()
-            db.session.commit()
+            # model, saves the partial answer with its usage, and this commits it. Gone before
+            # the first event was written, the run has not begun and is saved as abandoned.
+            end_run(run)
 
-    if wants_stream():
-        return Response(stream_with_context(events()), mimetype="text/event-stream", headers=_stream_headers())
-    answer = None
-    run = answering.stream_answer(prepared, switch, streamed=False)
-    try:
-        for event in run:
-            if event[0] == "end":
-                answer = event[1]
-    finally:
-        run.close()
-        switch.close()
-        db.session.commit()
-    final = _final(answer)
-    final["question_id"] = question_id
-    return jsonify(message=message_payload(answer), **final), 201
+    def never_iterated():
+        # The server closed the response without reading it (the client left before the
+        # first byte): ``events`` never started, so nothing above ran. Save it here.
+        if not finished.is_set():
+            with app.app_context():
+                try:
+                    end_run(None)
+                finally:
+                    db.session.remove()
+
+    response = Response(stream_with_context(events()), mimetype="text/event-stream", headers=_stream_headers())
+    response.call_on_close(never_iterated)
+    return response
 
 
 def _stream_headers():

@@ -1,4 +1,5 @@
 """``flask jobs worker | list | retry | purge``."""
+import logging
 import signal
 from datetime import timedelta
 
@@ -12,6 +13,8 @@ from webapp.jobs import jobqueue as queue
 from webapp.jobs.models import DONE, FAILED, Job
 from webapp.jobs.registry import registered_kinds
 from webapp.jobs.worker import Worker
+
+log = logging.getLogger("webapp.jobs")
 
 jobs_cli = AppGroup("jobs", help="Run and inspect background jobs.")
 
@@ -32,16 +35,17 @@ def worker(threads, batch, kinds, once):
                     batch=batch or config["JOBS_BATCH_SIZE"], kinds=kinds,
                     poll_interval=config["JOBS_POLL_INTERVAL"], name="jobs-worker")
     if once:
-        click.echo(f"Ran {runner.run_until_idle()} job(s).")
+        log.info("Ran %s job(s).", runner.run_until_idle())
         return
 
     def stop(signum, frame):
-        click.echo("Stopping after the running jobs...")
+        log.info("Stopping after the running jobs...")
         runner.stop.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    click.echo(f"Job worker: {runner.threads} thread(s), kinds: {', '.join(kinds) or 'all'}.")
+    # Logged, not echoed: with LOG_FORMAT=json every line a worker writes is a JSON object.
+    log.info("Job worker: %s thread(s), kinds: %s.", runner.threads, ", ".join(kinds) or "all")
     runner.run()
 
 

@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 
+from webapp import metrics
 from webapp.extensions import db
 from webapp.jobs import jobqueue as queue
 from webapp.jobs.errors import PermanentFailure, RetryLater
@@ -47,6 +48,8 @@ def execute(job):
         state = queue.mark_retry(job, f"{type(exc).__name__}: {exc}")
     else:
         state = queue.DONE if queue.mark_done(job) else None
+    if state in (queue.QUEUED, queue.FAILED):
+        metrics.job_failures.labels(job.kind, "retry" if state == queue.QUEUED else "failed").inc()
     if state is None:
         # Another worker holds the job now (our lease lapsed): its run counts, not ours.
         db.session.rollback()

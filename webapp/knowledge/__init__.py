@@ -12,7 +12,8 @@ Around it, the feature:
 
 - ``models``: ``KnowledgeFile``, ``KnowledgeChunk`` (store-owned); ``fulltext``
   names the per-dialect full-text index the migration made;
-- ``storage``: the bytes, content-addressed under ``KNOWLEDGE_FILES_DIR``;
+- ``storage``: the bytes, content-addressed, in a directory or an S3-compatible
+  bucket (``KNOWLEDGE_STORAGE_URL``); ``cli``: ``flask knowledge migrate-storage``;
 - ``service``: upload, reindex, delete (flush; views commit);
 - ``jobs``: ``knowledge.index_file``, the background indexing;
 - ``search``: ``search(store, query, k) -> [SearchHit]`` (what chat retrieves with);
@@ -29,8 +30,20 @@ def init_app(app):
     (search is reached from it)."""
     from webapp.knowledge import jobs  # noqa: F401  (registers the knowledge.index_file handler)
     from webapp.knowledge.blueprint import api_bp, pages
+    from webapp.knowledge.cli import knowledge_cli
 
     app.register_blueprint(pages)
     app.register_blueprint(api_bp)
+    app.cli.add_command(knowledge_cli)
     nav_item(app, "store", "knowledge.list_files", "Knowledge", "book", order=30,
              also_current=("knowledge.show_file", "knowledge.delete_file", "knowledge.search"))
+    if (app.config.get("KNOWLEDGE_STORAGE_URL") or "").startswith("s3://"):
+        # /readyz asks the object store too: a host that cannot reach it must not take uploads.
+        app.extensions.setdefault("storehouse_readiness", {})["object_store"] = lambda: _ready(app)
+
+
+def _ready(app):
+    from webapp.knowledge.storage import get_storage
+
+    get_storage(app).check()
+    return {"ok": True}

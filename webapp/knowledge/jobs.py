@@ -32,7 +32,7 @@ from webapp.knowledge.chunking import chunk_document
 from webapp.knowledge.errors import FileRefused
 from webapp.knowledge.models import EMPTY, FAILED, HEADING_SEPARATOR, INDEXING, READY, KnowledgeChunk, KnowledgeFile
 from webapp.knowledge.service import INDEX_JOB, KEPT_REFUSALS
-from webapp.knowledge.storage import get_storage
+from webapp.knowledge.storage import StorageUnavailable, get_storage
 
 log = logging.getLogger("webapp.knowledge")
 
@@ -61,7 +61,11 @@ def index_file(job):
         try:
             data = get_storage().read(file.storage_key)
         except FileNotFoundError:
-            raise RetryLater("The file's bytes are not in the file storage (KNOWLEDGE_FILES_DIR) yet.") from None
+            raise RetryLater("The file's bytes are not in the file storage yet.") from None
+        except StorageUnavailable as exc:
+            # Another host's web process took the upload: the bytes are in the object store,
+            # which does not answer now. Retried with backoff; the reason shows on the job.
+            raise RetryLater(f"The file storage did not answer ({exc.detail}).") from None
         try:
             document = parsing.parse(data, file.name, progress=lambda fraction: progress.report(
                 INDEXING, int(80 * fraction)))

@@ -6,7 +6,19 @@ here runs; files are read only through ``KnowledgeFile.query_for`` and
 API's JSON (so the page can show each file's progress and refusal), or, without
 JavaScript, a plain form post answered with a redirect and messages.
 """
-from flask import abort, current_app, flash, g, jsonify, redirect, render_template, request, send_file, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 
 from webapp.auth.decorators import login_required
 from webapp.core.forms import ConfirmForm
@@ -86,12 +98,26 @@ def download_file(file_id):
     """The file's bytes, as an attachment (never rendered by the browser as a page of ours)."""
     file = get_in_store_or_404(KnowledgeFile, file_id)
     storage = get_storage()
-    path = storage.path(file.storage_key)
-    if not path.is_file():
-        abort(404, description="This file's contents are missing from the file storage. "
-                               "Tell your administrator.")
-    response = send_file(path, mimetype=file.content_type, as_attachment=True, download_name=file.name,
-                         conditional=True, max_age=0)
+    presigned = storage.download_url(file.storage_key, file.name, file.content_type)
+    if presigned:
+        # KNOWLEDGE_S3_PRESIGNED_DOWNLOADS: the object store serves the bytes, for a minute.
+        return redirect(presigned, code=303)
+    missing = ("This file's contents are missing from the file storage. Tell your administrator.")
+    if storage.url_scheme == "file":
+        path = storage.path(file.storage_key)
+        if not path.is_file():
+            abort(404, description=missing)
+        response = send_file(path, mimetype=file.content_type, as_attachment=True, download_name=file.name,
+                             conditional=True, max_age=0)
+    else:
+        try:
+            pieces = storage.iter_bytes(file.storage_key)  # streamed: never the whole file in memory
+        except FileNotFoundError:
+            abort(404, description=missing)
+        response = Response(pieces, mimetype=file.content_type, direct_passthrough=True)
+        response.content_length = file.size
+        response.headers.set("Content-Disposition", "attachment", filename=file.name)
+        response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Content-Type-Options"] = "nosniff"
     # Opened anyway (a browser's "open" on a downloaded HTML file): no script, no origin.
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"

@@ -8,8 +8,9 @@ KB each and would overflow a cookie, so everything else stays in the
 
 Rules this module keeps:
 
-* rows are read and written on connections of their own (``SessionStore``), so
-  saving a session never commits or blocks on the view's uncommitted work;
+* rows are written on connections of their own (``SessionStore``), so saving a
+  session never commits or blocks on the view's uncommitted work; the data is
+  read on the request's connection, so a request needs one pooled connection;
 * a row is created only when the session holds something: a 404 or a scanner
   costs no row; a form's CSRF token, a sign-in in progress or a flash does;
 * a request writes only the keys it set or removed (two tabs cannot erase each
@@ -64,6 +65,8 @@ class ServerSession(SessionMixin):
         self.ended = False
         #: The session could not be read (database down): never written back.
         self.unavailable = False
+        #: Why: the ``SQLAlchemyError`` (a pool timeout means "busy", not "down").
+        self.unavailable_error = None
 
     # -- the mapping: data is read from the row on first use --------------------
 
@@ -167,13 +170,14 @@ class DatabaseSessionInterface(SessionInterface):
     def open_session(self, app, req):
         try:
             return self._open(app, req)
-        except SQLAlchemyError:
+        except SQLAlchemyError as exc:
             # The database is down: carry on anonymously, so that the request
             # reaches the error pages (which need a session to render) instead
             # of dying before Flask can answer at all.
             log.exception("Could not read the session (database unavailable?)")
             session = ServerSession(None)
             session.unavailable = True
+            session.unavailable_error = exc
             return session
 
     def _open(self, app, req):
@@ -241,7 +245,13 @@ class DatabaseSessionInterface(SessionInterface):
             if session.has_changes:
                 store.save_changes(record, session._changed, session._removed, touch=touch)
             elif touch:
-                store.touch(record)
+                try:
+                    store.touch(record)
+                except SQLAlchemyError:
+                    # "Last seen" is bookkeeping: a saturated or failing database must not
+                    # turn an answered request into an error; the next request touches it.
+                    log.warning("Could not record session activity; retried on the next request")
+                    touch = False
             refresh_cookie = touch or session.has_changes
         session._changed, session._removed = {}, set()
 

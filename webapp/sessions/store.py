@@ -1,6 +1,6 @@
-"""Reading and writing session rows, on connections of their own.
+"""Reading and writing session rows; writes on connections of their own.
 
-The session store never touches the request's ORM session: a session row is
+The session store never writes through the request's ORM session: a session row is
 written in a short transaction of its own, so saving a session can never
 commit (or wait on) whatever the view left uncommitted. Only the view commits
 the view's work.
@@ -88,8 +88,16 @@ class SessionStore:
         return record
 
     def load_data(self, record):
-        with db.engine.connect() as connection:
-            data = connection.execute(sa.select(_TABLE.c.data).where(_TABLE.c.id == record.id)).scalar()
+        """The session's data, read on the request's own connection.
+
+        The data is read while the view runs, when the request already holds a
+        pooled connection: a connection of its own here would make every page
+        take two at once, and a pool sized for one per thread would run dry
+        (threads waiting on each other until the pool timeout). Reading commits
+        nothing, so the view's transaction is not disturbed; writes still go
+        through connections of their own, after the view's transaction ended.
+        """
+        data = db.session.execute(sa.select(_TABLE.c.data).where(_TABLE.c.id == record.id)).scalar()
         return dict(data or {})
 
     # -- writing ------------------------------------------------------------

@@ -4,6 +4,8 @@
   money as ``Decimal``; both transaction shapes.
 * ``models.py``   charges (the outbox), reservations, per-user billing state.
 * ``service.py``  reserve before answering, settle with the answer, release.
+* ``limits.py``   spending limits per store and per person: what applies, the
+  period's spend (the usage rollup + answers in flight), refusals, status.
 * ``delivery.py`` the ``billing.deliver_charge`` job: check, then send.
 * ``reconcile.py`` the local ledger against Casdoor's transactions.
 * ``views.py``, ``api.py``, ``cli.py``: the user's and the administrator's pages,
@@ -13,6 +15,8 @@ URLs in ``blueprint.py``.
 
 The chat reaches billing through one seam only, ``webapp.chat.charging``.
 """
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from webapp.core.errors import ConfigurationError
 from webapp.navigation import nav_item
 
@@ -28,6 +32,8 @@ DEFAULTS = {
     "BILLING_DOWN_ALLOWANCE": "0.10",
     #: How long an answer's reservation counts if it is never settled (its process died).
     "BILLING_RESERVATION_SECONDS": 900,
+    #: The calendar of the usage rollup's days and the limits' periods.
+    "BILLING_TIMEZONE": "UTC",
 }
 
 
@@ -40,12 +46,18 @@ def init_app(app):
                                  "'legacy' (Casdoor v2.144 and older).")
     if app.config["BILLING_WHEN_CASDOOR_DOWN"] not in ("refuse", "allow"):
         raise ConfigurationError("BILLING_WHEN_CASDOOR_DOWN must be 'refuse' or 'allow'.")
+    try:
+        ZoneInfo(app.config["BILLING_TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(f"BILLING_TIMEZONE {app.config['BILLING_TIMEZONE']!r} is no time zone "
+                                 "(write one such as 'UTC' or 'Europe/Berlin').") from None
     from webapp.billing import delivery  # noqa: F401  (registers the billing.deliver_charge job)
-    from webapp.billing.blueprint import api_bp, pages
+    from webapp.billing.blueprint import api_bp, limits_api, pages
     from webapp.billing.cli import billing_cli
 
     app.register_blueprint(pages)
     app.register_blueprint(api_bp)
+    app.register_blueprint(limits_api)
     app.cli.add_command(billing_cli)
     nav_item(app, "account", "billing.my_charges", "Billing", "receipt", order=30, store_scoped=False,
              testid="billing-link")

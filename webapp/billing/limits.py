@@ -247,3 +247,61 @@ def status_for(store_id, user_id, session=None):
         return []
     found = state(user_id, store_id, limits, session=session, balance=False)
     return [Status(limit, period, spent) for limit, period, spent in found.spends]
+
+
+# -- setting limits (administrators of the store) -------------------------------------
+
+
+def limit_payload(row):
+    """``{"period", "amount", "currency", "alert_at"}`` of a limit row, or None."""
+    if row is None:
+        return None
+    return {"period": row.period, "amount": format(Decimal(row.amount).quantize(Decimal("0.00000001")), "f"),
+            "currency": row.currency, "alert_at": row.alert_at}
+
+
+def store_limits(store_id, session=None):
+    """``{"store": StoreLimit | None, "per_person": StoreLimit | None}`` of a store (one query)."""
+    session = session or db.session
+    rows = {row.subject: row for row in session.execute(
+        sa.select(StoreLimit).where(StoreLimit.store_id == store_id)).scalars()}
+    return {STORE: rows.get(STORE), PER_PERSON: rows.get(PER_PERSON)}
+
+
+def _apply(row, values):
+    row.period, row.amount, row.currency = values["period"], values["amount"], values["currency"]
+    row.alert_at = values.get("alert_at", 80)
+    row.updated_at = utcnow()
+    return row
+
+
+def set_store_limit(store_id, subject, values, session=None):
+    """Set (``values``: period, amount, currency, alert_at) or remove (None) the store's limit
+    ``subject`` ("store" or "per_person"). Flush only."""
+    session = session or db.session
+    row = session.get(StoreLimit, (store_id, subject))
+    if values is None:
+        if row is not None:
+            session.delete(row)
+    else:
+        if row is None:
+            row = StoreLimit(store_id=store_id, subject=subject)
+            session.add(row)
+        _apply(row, values)
+    session.flush()
+
+
+def set_person_limit(store_id, user_id, values, session=None):
+    """Set (``values``) or remove (None) one person's limit in a store, in place of the default. Flush only."""
+    session = session or db.session
+    row = session.get(PersonLimit, (store_id, user_id))
+    if values is None:
+        if row is not None:
+            session.delete(row)
+    else:
+        if row is None:
+            row = PersonLimit(store_id=store_id, user_id=user_id)
+            session.add(row)
+        _apply(row, values)
+    session.flush()
+    return row if values is not None else None

@@ -319,3 +319,104 @@ class TestWithCasdoor:
         with pytest.raises(AnswerRefused) as refused:
             answer(alice, store, dollar)
         assert "Casdoor balance" in refused.value.message
+
+
+# -- alerts and the webhook ---------------------------------------------------------------------
+
+
+class Receiver:
+    """A real HTTP server on loopback that records the JSON POSTed to it and answers ``statuses`` in turn
+    (then 200)."""
+
+    def __init__(self, statuses=()):
+        import json
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        receiver = self
+        self.events, self.statuses = [], list(statuses)
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                receiver.events.append((status, json.loads(body)))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def alert_rows():
+    from webapp.billing.models import LimitAlert
+
+    return [(a.subject, a.level, a.period_start.isoformat(), a.spent) for a in db.session.execute(
+        sa.select(LimitAlert).order_by(LimitAlert.id)).scalars()]
+
+
+def test_threshold_and_limit_alerts_are_recorded_once_per_period_and_sent_through_a_job(
+        frozen_clock, app, store, dollar, create_user, run_jobs):
+    from tests.support.billing import make_due
+    from webapp.jobs.models import Job
+
+    frozen_clock.set(datetime(2026, 3, 10, 9, 0))
+    lou = create_user("lou")
+    set_limit(store, period="day", amount="4", alert_at=50)
+    with Receiver(statuses=[503]) as receiver:
+        app.config["BILLING_ALERT_WEBHOOK_URL"] = receiver.url
+        chat = make_chat(store, lou)
+        answer(lou, store, dollar, chat)
+        assert alert_rows() == []  # 1 of 4: below 50 %
+        answer(lou, store, dollar, chat)  # 2 of 4: the threshold
+        answer(lou, store, dollar, chat)  # still past it: no second alert
+        assert alert_rows() == [("store", "threshold", "2026-03-10", Decimal(2))]
+        # The first try meets a 503: the job is retried like any job, and sends once more.
+        run_jobs()
+        make_due()
+        run_jobs()
+        assert [status for status, _ in receiver.events] == [503, 200]
+        event = receiver.events[-1][1]
+        assert event == {"id": event["id"], "event": "limit.threshold", "store": "research", "person": None,
+                         "limit": {"subject": "store", "period": "day", "amount": "4.00000000", "currency": "USD"},
+                         "spent": "2.00000000",
+                         "period": {"name": "day", "start": "2026-03-10", "resets_at": "2026-03-11T00:00:00Z"},
+                         "at": "2026-03-10T09:00:00Z"}
+        answer(lou, store, dollar, chat)  # 4 of 4: the limit
+        with pytest.raises(AnswerRefused):
+            answer(lou, store, dollar, chat)
+        db.session.commit()  # the chat keeps the question, and the alert with it
+        run_jobs()
+        assert [e["event"] for _, e in receiver.events] == ["limit.threshold", "limit.threshold", "limit.reached"]
+        assert alert_rows()[-1] == ("store", "limit", "2026-03-10", Decimal(4))
+        # The next day is a new period: the threshold is sent again when crossed again.
+        frozen_clock.set(datetime(2026, 3, 11, 9, 0))
+        answer(lou, store, dollar, chat)
+        answer(lou, store, dollar, chat)
+        run_jobs()
+        assert [e["period"]["start"] for _, e in receiver.events][-1] == "2026-03-11"
+        assert len(receiver.events) == 4
+    assert db.session.execute(sa.select(sa.func.count()).select_from(Job).where(
+        Job.kind == "billing.limit_alert", Job.state == "done")).scalar() == 3
+
+
+def test_alerts_of_a_persons_limit_name_the_person_and_no_webhook_means_no_job(app, store, dollar, create_user):
+    from webapp.jobs.models import Job
+
+    lou = create_user("lou")
+    set_limit(store, user=lou, period="week", amount="1")
+    answer(lou, store, dollar)
+    assert [(s, level) for s, level, _, _ in alert_rows()] == [("per_person", "threshold"), ("per_person", "limit")]
+    assert count(Job) == 0

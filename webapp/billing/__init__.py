@@ -6,6 +6,8 @@
 * ``service.py``  reserve before answering, settle with the answer, release.
 * ``limits.py``   spending limits per store and per person: what applies, the
   period's spend (the usage rollup + answers in flight), refusals, status.
+* ``alerts.py``   a threshold or a limit reached, recorded once per period, and the
+  ``billing.limit_alert`` job that POSTs it to ``BILLING_ALERT_WEBHOOK_URL``.
 * ``delivery.py`` the ``billing.deliver_charge`` job: check, then send.
 * ``reconcile.py`` the local ledger against Casdoor's transactions.
 * ``views.py``, ``api.py``, ``cli.py``: the user's and the administrator's pages,
@@ -34,6 +36,8 @@ DEFAULTS = {
     "BILLING_RESERVATION_SECONDS": 900,
     #: The calendar of the usage rollup's days and the limits' periods.
     "BILLING_TIMEZONE": "UTC",
+    #: Where limit alerts are POSTed as JSON (empty: recorded and shown only).
+    "BILLING_ALERT_WEBHOOK_URL": "",
 }
 
 
@@ -51,7 +55,7 @@ def init_app(app):
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigurationError(f"BILLING_TIMEZONE {app.config['BILLING_TIMEZONE']!r} is no time zone "
                                  "(write one such as 'UTC' or 'Europe/Berlin').") from None
-    from webapp.billing import delivery  # noqa: F401  (registers the billing.deliver_charge job)
+    from webapp.billing import alerts, delivery  # noqa: F401  (register billing.deliver_charge, billing.limit_alert)
     from webapp.billing.blueprint import api_bp, limits_api, pages
     from webapp.billing.cli import billing_cli
 

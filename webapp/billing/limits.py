@@ -185,7 +185,8 @@ def resets_text(period, tz=None):
 
 
 def refusal(spends, amount, currency, store_name):
-    """Why an answer that may cost ``amount`` ``currency`` may not start, or None when it fits every limit.
+    """``(message, Limit)``: why an answer that may cost ``amount`` ``currency`` may not start, and the
+    limit that says so; or None when it fits every limit.
 
     A limit in another currency than the answer's cannot be compared, so it refuses too
     (the administrator set it for other prices).
@@ -194,12 +195,12 @@ def refusal(spends, amount, currency, store_name):
         if limit.currency != currency:
             return (f"This answer is priced in {currency}, but {describe(limit, store_name)} is set in "
                     f"{limit.currency}, so it cannot be checked. Ask your administrator to set the limit in "
-                    f"{currency}.")
+                    f"{currency}."), limit
         if spent + amount > limit.amount:
             left = max(limit.amount - spent, Decimal(0))
             return (f"This answer may cost up to {display(amount)} {currency}, and {describe(limit, store_name)} "
                     f"has {display(left)} {currency} left this {limit.period}; it resets {resets_text(period)}. "
-                    "Ask your administrator to raise it, or wait until then.")
+                    "Ask your administrator to raise it, or wait until then."), limit
     return None
 
 

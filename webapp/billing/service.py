@@ -43,7 +43,7 @@ import sqlalchemy as sa
 from flask import current_app, has_request_context
 from sqlalchemy.exc import IntegrityError
 
-from webapp.billing import limits
+from webapp.billing import alerts, limits
 from webapp.billing.client import QUANTUM, TransactionDraft, TransactionsClient
 from webapp.billing.errors import BillingError, BillingRejected, InsufficientBalance
 from webapp.billing.models import (
@@ -88,6 +88,8 @@ class Hold:
     user_id: int
     amount: Decimal
     currency: str
+    #: Spending limits applied to the answer (its settling checks their thresholds).
+    limited: bool = False
 
 
 # -- configuration -------------------------------------------------------------
@@ -188,7 +190,12 @@ def reserve(user, amount, currency, store=None):
             continue
         refused = limits.refusal(found.spends, amount, currency, store.name) if applying else None
         if refused:
-            raise AnswerNotAllowed(refused, error="limit_reached")
+            message, limit = refused
+            if limit.currency == currency:
+                # Recorded with the question the chat keeps (the refusal itself costs nothing).
+                alerts.note(store_id, [limits.Status(*spend) for spend in found.spends],
+                            refused_subject=limit.subject)
+            raise AnswerNotAllowed(message, error="limit_reached")
         if billable:
             _check(client, config, user, amount, found.in_flight, currency)
         if not _swap(session, user.id, found.user_version, store_id, found.store_version, clear_overdrawn=billable):
@@ -198,7 +205,7 @@ def reserve(user, amount, currency, store=None):
                                   expires_at=now + timedelta(seconds=config["BILLING_RESERVATION_SECONDS"]))
         session.add(reservation)
         session.flush()
-        return Hold(reservation.id, user.id, amount, currency)
+        return Hold(reservation.id, user.id, amount, currency, limited=bool(applying))
     raise AnswerNotAllowed("Too many answers are starting at once here; try again in a moment.")
 
 
@@ -337,6 +344,10 @@ def settle(hold, message, *, user=None):
     if billable:
         # A new charge has no job yet: no dedupe key to check (requeue uses one).
         enqueue(DELIVER_JOB, {"charge_id": charge.id})
+    if hold is not None and hold.limited and message.store_id is not None:
+        # The rollup holds this answer already (the seam records it first): a threshold or
+        # a limit it reached is recorded, and sent out, once per period.
+        alerts.note(message.store_id, limits.status_for(message.store_id, message.user_id))
     return charge
 
 

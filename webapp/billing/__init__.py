@@ -56,14 +56,18 @@ def init_app(app):
         raise ConfigurationError(f"BILLING_TIMEZONE {app.config['BILLING_TIMEZONE']!r} is no time zone "
                                  "(write one such as 'UTC' or 'Europe/Berlin').") from None
     from webapp.billing import alerts, delivery  # noqa: F401  (register billing.deliver_charge, billing.limit_alert)
-    from webapp.billing.blueprint import api_bp, limits_api, pages
+    from webapp.billing.blueprint import api_bp, limit_pages, limits_api, pages
     from webapp.billing.cli import billing_cli
 
     app.register_blueprint(pages)
     app.register_blueprint(api_bp)
     app.register_blueprint(limits_api)
+    app.register_blueprint(limit_pages)
     app.cli.add_command(billing_cli)
     nav_item(app, "account", "billing.my_charges", "Billing", "receipt", order=30, store_scoped=False,
              testid="billing-link")
     nav_item(app, "admin", "billing.admin_overview", "Billing", "receipt", order=40, admin_only=True,
-             store_scoped=False, also_current=("billing.admin_user_ledger",), testid="admin-billing-link")
+             store_scoped=False, also_current=("billing.admin_user_ledger", "billing.admin_limits"),
+             testid="admin-billing-link")
+    nav_item(app, "store", "billing_limits.store_limits", "Limits", "receipt", order=45, admin_only=True,
+             also_current=("billing_limits.person_limit",), testid="nav-limits")

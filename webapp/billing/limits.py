@@ -306,3 +306,32 @@ def set_person_limit(store_id, user_id, values, session=None):
         _apply(row, values)
     session.flush()
     return row if values is not None else None
+
+
+#: Stores whose limits a person's Billing page shows at most (bounded work per request).
+STORES_SHOWN = 10
+
+
+def limits_of_person(user, stores_query, session=None):
+    """``[(Store, [Status])]``: the limits that apply to ``user`` in the stores of ``stores_query``
+    (those they may use) that have any, by store name, at most ``STORES_SHOWN`` stores
+    (one query for the stores, two per store shown)."""
+    from webapp.stores.models import Store
+
+    session = session or db.session
+    limited = sa.union(sa.select(StoreLimit.store_id),
+                       sa.select(PersonLimit.store_id).where(PersonLimit.user_id == user.id))
+    stores = session.execute(stores_query.where(Store.id.in_(limited)).order_by(Store.name)
+                             .limit(STORES_SHOWN)).scalars().all()
+    shown = [(store, status_for(store.id, user.id, session)) for store in stores]
+    return [(store, statuses) for store, statuses in shown if statuses]
+
+
+def current_alerts(now=None):
+    """A filter of ``LimitAlert`` rows of the periods running now (day, week and month alike)."""
+    from webapp.billing.models import LimitAlert
+
+    now = now or utcnow()
+    tz = zone()
+    return sa.or_(*[sa.and_(LimitAlert.period == name, LimitAlert.period_start == period_of(name, now, tz).first)
+                    for name in ("day", "week", "month")])

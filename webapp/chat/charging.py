@@ -1,6 +1,7 @@
 """The one seam between answering and billing. Billing owns these bodies.
 
-The chat service (``webapp.chat.answering``) calls exactly two functions:
+The chat service (``webapp.chat.answering``) calls exactly two functions (the
+chat's pages also read ``charges_of`` and ``limits_of`` to show what billing knows):
 
 1. ``before_answer(user, store, provider, prompt_tokens)`` once the prompt is
    built and counted, BEFORE the model runs. It returns an opaque reservation
@@ -27,7 +28,7 @@ what billing decides is safe; delivery to Casdoor belongs to a job.
 """
 from flask import current_app
 
-from webapp.billing import service
+from webapp.billing import limits, service
 from webapp.billing.ledger import charges_of_answers
 from webapp.chat import rollup
 from webapp.chat.errors import AnswerRefused
@@ -53,6 +54,13 @@ def before_answer(user, store, provider, prompt_tokens):
         return service.reserve(user, bound, provider.currency, store=store)
     except service.AnswerNotAllowed as exc:
         raise AnswerRefused(exc.message) from exc
+
+
+def limits_of(user, store):
+    """``[webapp.billing.limits.Status]``: each spending limit that applies to ``user`` in ``store``
+    (what this period has spent, what is left, when it resets, past its alert threshold or not),
+    for the chat to show beside the question box. One query when the store has no limits."""
+    return limits.status_for(store.id, user.id)
 
 
 def charges_of(messages):

@@ -137,21 +137,23 @@ class State:
     spends: list
 
 
-def state(user_id, store_id, limits, now=None, session=None, *, balance=True):
+def state(user_id, store_id, limits, now=None, session=None, *, balance=True, versions=True):
     """The user's billing version and what they have in flight against their balance (live
     reservations + charges not yet delivered; only with ``balance``), the store's version (when a
     store limit applies) and each limit's period spend: ONE statement of indexed scalar subqueries.
+    ``versions=False`` leaves the versions out (they are None): the spends only.
     """
     session = session or db.session
     now = now or utcnow()
     tz = zone()
-    columns = [sa.select(BillingAccount.version).where(BillingAccount.user_id == user_id).scalar_subquery()]
+    columns = [sa.select(BillingAccount.version).where(BillingAccount.user_id == user_id).scalar_subquery()
+               if versions else sa.null()]
     if balance:
         columns.append(sa.select(sa.func.coalesce(sa.func.sum(Reservation.amount), 0))
                        .where(Reservation.user_id == user_id, Reservation.expires_at > now).scalar_subquery())
         columns.append(sa.select(sa.func.coalesce(sa.func.sum(Charge.amount), 0))
                        .where(Charge.user_id == user_id, Charge.state == PENDING).scalar_subquery())
-    has_store_limit = any(limit.subject == STORE for limit in limits)
+    has_store_limit = versions and any(limit.subject == STORE for limit in limits)
     if has_store_limit:
         columns.append(sa.select(StoreAccount.version).where(StoreAccount.store_id == store_id).scalar_subquery())
     periods = [period_of(limit.period, now, tz) for limit in limits]
@@ -246,7 +248,7 @@ def status_for(store_id, user_id, session=None):
     limits = applying(store_id, user_id, session)
     if not limits:
         return []
-    found = state(user_id, store_id, limits, session=session, balance=False)
+    found = state(user_id, store_id, limits, session=session, balance=False, versions=False)
     return [Status(limit, period, spent) for limit, period, spent in found.spends]
 
 

@@ -27,6 +27,7 @@ from webapp.billing.models import (
     STORE,
     BillingAccount,
     Charge,
+    LimitAlert,
     PersonLimit,
     Reservation,
     StoreAccount,
@@ -37,6 +38,7 @@ from webapp.chat.rollup import day_start_utc, local_day, zone
 from webapp.core.clock import utcnow
 from webapp.core.money import display
 from webapp.extensions import db
+from webapp.stores.models import Store
 
 PERIOD_WORDS = {"day": "daily", "week": "weekly", "month": "monthly"}
 
@@ -318,8 +320,6 @@ def limits_of_person(user, stores_query, session=None):
     """``[(Store, [Status])]``: the limits that apply to ``user`` in the stores of ``stores_query``
     (those they may use) that have any, by store name, at most ``STORES_SHOWN`` stores
     (one query for the stores, two per store shown)."""
-    from webapp.stores.models import Store
-
     session = session or db.session
     limited = sa.union(sa.select(StoreLimit.store_id),
                        sa.select(PersonLimit.store_id).where(PersonLimit.user_id == user.id))
@@ -331,8 +331,6 @@ def limits_of_person(user, stores_query, session=None):
 
 def current_alerts(now=None):
     """A filter of ``LimitAlert`` rows of the periods running now (day, week and month alike)."""
-    from webapp.billing.models import LimitAlert
-
     now = now or utcnow()
     tz = zone()
     return sa.or_(*[sa.and_(LimitAlert.period == name, LimitAlert.period_start == period_of(name, now, tz).first)

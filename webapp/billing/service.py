@@ -88,7 +88,7 @@ class Hold:
     user_id: int
     amount: Decimal
     currency: str
-    #: The spending limits (``limits.Limit``) applied to the answer: settling checks their thresholds.
+    #: The spending limits (``limits.Limit``) whose threshold this answer may reach: settling checks them.
     limits: tuple = ()
 
 
@@ -205,7 +205,10 @@ def reserve(user, amount, currency, store=None):
                                   expires_at=now + timedelta(seconds=config["BILLING_RESERVATION_SECONDS"]))
         session.add(reservation)
         session.flush()
-        return Hold(reservation.id, user.id, amount, currency, limits=tuple(applying))
+        # Only a limit this answer could take past its threshold is looked at again when it settles
+        # (its spend then is at most what was counted here, answers in flight included, plus the bound).
+        near = tuple(limit for limit, _, spent in found.spends if spent + amount >= limit.alert_amount)
+        return Hold(reservation.id, user.id, amount, currency, limits=near)
     raise AnswerNotAllowed("Too many answers are starting at once here; try again in a moment.")
 
 
@@ -232,12 +235,11 @@ def _swap(session, user_id, version, store_id, store_version, *, clear_overdrawn
         with savepoint():
             if session.execute(user_swap).rowcount != 1:
                 raise _Lost
-            if store_version is not None:
-                taken = session.execute(sa.update(StoreAccount).where(
-                    StoreAccount.store_id == store_id, StoreAccount.version == store_version)
-                    .values(version=StoreAccount.version + 1))
-                if taken.rowcount != 1:
-                    raise _Lost
+            taken = session.execute(sa.update(StoreAccount).where(
+                StoreAccount.store_id == store_id, StoreAccount.version == store_version)
+                .values(version=StoreAccount.version + 1))
+            if taken.rowcount != 1:
+                raise _Lost
     except _Lost:
         return False
     return True

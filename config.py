@@ -244,6 +244,12 @@ class Config:
     #: the user's answers in flight stay within BILLING_DOWN_ALLOWANCE (in the price's currency).
     BILLING_WHEN_CASDOOR_DOWN = _env("BILLING_WHEN_CASDOOR_DOWN", "refuse")
     BILLING_DOWN_ALLOWANCE = _env("BILLING_DOWN_ALLOWANCE", "0.10")
+    #: The zone whose calendar days make the usage rollup's days and the limits' periods
+    #: (day, week from Monday, month). Changing it needs ``flask usage verify --repair``.
+    BILLING_TIMEZONE = _env("BILLING_TIMEZONE", "UTC")
+    #: A limit's alert threshold or the limit itself reached: a JSON event POSTed here (a job,
+    #: retried), once per threshold per period. Empty: alerts are only recorded and shown.
+    BILLING_ALERT_WEBHOOK_URL = _env("BILLING_ALERT_WEBHOOK_URL", "")
     #: Development only (``make run`` sets it): "input/output" per million tokens given to
     #: the local model by ``flask billing demo-price``. Empty: the local model stays free.
     BILLING_DEMO_LOCAL_PRICES = _env("BILLING_DEMO_LOCAL_PRICES")

@@ -3,7 +3,9 @@
 1. **Overhead per answer**: what ``before_answer`` + ``after_answer`` add to an answer
    (the dry run at Casdoor, the reservation, the charge and its job), measured as the
    difference between a priced answer and a free one through the same seam, each
-   committed as the chat does. Target ≤ 2 ms.
+   committed as the chat does; and the same in a store with a store limit and a default
+   per-person limit (their period spend read from the usage rollup, the store's version
+   swapped, the thresholds checked at settling). Target ≤ 2 ms of billing's own work.
 2. **Delivery throughput**: ``--charges`` pending charges delivered by ``--workers``
    ``flask jobs worker`` processes of ``--threads`` threads each. Target ≥ 300 charges/s.
 3. **Backlog after an outage**: ``--backlog`` charges recorded while Casdoor is down
@@ -113,8 +115,18 @@ def seed(app):
             chat = Chat(store_id=store.id, user_id=user.id, title="bench")
             db.session.add(chat)
             chats.append(chat)
+        # A store with limits high enough never to refuse: their whole path runs for every answer.
+        from webapp.billing import limits
+        limited = stores.create_store("bench-limited")
+        db.session.flush()
+        for subject in ("store", "per_person"):
+            limits.set_store_limit(limited.id, subject, {"period": "month", "amount": Decimal(1_000_000),
+                                                         "currency": "USD", "alert_at": 80})
+        limited_chat = Chat(store_id=limited.id, user_id=users[0].id, title="bench limited")
+        db.session.add(limited_chat)
         db.session.commit()
-        return store.id, [u.id for u in users], priced.id, free.id, [c.id for c in chats]
+        return (store.id, [u.id for u in users], priced.id, free.id, [c.id for c in chats],
+                limited.id, limited_chat.id)
 
 
 def answer(chat, user, store, provider, prompt_tokens=700, completion_tokens=180):
@@ -144,12 +156,13 @@ def measure_overhead(app, ids, n):
     from webapp.stores.models import Store
     from webapp.users.models import User
 
-    store_id, user_ids, priced_id, free_id, chat_ids = ids
+    store_id, user_ids, priced_id, free_id, chat_ids, limited_id, limited_chat_id = ids
     with app.app_context():
         store, user = db.session.get(Store, store_id), db.session.get(User, user_ids[0])
         chat = db.session.get(Chat, chat_ids[0])
+        limited, limited_chat = db.session.get(Store, limited_id), db.session.get(Chat, limited_chat_id)
         priced, free = db.session.get(Provider, priced_id), db.session.get(Provider, free_id)
-        timings = {"free": [], "priced": [], "dry run": []}
+        timings = {"free": [], "priced": [], "limited": [], "dry run": []}
         from webapp.billing import service
         from webapp.billing.client import TransactionDraft
         client = service.transactions_client()
@@ -158,9 +171,10 @@ def measure_overhead(app, ids, n):
             client.check_balance(TransactionDraft(key=str(uuid.uuid4()), user="alice", amount=Decimal("0.1"),
                                                   currency="USD", created_at=datetime.utcnow()))
             timings["dry run"].append((time.perf_counter() - started) * 1000)
-            for kind, provider in (("free", free), ("priced", priced)):
+            for kind, provider, where, in_chat in (("free", free, store, chat), ("priced", priced, store, chat),
+                                                   ("limited", priced, limited, limited_chat)):
                 started = time.perf_counter()
-                answer(chat, user, store, provider)
+                answer(in_chat, user, where, provider)
                 timings[kind].append((time.perf_counter() - started) * 1000)
         db.session.remove()
     return {kind: (statistics.median(v), sorted(v)[int(len(v) * 0.95) - 1]) for kind, v in timings.items()}
@@ -173,7 +187,7 @@ def seed_charges(app, ids, count):
     from webapp.chat.models import Message
     from webapp.extensions import db
 
-    store_id, user_ids, priced_id, _, chat_ids = ids
+    store_id, user_ids, priced_id, _, chat_ids = ids[:5]
     with app.app_context():
         for start in range(0, count, 500):
             for i in range(start, min(count, start + 500)):
@@ -266,6 +280,7 @@ def main():
     try:
         app = make_app(database_url, casdoor.url)
         ids = seed(app)
+        print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
         print(f"database: {app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}, Casdoor: {casdoor.url} "
               f"(devcasdoor, its own process), workers: {args.workers} x {args.threads} threads, batch {args.batch}")
 
@@ -276,12 +291,16 @@ def main():
               f"billing overhead (median difference) {extra:.2f} ms (target <= 2 ms), of which the dry run at "
               f"Casdoor (one HTTP round trip) {overhead['dry run'][0]:.2f} ms: billing's own work "
               f"{extra - overhead['dry run'][0]:.2f} ms")
+        limited = overhead["limited"][0] - overhead["free"][0]
+        print(f"   with a store limit and a per-person limit: priced {overhead['limited'][0]:.2f} / "
+              f"{overhead['limited'][1]:.2f} ms; billing overhead {limited:.2f} ms, billing's own work "
+              f"{limited - overhead['dry run'][0]:.2f} ms (limits add {limited - extra:.2f} ms)")
         workers = start_workers(database_url, casdoor.url, args.workers, args.threads, args.batch)
-        wait_delivered(app, args.answers, 60)
+        wait_delivered(app, 2 * args.answers, 120)
         stop_workers(workers)
 
         seed_charges(app, ids, args.charges)
-        target = args.answers + args.charges
+        target = 2 * args.answers + args.charges  # priced answers in both stores, then the bulk
         workers = start_workers(database_url, casdoor.url, args.workers, args.threads, args.batch)
         took = wait_delivered(app, target, 600)
         stop_workers(workers)
@@ -306,6 +325,7 @@ def main():
         keys = {t["subtype"] for t in transactions}
         assert len(keys) == len(transactions) == args.backlog, (len(keys), len(transactions))
         print(f"   exactly once: {len(transactions)} Casdoor transactions for the backlog, none twice")
+        print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
         del started
     finally:
         casdoor.stop()

@@ -13,10 +13,11 @@ from tests.support.chat import FACT, add_file, make_provider
 from tests.support.client import csrf_token, post_form
 from tests.support.database import counting_queries
 from tests.support.model_servers import SERVER_KEY, ScriptedServer, chunk, free_port, sse
-from webapp.chat import charging
+from webapp.chat import charging, rollup
 from webapp.chat.errors import AnswerRefused
 from webapp.chat.models import Chat, Message
 from webapp.chat.rendering import render_answer
+from webapp.core.clock import utcnow
 from webapp.providers.models import Provider
 from webapp.providers.pricing import answer_price
 
@@ -54,6 +55,26 @@ def new_chat(client, store="research"):
 
 
 STREAM = {"Accept": "text/event-stream"}
+
+
+def assert_rollup_equals_answers(db, answers):
+    """The usage rollup holds exactly the final answers: ``answers`` of them, with their tokens and cost,
+    summed here straight from the messages (not by the code that keeps the rollup)."""
+    from webapp.chat.models import UsageDay
+
+    final = db.select(db.func.count(), db.func.coalesce(db.func.sum(Message.prompt_tokens), 0),
+                      db.func.coalesce(db.func.sum(Message.completion_tokens), 0),
+                      db.func.coalesce(db.func.sum(Message.price), 0)).where(
+        Message.role == "assistant", Message.status != "streaming")
+    rolled = db.select(db.func.coalesce(db.func.sum(UsageDay.answers), 0),
+                       db.func.coalesce(db.func.sum(UsageDay.prompt_tokens), 0),
+                       db.func.coalesce(db.func.sum(UsageDay.completion_tokens), 0),
+                       db.func.coalesce(db.func.sum(UsageDay.cost), 0))
+    want = tuple(db.session.execute(final).one())
+    have = tuple(db.session.execute(rolled).one())
+    assert (int(want[0]), int(want[1]), int(want[2]), Decimal(want[3])) == (
+        int(have[0]), int(have[1]), int(have[2]), Decimal(have[3]))
+    assert int(want[0]) == answers
 
 
 # --- price -------------------------------------------------------------------------
@@ -201,6 +222,7 @@ def test_no_matching_knowledge_answers_without_the_model(app, db, person, client
     assert "no matching knowledge" in page
     chat = db.session.get(Chat, chat_id)
     assert chat.title == "What about quasars?"
+    assert_rollup_equals_answers(db, 1)
 
 
 def test_refused_answer_keeps_only_the_question(app, db, person, client, monkeypatch):
@@ -331,6 +353,7 @@ def test_stop_mid_stream_saves_the_partial_answer_with_usage(app, db, person, cl
     answer = db.session.get(Message, message_id)
     assert answer.status == "stopped" and answer.text
     assert 3 <= answer.completion_tokens < 200 and answer.prompt_tokens > 0
+    assert_rollup_equals_answers(db, 1)
 
 
 def test_client_disconnect_stops_and_saves(app, db, person, client):
@@ -349,6 +372,7 @@ def test_client_disconnect_stops_and_saves(app, db, person, client):
     db.session.expire_all()
     answer = db.session.execute(db.select(Message).where(Message.role == "assistant")).scalar_one()
     assert answer.status == "stopped" and answer.completion_tokens >= 2 and answer.text
+    assert_rollup_equals_answers(db, 1)
 
 
 def test_regenerate_and_edit_and_resend(app, db, person, client):
@@ -376,6 +400,8 @@ def test_regenerate_and_edit_and_resend(app, db, person, client):
     assert rows[0].text == "When was the Zephyrine lighthouse built?"
     listing = client.get(f"/api/v1/s/research/chats/{chat_id}/messages/")
     assert [m["role"] for m in listing.json["items"]] == ["user", "assistant"]
+    # Replaced and dropped answers stay in the rollup: four answers ran.
+    assert_rollup_equals_answers(db, 4)
 
 
 # --- the OpenAI-compatible provider over loopback ----------------------------------------
@@ -434,6 +460,7 @@ def test_openai_compatible_failures_end_the_answer_with_a_message(app, db, perso
     assert final["usage"]["estimated"] is True and final["usage"]["completion"] > 0
     page = client.get(f"/s/research/chat/{chat_id}").get_data(as_text=True)
     assert "Incomplete answer." in page
+    assert_rollup_equals_answers(db, 3)  # failed answers count: their tokens were consumed
 
     # A server that accepts the connection and never answers: the provider's timeout.
     from tests.support.model_servers import SilentServer
@@ -515,10 +542,13 @@ def test_usage_page_totals_groups_and_csv(app, db, person, client, create_user, 
     chat_id = new_chat(client)
     chat = db.session.get(Chat, chat_id)
     for prompt, completion in ((1234, 567), (1000, 0)):
-        db.session.add(Message(store_id=store.id, chat_id=chat.id, user_id=user.id, role="assistant", text="x",
-                               status="complete", provider_name="Gateway", model="m", prompt_tokens=prompt,
-                               completion_tokens=completion, currency="USD",
-                               price=answer_price(prompt, completion, "0.15", "0.60")))
+        answer = Message(store_id=store.id, chat_id=chat.id, user_id=user.id, role="assistant", text="x",
+                         status="complete", provider_name="Gateway", model="m", prompt_tokens=prompt,
+                         completion_tokens=completion, currency="USD",
+                         price=answer_price(prompt, completion, "0.15", "0.60"), created_at=utcnow())
+        db.session.add(answer)
+        db.session.flush()
+        rollup.record(answer)  # as the answer's own transaction does
     db.session.commit()
     page = client.get("/s/research/usage/")
     text = page.get_data(as_text=True)
@@ -553,9 +583,12 @@ def test_usage_page_uses_a_fixed_number_of_queries(frozen_clock, app, db, person
     counts = []
     for n in (2, 40):
         while db.session.execute(db.select(db.func.count()).where(Message.role == "assistant")).scalar() < n:
-            db.session.add(Message(store_id=store.id, chat_id=chat_id, user_id=user.id, role="assistant", text="x",
-                                   status="complete", provider_name=f"P{n % 3}", model="m", prompt_tokens=10,
-                                   completion_tokens=5, price=Decimal("0.00000150"), currency="USD"))
+            answer = Message(store_id=store.id, chat_id=chat_id, user_id=user.id, role="assistant", text="x",
+                             status="complete", provider_name=f"P{n % 3}", model="m", prompt_tokens=10,
+                             completion_tokens=5, price=Decimal("0.00000150"), currency="USD", created_at=utcnow())
+            db.session.add(answer)
+            db.session.flush()
+            rollup.record(answer)
             db.session.commit()
         client.get("/s/research/usage/")
         with counting_queries(db.engine) as queries:

@@ -45,7 +45,8 @@ FILLERS = {
     "file_id": lambda ctx: ctx["other_file"].id,
     "session_id": lambda ctx: ctx["other_session"].id,
     "filename": lambda ctx: "css/app.css",
-    "user_id": lambda ctx: ctx["other_document"].created_by_id,   # the other store's bound author
+    # The other store's bound author (the own store's document has no author: the same person).
+    "user_id": lambda ctx: ctx["other_document"].created_by_id or ctx["other_session"].user_id,
     "store_id": lambda ctx: ctx["other"].id,
     "chat_id": lambda ctx: ctx["other_chat"].id,
     "message_id": lambda ctx: ctx["other_message"].id,
@@ -71,6 +72,9 @@ API_BODIES = [
     {"email": "x@example.com", "password": "hijacked-password"},
     {"text": "hijacked"},
     {"title": "hijacked"},
+    # Spending limits: a store's (PUT …/limits) and one person's (PUT …/limits/people/<id>).
+    {"store": {"period": "day", "amount": "0", "currency": "USD"}, "per_person": None},
+    {"period": "day", "amount": "0", "currency": "USD"},
 ]
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -121,7 +125,12 @@ def world(app, db, create_user, create_store, create_document, login):
     db.session.flush()
     other_message = Message(store_id=other.id, chat_id=other_chat.id, user_id=author.id, role="user", text=SECRET)
     provider = Provider(name="Walk provider", kind="local", model="SmolLM2-135M-Instruct")
-    db.session.add_all([other_message, provider])
+    # The other store's spending limits: the store's, its default per person, its author's own.
+    from webapp.billing.models import PersonLimit, StoreLimit
+    limits = [StoreLimit(store_id=other.id, subject=subject, period="month", amount=77, currency="USD")
+              for subject in ("store", "per_person")]
+    limits.append(PersonLimit(store_id=other.id, user_id=author.id, period="week", amount=7, currency="USD"))
+    db.session.add_all([other_message, provider, *limits])
     db.session.commit()
     return {"home": home, "other": other, "other_document": other_document, "own_document": own_document,
             "other_session": other_session, "other_chat": other_chat, "other_message": other_message,
@@ -151,6 +160,12 @@ def snapshot(db):
         table = model.__table__
         rows = db.session.execute(db.select(table).order_by(table.c.id)).all()
         state[table.name] = [tuple(row) for row in rows]
+    # Spending limits and the usage rollup (keyed by store, not store-owned models).
+    from webapp.billing.models import PersonLimit, StoreLimit
+    from webapp.chat.models import UsageDay
+    for model in (StoreLimit, PersonLimit, UsageDay):
+        table = model.__table__
+        state[table.name] = sorted(tuple(map(str, row)) for row in db.session.execute(db.select(table)).all())
     # The other store's user: account (Homepage included) and sessions.
     state["other_user"] = tuple(db.session.execute(
         db.select(User.__table__).filter_by(username="otherauthor")).one())

@@ -10,6 +10,12 @@
 * ``BillingAccount`` one row per user that billing has seen: the version that
   serialises that user's reservations (compare-and-swap, so no lock is held
   while Casdoor is asked) and the overdrawn flag.
+* ``StoreLimit`` / ``PersonLimit`` spending limits: a store's limit for everyone
+  together and its default per person (``StoreLimit.subject``), and one person's
+  override in one store. ``StoreAccount`` serialises the reservations of a store
+  with a store limit the way ``BillingAccount`` does a user's.
+* ``LimitAlert``   a threshold or a limit crossed in one period: at most one row
+  (and one webhook event) per limit, level and period.
 
 Money is ``Numeric(18, 8)``: Casdoor's 8 decimals, never a float.
 """
@@ -95,15 +101,19 @@ class Charge(db.Model):
 
 
 class Reservation(db.Model):
-    """The most an answer in flight may cost; counted against the balance until released."""
+    """The most an answer in flight may cost; counted against the balance and the limits until released."""
 
     __tablename__ = "reservations"
     __table_args__ = (
         db.Index("ix_reservations_user_id_expires_at", "user_id", "expires_at"),
+        # A store's answers in flight, for its store limit.
+        db.Index("ix_reservations_store_id_expires_at", "store_id", "expires_at"),
     )
 
     id = db.Column(db.Integer, primary_key=True)
     user_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    #: The store the answer is in (None for reservations made before limits existed).
+    store_id = db.Column(db.Integer, db.ForeignKey("stores.id", ondelete="CASCADE"))
     #: Upper bound: counted prompt tokens at the input price + maximum answer tokens at the output price.
     amount = db.Column(MONEY, nullable=False)
     currency = db.Column(db.String(3), nullable=False)
@@ -149,3 +159,85 @@ class ReconcileRun(db.Model):
     requeued = db.Column(db.Integer, nullable=False, default=0)
     #: A few lines naming the differences (first ones only).
     report = db.Column(db.Text, nullable=False, default="")
+
+
+#: Limit periods, in ``BILLING_TIMEZONE``: a calendar day, a week from Monday, a calendar month.
+PERIODS = ("day", "week", "month")
+#: ``StoreLimit.subject``: the store's limit for everyone together, or its default per person.
+STORE, PER_PERSON = "store", "per_person"
+
+
+class LimitFields:
+    """What every limit has: a period, an exact amount and its currency, an alert threshold."""
+
+    period = db.Column(db.String(5), nullable=False)
+    amount = db.Column(MONEY, nullable=False)
+    currency = db.Column(db.String(3), nullable=False)
+    #: Percent of the amount at which people are warned (and the webhook told).
+    alert_at = db.Column(db.Integer, nullable=False, default=80)
+    updated_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+
+class StoreLimit(LimitFields, db.Model):
+    """A store's limit (``subject`` "store": everyone together) or its default per person ("per_person")."""
+
+    __tablename__ = "store_limits"
+
+    store_id = db.Column(db.Integer, db.ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
+    subject = db.Column(db.String(10), primary_key=True)
+
+    def __repr__(self):
+        return f"<StoreLimit {self.store_id} {self.subject} {self.amount} {self.currency}/{self.period}>"
+
+
+class PersonLimit(LimitFields, db.Model):
+    """One person's limit in one store, in place of the store's default per person."""
+
+    __tablename__ = "person_limits"
+
+    store_id = db.Column(db.Integer, db.ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+
+    def __repr__(self):
+        return f"<PersonLimit {self.store_id}/{self.user_id} {self.amount} {self.currency}/{self.period}>"
+
+
+class StoreAccount(db.Model):
+    """Billing's per-store row: the version that serialises reservations against a store limit."""
+
+    __tablename__ = "billing_store_accounts"
+
+    store_id = db.Column(db.Integer, db.ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
+    version = db.Column(db.Integer, nullable=False, default=0)
+
+
+class LimitAlert(db.Model):
+    """A limit's threshold (``level`` "threshold") or the limit itself ("limit") reached in one period.
+
+    The unique key makes "once per threshold per period" a property of the table: the
+    first answer to cross it inserts the row (and queues the webhook job); later ones
+    find it there. Also what *Admin > Billing > Limits* lists.
+    """
+
+    __tablename__ = "limit_alerts"
+    __table_args__ = (
+        db.UniqueConstraint("store_id", "user_id", "subject", "period_start", "level",
+                            name="uq_limit_alerts_once_per_period"),
+        # The admin list: this period's alerts, newest first, keyset by (created_at, id).
+        db.Index("ix_limit_alerts_created_at_id", "created_at", "id"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    store_id = db.Column(db.Integer, db.ForeignKey("stores.id", ondelete="CASCADE"), nullable=False)
+    #: The person (a per-person limit), or 0 for the store's limit (0, not NULL, so that the key is unique).
+    user_id = db.Column(db.Integer, nullable=False, default=0)
+    #: "store" or "per_person".
+    subject = db.Column(db.String(10), nullable=False)
+    #: "threshold" or "limit".
+    level = db.Column(db.String(10), nullable=False)
+    period = db.Column(db.String(5), nullable=False)
+    period_start = db.Column(db.Date, nullable=False)
+    amount = db.Column(MONEY, nullable=False)
+    spent = db.Column(MONEY, nullable=False)
+    currency = db.Column(db.String(3), nullable=False)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)

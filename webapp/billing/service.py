@@ -25,6 +25,13 @@ version holds that user's row until the caller commits (PostgreSQL), or the
 database's write lock does (SQLite): a concurrent answer of the same user
 waits there, finds the version changed and checks again, counting the first
 answer's reservation. No lock is taken before Casdoor is asked.
+
+Spending limits (``webapp.billing.limits``) are on the same path: the round's
+one read also sums each limit's period spend (the usage rollup plus the
+reservations in flight), and a store limit adds ``billing_store_accounts.version``
+to the swap, so the answers of everyone in the store are checked one after
+another as one user's are. Answers of people without a Casdoor account are
+reserved too whenever a limit applies, so they count against it while in flight.
 """
 import logging
 import uuid
@@ -36,9 +43,19 @@ import sqlalchemy as sa
 from flask import current_app, has_request_context
 from sqlalchemy.exc import IntegrityError
 
+from webapp.billing import alerts, limits
 from webapp.billing.client import QUANTUM, TransactionDraft, TransactionsClient
 from webapp.billing.errors import BillingError, BillingRejected, InsufficientBalance
-from webapp.billing.models import DELIVERED, LOCAL_ONLY, PENDING, BillingAccount, Charge, Reservation
+from webapp.billing.models import (
+    DELIVERED,
+    LOCAL_ONLY,
+    PENDING,
+    STORE,
+    BillingAccount,
+    Charge,
+    Reservation,
+    StoreAccount,
+)
 from webapp.casdoor.errors import CasdoorError, CasdoorUnavailable
 from webapp.core.clock import utcnow
 from webapp.core.money import display
@@ -71,6 +88,8 @@ class Hold:
     user_id: int
     amount: Decimal
     currency: str
+    #: The spending limits (``limits.Limit``) whose threshold this answer may reach: settling checks them.
+    limits: tuple = ()
 
 
 # -- configuration -------------------------------------------------------------
@@ -130,48 +149,108 @@ def outstanding(user_id, *, session=None, now=None):
 # -- before the answer ------------------------------------------------------------
 
 
-def reserve(user, amount, currency):
-    """Check that ``user`` can pay ``amount`` on top of what is in flight, and hold it.
+def reserve(user, amount, currency, store=None):
+    """Check that ``user`` can pay ``amount`` on top of what is in flight, within every spending
+    limit of ``store`` that applies to them, and hold it.
+
+    One round: read (one statement, :func:`webapp.billing.limits.state`) the versions, what
+    the user has in flight and each limit's period spend; refuse if the bound does not fit a
+    limit (no network); ask Casdoor's dry run (no lock held); then swap the user's version
+    and, with a store limit, the store's (compare-and-swap in a savepoint: a concurrent answer
+    that got there first makes this round start over, counting it).
 
     :param amount: the answer's upper bound (:func:`upper_bound`).
-    :returns: a :class:`Hold`, or None when nothing needs holding (a price of
-        zero, Casdoor not configured, a user without a Casdoor identity).
-    :raises AnswerNotAllowed: the balance does not cover it (the message says how
-        much is needed and how much is left), Casdoor refused the user, or
-        Casdoor is unreachable and ``BILLING_WHEN_CASDOOR_DOWN`` is ``refuse``
-        (or the ``allow`` limit is used up).
+    :param store: the store the answer is in (its limits apply); None: no limits.
+    :returns: a :class:`Hold`, or None when nothing needs holding (a price of zero, or
+        neither Casdoor nor a limit concerns this answer).
+    :raises AnswerNotAllowed: a limit does not cover it (the message names the limit, what is
+        left and when it resets), the balance does not cover it (the message says how much is
+        needed and how much is left), Casdoor refused the user, or Casdoor is unreachable and
+        ``BILLING_WHEN_CASDOOR_DOWN`` is ``refuse`` (or the ``allow`` limit is used up).
     """
-    if amount <= 0 or not is_billable(user):
+    if amount <= 0:
         return None
-    client = transactions_client()
-    config = current_app.config
+    billable = is_billable(user)
     session = db.session
+    applying = limits.applying(store.id, user.id, session) if store is not None else []
+    if not billable and not applying:
+        return None
+    client = transactions_client() if billable else None
+    config = current_app.config
+    store_id = store.id if store is not None else None
     for _ in range(RESERVE_ROUNDS):
-        version, in_flight = outstanding(user.id, session=session)
-        if version is None:
-            _ensure_account(session, user.id)
-            continue
-        _check(client, config, user, amount, in_flight, currency)
-        # The check passed: the user is not overdrawn (any more).
-        taken = session.execute(
-            sa.update(BillingAccount).where(BillingAccount.user_id == user.id, BillingAccount.version == version)
-            .values(version=BillingAccount.version + 1, overdrawn_at=None, overdrawn_reason=""))
-        if taken.rowcount != 1:
-            continue  # another answer of this user reserved meanwhile: check again, counting it
         now = utcnow()
-        reservation = Reservation(user_id=user.id, amount=amount, currency=currency, created_at=now,
+        found = limits.state(user.id, store_id, applying, now, session, balance=billable)
+        if found.user_version is None:
+            _ensure_account(session, BillingAccount(user_id=user.id, version=0))
+            continue
+        if store_id is not None and found.store_version is None and any(
+                limit.subject == STORE for limit in applying):
+            _ensure_account(session, StoreAccount(store_id=store_id, version=0))
+            continue
+        refused = limits.refusal(found.spends, amount, currency, store.name) if applying else None
+        if refused:
+            message, limit = refused
+            if limit.currency == currency:
+                # Recorded with the question the chat keeps (the refusal itself costs nothing).
+                alerts.note(store_id, [limits.Status(*spend) for spend in found.spends],
+                            refused_subject=limit.subject)
+            raise AnswerNotAllowed(message, error="limit_reached")
+        if billable:
+            _check(client, config, user, amount, found.in_flight, currency)
+        if not _swap(session, user.id, found.user_version, store_id, found.store_version, clear_overdrawn=billable):
+            continue  # another answer reserved meanwhile: check again, counting it
+        reservation = Reservation(user_id=user.id, store_id=store_id, amount=amount, currency=currency,
+                                  created_at=now,
                                   expires_at=now + timedelta(seconds=config["BILLING_RESERVATION_SECONDS"]))
         session.add(reservation)
         session.flush()
-        return Hold(reservation.id, user.id, amount, currency)
-    raise AnswerNotAllowed("Too many of your answers are starting at once; try again in a moment.")
+        # Only a limit this answer could take past its threshold is looked at again when it settles
+        # (its spend then is at most what was counted here, answers in flight included, plus the bound).
+        near = tuple(limit for limit, _, spent in found.spends if spent + amount >= limit.alert_amount)
+        return Hold(reservation.id, user.id, amount, currency, limits=near)
+    raise AnswerNotAllowed("Too many answers are starting at once here; try again in a moment.")
 
 
-def _ensure_account(session, user_id):
-    """The user's ``billing_accounts`` row, created at their first reservation."""
+class _Lost(Exception):
+    """A version moved between the read and the swap."""
+
+
+def _swap(session, user_id, version, store_id, store_version, *, clear_overdrawn):
+    """Bump the user's version (and the store's, when ``store_version`` is given) if unchanged.
+
+    In a savepoint: when the store's swap loses, the user's row is let go again
+    (PostgreSQL releases a rolled-back savepoint's row locks), so no lock is held
+    while the next round asks Casdoor. The bumped rows stay locked until the caller
+    commits: a concurrent answer waits there, then finds the version changed.
+    """
+    values = {"version": BillingAccount.version + 1}
+    if clear_overdrawn:  # the balance check passed: the user is not overdrawn (any more)
+        values.update(overdrawn_at=None, overdrawn_reason="")
+    user_swap = (sa.update(BillingAccount).where(BillingAccount.user_id == user_id, BillingAccount.version == version)
+                 .values(**values))
+    if store_version is None:  # one row to swap: no savepoint needed (two statements fewer)
+        return session.execute(user_swap).rowcount == 1
     try:
         with savepoint():
-            session.add(BillingAccount(user_id=user_id, version=0))
+            if session.execute(user_swap).rowcount != 1:
+                raise _Lost
+            taken = session.execute(sa.update(StoreAccount).where(
+                StoreAccount.store_id == store_id, StoreAccount.version == store_version)
+                .values(version=StoreAccount.version + 1))
+            if taken.rowcount != 1:
+                raise _Lost
+    except _Lost:
+        return False
+    return True
+
+
+def _ensure_account(session, row):
+    """The user's ``billing_accounts`` row (or the store's ``billing_store_accounts`` row), created
+    at the first reservation that needs it."""
+    try:
+        with savepoint():
+            session.add(row)
     except IntegrityError:
         pass  # another answer created it first
 
@@ -269,6 +348,11 @@ def settle(hold, message, *, user=None):
     if billable:
         # A new charge has no job yet: no dedupe key to check (requeue uses one).
         enqueue(DELIVER_JOB, {"charge_id": charge.id})
+    if hold is not None and hold.limits and message.store_id is not None:
+        # The rollup holds this answer already (the seam records it first): a threshold or
+        # a limit it reached is recorded, and sent out, once per period (one statement when none is).
+        found = limits.state(message.user_id, message.store_id, list(hold.limits), balance=False, versions=False)
+        alerts.note(message.store_id, [limits.Status(*spend) for spend in found.spends])
     return charge
 
 

@@ -8,7 +8,8 @@ Modules: ``models`` (``Chat``, ``Message``); ``retrieval`` (the one call into
 knowledge search), ``prompt`` (the token budget), ``answering`` (the answer
 pipeline), ``streams`` (stop and the per-user cap), ``charging`` (the seam to
 billing), ``rendering`` (Markdown made safe), ``chats`` (chat rows and access),
-``payloads`` (what the API and the pages send), ``usage`` (aggregates, chart,
+``payloads`` (what the API and the pages send), ``rollup`` (the usage rollup
+kept with every answer, ``flask usage verify``), ``usage`` (aggregates, chart,
 CSV), ``errors``; ``views``, ``api``, ``forms``, ``schemas``, ``cli``.
 """
 from webapp.navigation import nav_item
@@ -17,11 +18,12 @@ from webapp.navigation import nav_item
 def init_app(app):
     """Register the pages, the API, ``flask chat`` and the navigation entries."""
     from webapp.chat.blueprint import api_bp, pages
-    from webapp.chat.cli import chat_cli
+    from webapp.chat.cli import chat_cli, usage_cli
 
     app.register_blueprint(pages)
     app.register_blueprint(api_bp)
     app.cli.add_command(chat_cli)
+    app.cli.add_command(usage_cli)
     nav_item(app, "store", "chat.workspace", "Chat", "chat", order=15,
              also_current=("chat.show_chat",), testid="nav-chat")
     nav_item(app, "store", "chat.usage", "Usage", "chart", order=40, testid="nav-usage")

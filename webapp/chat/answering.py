@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from flask import current_app
 
 from webapp import metrics
-from webapp.chat import charging, retrieval
+from webapp.chat import charging, retrieval, rollup
 from webapp.chat import prompt as prompts
 from webapp.chat.models import COMPLETE, FAILED, STOPPED, STREAMING, Message, new_charge_key
 from webapp.core.clock import utcnow
@@ -129,6 +129,7 @@ def _prepare_answer(store, user, chat, question):
         answer.text, answer.status = NO_MATCH_TEXT, COMPLETE
         db.session.add(answer)
         db.session.flush()
+        rollup.record(answer)  # final already: the model never runs, billing never sees it
         return Prepared(chat, question, answer, [])
     provider_row = provider_service.provider_for_store(store)
     config = provider_service.config_for(provider_row)

@@ -102,3 +102,39 @@ class Message(StoreOwnedMixin, db.Model):
 
     def __repr__(self):
         return f"<Message {self.id} {self.role} in chat {self.chat_id}>"
+
+
+class UsageDay(db.Model):
+    """The usage rollup: one row per (store, person, provider, currency, day) with its totals.
+
+    ``day`` is the calendar day of the answer's ``created_at`` in ``BILLING_TIMEZONE``.
+    Kept by ``webapp.chat.rollup.record`` in each final answer's own transaction (an upsert),
+    so usage pages and spending limits read days x groups, never the answers themselves.
+    ``flask usage verify`` recomputes it from the answers.
+    """
+
+    __tablename__ = "usage_days"
+    __table_args__ = (
+        # The upsert's conflict target, and a store's usage over a range of days.
+        db.UniqueConstraint("store_id", "day", "user_id", "provider", "currency",
+                            name="uq_usage_days_store_id_day_user_id_provider_currency"),
+        # A person's usage (mine, and a person's limit in a store) over a range of days.
+        db.Index("ix_usage_days_user_id_day", "user_id", "day"),
+        # Every store over a range of days (administrators' usage over all stores).
+        db.Index("ix_usage_days_day", "day"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    store_id = db.Column(db.Integer, db.ForeignKey("stores.id", ondelete="CASCADE"), nullable=False)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    #: The provider's name as the answer recorded it ("" when no model ran).
+    provider = db.Column(db.String(100), nullable=False)
+    currency = db.Column(db.String(3), nullable=False)
+    day = db.Column(db.Date, nullable=False)
+    answers = db.Column(db.Integer, nullable=False, default=0)
+    prompt_tokens = db.Column(db.BigInteger, nullable=False, default=0)
+    completion_tokens = db.Column(db.BigInteger, nullable=False, default=0)
+    cost = db.Column(MONEY, nullable=False, default=0)
+
+    def __repr__(self):
+        return f"<UsageDay store {self.store_id} user {self.user_id} {self.provider} {self.day}>"

@@ -7,17 +7,21 @@ inside stores the caller may use):
 * ``store``  everybody's answers in the current store (store administrators);
 * ``all``    every store the caller may use (unbound administrators).
 
-Groupings: ``day``, ``user``, ``provider``, ``store``. One ``GROUP BY`` query
-per page over ``ix_messages_store_id_created_at`` / ``ix_messages_user_id_created_at``
-(the date range is always bounded), one for the totals. Money stays Decimal.
+Groupings: ``day``, ``user``, ``provider``, ``store``. Read from the usage rollup
+(``webapp.chat.rollup``, one row per store, person, provider, currency and day), so a
+page costs days x groups, never the number of answers: one ``GROUP BY`` query per page
+over ``uq_usage_days_store_id_day_…`` / ``ix_usage_days_user_id_day`` / ``ix_usage_days_day``
+(the date range is always bounded), one for the totals. Days are calendar days in
+``BILLING_TIMEZONE``. Money stays Decimal.
 """
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
-from webapp.chat.models import Message
+from webapp.chat.models import UsageDay
+from webapp.chat.rollup import local_day
 from webapp.core.clock import utcnow
 from webapp.extensions import db
 from webapp.stores.models import Store
@@ -45,7 +49,7 @@ def parse_range(start, end, today=None):
 
     :raises ValueError: a date that does not parse, or an end before the start.
     """
-    today = today or utcnow().date()
+    today = today or local_day(utcnow())
     last = date.fromisoformat(end) if end else today
     first = date.fromisoformat(start) if start else last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
@@ -56,47 +60,48 @@ def parse_range(start, end, today=None):
 
 
 def _filtered(query, scope, store, user, accessible_store_ids, first, last):
-    query = query.where(Message.role == "assistant",
-                        Message.created_at >= datetime.combine(first, datetime.min.time()),
-                        Message.created_at < datetime.combine(last + timedelta(days=1), datetime.min.time()))
+    query = query.where(UsageDay.day >= first, UsageDay.day <= last)
     if scope == "mine":
-        return query.where(Message.user_id == user.id, Message.store_id == store.id)
+        return query.where(UsageDay.user_id == user.id, UsageDay.store_id == store.id)
     if scope == "store":
-        return query.where(Message.store_id == store.id)
-    return query.where(Message.store_id.in_(accessible_store_ids))
+        return query.where(UsageDay.store_id == store.id)
+    return query.where(UsageDay.store_id.in_(accessible_store_ids))
 
 
 def _key(group):
     if group == "day":
-        return db.func.date(Message.created_at)
+        return UsageDay.day
     if group == "user":
         return User.username
     if group == "provider":
-        return Message.provider_name
+        return UsageDay.provider
     return Store.name
+
+
+def _sums():
+    return (db.func.sum(UsageDay.answers), db.func.sum(UsageDay.prompt_tokens),
+            db.func.sum(UsageDay.completion_tokens), db.func.sum(UsageDay.cost))
 
 
 def grouped(group, scope, store, user, first, last, accessible_store_ids=()):
     """``[Row]`` per ``group`` value (and currency), ordered by the key."""
     key = _key(group).label("key")
-    query = db.select(key, Message.currency, db.func.count(), db.func.sum(Message.prompt_tokens),
-                      db.func.sum(Message.completion_tokens), db.func.sum(Message.price))
+    query = db.select(key, UsageDay.currency, *_sums())
     if group == "user":
-        query = query.join(User, User.id == Message.user_id)
+        query = query.join(User, User.id == UsageDay.user_id)
     elif group == "store":
-        query = query.join(Store, Store.id == Message.store_id)
+        query = query.join(Store, Store.id == UsageDay.store_id)
     query = _filtered(query, scope, store, user, accessible_store_ids, first, last)
-    query = query.group_by(key, Message.currency).order_by(key, Message.currency)
-    return [Row(str(k) if k is not None else "", n, int(p or 0), int(c or 0), Decimal(s or 0), cur)
+    query = query.group_by(key, UsageDay.currency).order_by(key, UsageDay.currency)
+    return [Row(str(k) if k is not None else "", int(n or 0), int(p or 0), int(c or 0), Decimal(s or 0), cur)
             for k, cur, n, p, c, s in db.session.execute(query)]
 
 
 def totals(scope, store, user, first, last, accessible_store_ids=()):
     """``[Row]`` one per currency, key "total"."""
-    query = db.select(Message.currency, db.func.count(), db.func.sum(Message.prompt_tokens),
-                      db.func.sum(Message.completion_tokens), db.func.sum(Message.price))
-    query = _filtered(query, scope, store, user, accessible_store_ids, first, last).group_by(Message.currency)
-    return [Row("total", n, int(p or 0), int(c or 0), Decimal(s or 0), cur)
+    query = db.select(UsageDay.currency, *_sums())
+    query = _filtered(query, scope, store, user, accessible_store_ids, first, last).group_by(UsageDay.currency)
+    return [Row("total", int(n or 0), int(p or 0), int(c or 0), Decimal(s or 0), cur)
             for cur, n, p, c, s in db.session.execute(query)]
 
 

@@ -35,7 +35,7 @@ def workspace():
     page, q = _sidebar(everyone)
     return render_template("chat/workspace.html", store=g.store, page=page, q=q, chat=None, messages=[],
                            everyone=everyone, may_view_others=chats.may_view_others(g.user, g.store),
-                           form=ConfirmForm())
+                           form=ConfirmForm(), limits=charging.limits_of(g.user, g.store))
 
 
 @login_required
@@ -51,7 +51,7 @@ def show_chat(chat_id):
     return render_template("chat/workspace.html", store=g.store, page=page, q=q, chat=chat, messages=rendered,
                            charges=charging.charges_of(messages), has_older=has_older, earlier=before, everyone=everyone, read_only=chat.user_id != g.user.id,
                            may_view_others=chats.may_view_others(g.user, g.store), form=ConfirmForm(),
-                           streaming=STREAMING)
+                           streaming=STREAMING, limits=charging.limits_of(g.user, g.store))
 
 
 @login_required

@@ -1,0 +1,337 @@
+"""Spending limits: which apply to an answer, what their period has spent, what is left.
+
+Kinds (``webapp.billing.models``):
+
+* the **store limit** (``StoreLimit`` subject "store"): everyone in the store together;
+* the **per-person limit**: one person's ``PersonLimit`` override in the store, or else the
+  store's default per person (``StoreLimit`` subject "per_person").
+
+Each has a period (``day``, ``week`` from Monday, ``month``) in ``BILLING_TIMEZONE``, an
+exact amount and its currency, and an alert threshold in percent.
+
+A period's spend is the usage rollup's cost over the period's days (every final answer:
+charges delivered, pending, local-only, refused; ``webapp.chat.rollup``) plus the
+reservations of the answers in flight, in the limit's currency. ``state`` reads all of
+it, and the versions that serialise reservations, in ONE statement; ``refusal`` says
+whether an answer's upper bound fits. ``webapp.billing.service.reserve`` applies both.
+"""
+from dataclasses import dataclass
+from datetime import UTC, date, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from webapp.billing.models import (
+    PENDING,
+    PER_PERSON,
+    STORE,
+    BillingAccount,
+    Charge,
+    LimitAlert,
+    PersonLimit,
+    Reservation,
+    StoreAccount,
+    StoreLimit,
+)
+from webapp.chat.models import UsageDay
+from webapp.chat.rollup import day_start_utc, local_day, zone
+from webapp.core.clock import utcnow
+from webapp.core.money import display
+from webapp.extensions import db
+from webapp.stores.models import Store
+
+PERIOD_WORDS = {"day": "daily", "week": "weekly", "month": "monthly"}
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One limit that applies to a person in a store.
+
+    ``subject`` is "store" or "per_person"; ``source`` says where a per-person limit
+    comes from: "default" (the store's default) or "override" (set for this person).
+    """
+
+    subject: str
+    source: str
+    store_id: int
+    user_id: int | None
+    period: str
+    amount: Decimal
+    currency: str
+    alert_at: int
+
+    @property
+    def alert_amount(self):
+        return (self.amount * self.alert_at / 100).quantize(Decimal("0.00000001"))
+
+
+@dataclass(frozen=True)
+class Period:
+    """A limit's current period: local days ``first`` to ``end`` (exclusive), reset at ``resets_at`` (naive UTC)."""
+
+    name: str
+    first: date
+    end: date
+    resets_at: object
+
+
+def period_of(name, now=None, tz=None):
+    """The period ``name`` ("day", "week", "month") that holds ``now`` (naive UTC), in ``tz``."""
+    tz = tz or zone()
+    today = local_day(now or utcnow(), tz)
+    if name == "day":
+        first, end = today, today + timedelta(days=1)
+    elif name == "week":
+        first = today - timedelta(days=today.weekday())
+        end = first + timedelta(days=7)
+    else:
+        first = today.replace(day=1)
+        end = (first + timedelta(days=32)).replace(day=1)
+    return Period(name, first, end, day_start_utc(end, tz))
+
+
+def _limit(row, subject, source, user_id):
+    return Limit(subject, source, row.store_id, user_id, row.period, row.amount, row.currency, row.alert_at)
+
+
+def applying(store_id, user_id, session=None):
+    """The limits that apply to ``user_id``'s answers in ``store_id``: the store limit and the
+    per-person one (the override, else the default), store first. One indexed query."""
+    session = session or db.session
+    override = (sa.select(PersonLimit.store_id, sa.literal("override").label("subject"), PersonLimit.period,
+                          PersonLimit.amount, PersonLimit.currency, PersonLimit.alert_at)
+                .where(PersonLimit.store_id == store_id, PersonLimit.user_id == user_id))
+    shared = (sa.select(StoreLimit.store_id, StoreLimit.subject, StoreLimit.period, StoreLimit.amount,
+                        StoreLimit.currency, StoreLimit.alert_at).where(StoreLimit.store_id == store_id))
+    rows = {row.subject: row for row in session.execute(sa.union_all(override, shared))}
+    found = []
+    if STORE in rows:
+        found.append(_limit(rows[STORE], STORE, STORE, None))
+    if "override" in rows:
+        found.append(_limit(rows["override"], PER_PERSON, "override", user_id))
+    elif PER_PERSON in rows:
+        found.append(_limit(rows[PER_PERSON], PER_PERSON, "default", user_id))
+    return found
+
+
+def _spent_expression(limit, period, now):
+    """Scalar subqueries: the rollup's cost over ``period`` and the reservations in flight, for ``limit``."""
+    rolled = (sa.select(sa.func.coalesce(sa.func.sum(UsageDay.cost), 0))
+              .where(UsageDay.store_id == limit.store_id, UsageDay.currency == limit.currency,
+                     UsageDay.day >= period.first, UsageDay.day < period.end))
+    held = (sa.select(sa.func.coalesce(sa.func.sum(Reservation.amount), 0))
+            .where(Reservation.store_id == limit.store_id, Reservation.currency == limit.currency,
+                   Reservation.expires_at > now))
+    if limit.subject == PER_PERSON:
+        rolled = rolled.where(UsageDay.user_id == limit.user_id)
+        held = held.where(Reservation.user_id == limit.user_id)
+    return rolled.scalar_subquery(), held.scalar_subquery()
+
+
+@dataclass(frozen=True)
+class State:
+    """What one round of a reservation reads (one statement)."""
+
+    user_version: int | None
+    in_flight: Decimal
+    store_version: int | None
+    #: ``[(Limit, Period, spent)]`` in the order of the limits given.
+    spends: list
+
+
+def state(user_id, store_id, limits, now=None, session=None, *, balance=True, versions=True):
+    """The user's billing version and what they have in flight against their balance (live
+    reservations + charges not yet delivered; only with ``balance``), the store's version (when a
+    store limit applies) and each limit's period spend: ONE statement of indexed scalar subqueries.
+    ``versions=False`` leaves the versions out (they are None): the spends only.
+    """
+    session = session or db.session
+    now = now or utcnow()
+    tz = zone()
+    columns = [sa.select(BillingAccount.version).where(BillingAccount.user_id == user_id).scalar_subquery()
+               if versions else sa.null()]
+    if balance:
+        columns.append(sa.select(sa.func.coalesce(sa.func.sum(Reservation.amount), 0))
+                       .where(Reservation.user_id == user_id, Reservation.expires_at > now).scalar_subquery())
+        columns.append(sa.select(sa.func.coalesce(sa.func.sum(Charge.amount), 0))
+                       .where(Charge.user_id == user_id, Charge.state == PENDING).scalar_subquery())
+    has_store_limit = versions and any(limit.subject == STORE for limit in limits)
+    if has_store_limit:
+        columns.append(sa.select(StoreAccount.version).where(StoreAccount.store_id == store_id).scalar_subquery())
+    periods = [period_of(limit.period, now, tz) for limit in limits]
+    for limit, period in zip(limits, periods, strict=True):
+        columns.extend(_spent_expression(limit, period, now))
+    row = list(session.execute(sa.select(*columns)).one())
+    user_version = row.pop(0)
+    in_flight = (Decimal(row.pop(0)) + Decimal(row.pop(0))).quantize(Decimal("0.00000001")) if balance else Decimal(0)
+    store_version = row.pop(0) if has_store_limit else None
+    spends = []
+    for limit, period in zip(limits, periods, strict=True):
+        spent = Decimal(row.pop(0)) + Decimal(row.pop(0))
+        spends.append((limit, period, spent))
+    return State(user_version, in_flight, store_version, spends)
+
+
+def describe(limit, store_name):
+    """``the monthly limit of store 'research' (100.00 USD)`` / ``your daily limit in 'research' (5.00 USD)``."""
+    amount = f"{display(limit.amount)} {limit.currency}"
+    word = PERIOD_WORDS[limit.period]
+    if limit.subject == STORE:
+        return f"the {word} limit of store '{store_name}' ({amount}, shared by everyone there)"
+    return f"your {word} limit in '{store_name}' ({amount})"
+
+
+def resets_text(period, tz=None):
+    """When the period resets, in ``BILLING_TIMEZONE``: ``2026-04-01 00:00 UTC``."""
+    tz = tz or zone()
+    moment = period.resets_at.replace(tzinfo=UTC).astimezone(tz)
+    return f"{moment:%Y-%m-%d %H:%M} {moment.tzname()}"
+
+
+def refusal(spends, amount, currency, store_name):
+    """``(message, Limit)``: why an answer that may cost ``amount`` ``currency`` may not start, and the
+    limit that says so; or None when it fits every limit.
+
+    A limit in another currency than the answer's cannot be compared, so it refuses too
+    (the administrator set it for other prices).
+    """
+    for limit, period, spent in spends:
+        if limit.currency != currency:
+            return (f"This answer is priced in {currency}, but {describe(limit, store_name)} is set in "
+                    f"{limit.currency}, so it cannot be checked. Ask your administrator to set the limit in "
+                    f"{currency}."), limit
+        if spent + amount > limit.amount:
+            left = max(limit.amount - spent, Decimal(0))
+            return (f"This answer may cost up to {display(amount)} {currency}, and {describe(limit, store_name)} "
+                    f"has {display(left)} {currency} left this {limit.period}; it resets {resets_text(period)}. "
+                    "Ask your administrator to raise it, or wait until then."), limit
+    return None
+
+
+@dataclass(frozen=True)
+class Status:
+    """What a person sees of one limit: spent this period (answers in flight included), what is left, when it resets."""
+
+    limit: Limit
+    period: Period
+    spent: Decimal
+
+    @property
+    def left(self):
+        return max(self.limit.amount - self.spent, Decimal(0))
+
+    @property
+    def percent(self):
+        return 100 if not self.limit.amount else min(int(self.spent * 100 / self.limit.amount), 999)
+
+    @property
+    def over_threshold(self):
+        return self.spent >= self.limit.alert_amount
+
+    @property
+    def at_limit(self):
+        return self.spent >= self.limit.amount
+
+    @property
+    def resets(self):
+        return resets_text(self.period)
+
+    def payload(self):
+        return {"subject": self.limit.subject, "source": self.limit.source, "period": self.limit.period,
+                "amount": format(self.limit.amount, "f"), "currency": self.limit.currency,
+                "alert_at": self.limit.alert_at, "spent": format(self.spent.quantize(Decimal("0.00000001")), "f"),
+                "left": format(self.left.quantize(Decimal("0.00000001")), "f"),
+                "resets_at": self.period.resets_at.isoformat() + "Z",
+                "over_threshold": self.over_threshold, "at_limit": self.at_limit}
+
+
+def status_for(store_id, user_id, session=None):
+    """``[Status]`` of every limit that applies to ``user_id`` in ``store_id`` (two statements)."""
+    limits = applying(store_id, user_id, session)
+    if not limits:
+        return []
+    found = state(user_id, store_id, limits, session=session, balance=False, versions=False)
+    return [Status(limit, period, spent) for limit, period, spent in found.spends]
+
+
+# -- setting limits (administrators of the store) -------------------------------------
+
+
+def limit_payload(row):
+    """``{"period", "amount", "currency", "alert_at"}`` of a limit row, or None."""
+    if row is None:
+        return None
+    return {"period": row.period, "amount": format(Decimal(row.amount).quantize(Decimal("0.00000001")), "f"),
+            "currency": row.currency, "alert_at": row.alert_at}
+
+
+def store_limits(store_id, session=None):
+    """``{"store": StoreLimit | None, "per_person": StoreLimit | None}`` of a store (one query)."""
+    session = session or db.session
+    rows = {row.subject: row for row in session.execute(
+        sa.select(StoreLimit).where(StoreLimit.store_id == store_id)).scalars()}
+    return {STORE: rows.get(STORE), PER_PERSON: rows.get(PER_PERSON)}
+
+
+def _apply(row, values):
+    row.period, row.amount, row.currency = values["period"], values["amount"], values["currency"]
+    row.alert_at = values.get("alert_at", 80)
+    row.updated_at = utcnow()
+    return row
+
+
+def set_store_limit(store_id, subject, values, session=None):
+    """Set (``values``: period, amount, currency, alert_at) or remove (None) the store's limit
+    ``subject`` ("store" or "per_person"). Flush only."""
+    session = session or db.session
+    row = session.get(StoreLimit, (store_id, subject))
+    if values is None:
+        if row is not None:
+            session.delete(row)
+    else:
+        if row is None:
+            row = StoreLimit(store_id=store_id, subject=subject)
+            session.add(row)
+        _apply(row, values)
+    session.flush()
+
+
+def set_person_limit(store_id, user_id, values, session=None):
+    """Set (``values``) or remove (None) one person's limit in a store, in place of the default. Flush only."""
+    session = session or db.session
+    row = session.get(PersonLimit, (store_id, user_id))
+    if values is None:
+        if row is not None:
+            session.delete(row)
+    else:
+        if row is None:
+            row = PersonLimit(store_id=store_id, user_id=user_id)
+            session.add(row)
+        _apply(row, values)
+    session.flush()
+    return row if values is not None else None
+
+
+#: Stores whose limits a person's Billing page shows at most (bounded work per request).
+STORES_SHOWN = 10
+
+
+def limits_of_person(user, stores_query, session=None):
+    """``[(Store, [Status])]``: the limits that apply to ``user`` in the stores of ``stores_query``
+    (those they may use) that have any, by store name, at most ``STORES_SHOWN`` stores
+    (one query for the stores, two per store shown)."""
+    session = session or db.session
+    limited = sa.union(sa.select(StoreLimit.store_id),
+                       sa.select(PersonLimit.store_id).where(PersonLimit.user_id == user.id))
+    stores = session.execute(stores_query.where(Store.id.in_(limited)).order_by(Store.name)
+                             .limit(STORES_SHOWN)).scalars().all()
+    shown = [(store, status_for(store.id, user.id, session)) for store in stores]
+    return [(store, statuses) for store, statuses in shown if statuses]
+
+
+def current_alerts(now=None):
+    """A filter of ``LimitAlert`` rows of the periods running now (day, week and month alike)."""
+    now = now or utcnow()
+    tz = zone()
+    return sa.or_(*[sa.and_(LimitAlert.period == name, LimitAlert.period_start == period_of(name, now, tz).first)
+                    for name in ("day", "week", "month")])

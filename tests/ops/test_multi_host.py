@@ -46,18 +46,21 @@ class JobWorker:
         self._log.close()
 
 
-def test_upload_on_a_indexed_by_a_worker_downloaded_searched_and_deleted_on_b(
-        app, db, database_uri, create_user, create_store, grant, s3_server, s3_bucket, s3_client, tmp_path):
-    store = create_store("research")
-    user = grant(create_user("traveller"), store)
+def _hosts(database_uri, s3_server, s3_bucket, tmp_path):
+    """The environment of one host by name: all share the servers, each has its own files folder
+    (were anything written to local disk, another host would miss it)."""
     shared = {"DATABASE_URL": database_uri, "SECRET_KEY": "multi-host-secret", "CACHE_URL": REDIS,
               "RATELIMIT_STORAGE_URI": REDIS, "KNOWLEDGE_STORAGE_URL": f"s3://{s3_bucket}/files",
               "KNOWLEDGE_S3_ENDPOINT_URL": s3_server, "JOBS_IN_PROCESS": "false", "JOBS_POLL_INTERVAL": "0.2",
               "AUTH_CACHE_SECONDS": "5"}
+    return lambda name: {**shared, "KNOWLEDGE_FILES_DIR": str(tmp_path / name / "files")}
 
-    def host(name):
-        # Each host its own files folder: were anything written to local disk, the other would miss it.
-        return {**shared, "KNOWLEDGE_FILES_DIR": str(tmp_path / name / "files")}
+
+def test_upload_on_a_indexed_by_a_worker_downloaded_searched_and_deleted_on_b(
+        app, db, database_uri, create_user, create_store, grant, s3_server, s3_bucket, s3_client, tmp_path):
+    store = create_store("research")
+    user = grant(create_user("traveller"), store)
+    host = _hosts(database_uri, s3_server, s3_bucket, tmp_path)
 
     with GunicornApp(host("a"), tmp_path / "web-a.log", workers=1, threads=4) as web_a, \
             GunicornApp(host("b"), tmp_path / "web-b.log", workers=1, threads=4) as web_b, \
@@ -101,3 +104,55 @@ def test_upload_on_a_indexed_by_a_worker_downloaded_searched_and_deleted_on_b(
 
         # No host wrote a file's bytes to its own disk.
         assert not any((tmp_path / name / "files").exists() for name in ("a", "b", "w1", "w2"))
+
+
+def test_a_worker_killed_mid_index_leaves_the_file_to_the_other(
+        app, db, database_uri, create_user, create_store, grant, s3_server, s3_bucket, tmp_path):
+    """Worker 1 is killed (SIGKILL) while indexing; once its lease lapses, worker 2 finishes the file.
+
+    The kill is real; the lease's lapse (LEASE_SECONDS of no heartbeat) is brought forward by
+    moving ``lease_until`` to the past, as the clock would.
+    """
+    from webapp.jobs.models import Job
+    from webapp.knowledge.models import KnowledgeChunk, KnowledgeFile
+
+    store = create_store("research")
+    user = grant(create_user("indexer"), store)
+    host = _hosts(database_uri, s3_server, s3_bucket, tmp_path)
+    # Big enough that parsing it takes a few seconds (progress is reported on the way).
+    paragraph = "Lighthouse keepers of Corvala logged the weather every hour, day and night. "
+    text = "\n\n".join(f"{number}. {paragraph * 12}" for number in range(9000)).encode()
+    with GunicornApp(host("a"), tmp_path / "web-a.log", workers=1, threads=4) as web_a:
+        token = requests.post(f"{web_a.url}/api/v1/auth/login/", timeout=30,
+                              json={"email": user.email, "password": user.plain_password}).json()["token"]
+        auth = {"Authorization": f"Token {token}"}
+        uploaded = requests.post(f"{web_a.url}/api/v1/s/research/files/", headers=auth, timeout=120,
+                                 files={"file": ("logbook.txt", text, "text/plain")})
+        assert uploaded.status_code == 201, uploaded.text
+        file_id = uploaded.json()["items"][0]["id"]
+
+    def row(model, **where):
+        db.session.rollback()
+        return db.session.execute(db.select(model).filter_by(**where)).scalar_one()
+
+    with JobWorker(host("w1"), tmp_path / "worker-1.log") as first:
+        wait_until(lambda: row(KnowledgeFile, id=file_id).status == "indexing", 60, 0.05,
+                   message=lambda: (tmp_path / "worker-1.log").read_text()[-1500:])
+        first.process.kill()  # mid-file: no chance to settle anything
+        first.process.wait(10)
+    job = row(Job, kind="knowledge.index_file")
+    assert job.state == "running" and job.leased_by.split(":")[1] == str(first.process.pid)
+    assert row(KnowledgeFile, id=file_id).status == "indexing"
+    job.lease_until = job.lease_until.replace(year=2000)  # LEASE_SECONDS without a heartbeat
+    db.session.commit()
+
+    with JobWorker(host("w2"), tmp_path / "worker-2.log"):
+        wait_until(lambda: row(KnowledgeFile, id=file_id).status == "ready", 120, 0.2,
+                   message=lambda: (tmp_path / "worker-2.log").read_text()[-1500:])
+    job = row(Job, kind="knowledge.index_file")
+    assert job.state == "done" and job.attempts == 2
+    assert job.leased_by.split(":")[1] != str(first.process.pid)
+    file = row(KnowledgeFile, id=file_id)
+    assert file.chunk_count > 100 and file.progress == 100
+    stored = db.session.execute(db.select(db.func.count()).where(KnowledgeChunk.file_id == file_id)).scalar()
+    assert stored == file.chunk_count  # one set of chunks: the killed worker's run left none behind

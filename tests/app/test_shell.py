@@ -52,7 +52,7 @@ def test_admin_entries_only_for_administrators(app, client, create_user, login, 
     assert nav_links(page) == [("Overview", "/s/general/", False), ("Chat", "/s/general/chat/", False),
                                ("Documents", "/s/general/documents/", False),
                                ("Knowledge", "/s/general/knowledge/", False), ("Usage", "/s/general/usage/", False),
-                               ("Stores", "/admin/stores/", False), ("Users", "/admin/users/", True),
+                               ("Limits", "/s/general/limits", False), ("Stores", "/admin/stores/", False), ("Users", "/admin/users/", True),
                                ("Providers", "/admin/providers/", False), ("Billing", "/admin/billing/", False)]
     assert '<h2 class="nav-heading">Admin</h2>' in sidebar_nav(page)
     assert 'href="/admin/stores/" data-testid="admin-link"' in sidebar_nav(page)

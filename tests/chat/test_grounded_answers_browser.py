@@ -19,9 +19,15 @@ SCREENS = Path(os.environ["STOREHOUSE_SCREENSHOTS"]) / "answers" if os.environ.g
 
 
 def shot(page, name):
-    if SCREENS:
-        SCREENS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENS / f"{name}.png"))
+    """Desktop and phone width, when screenshots are asked for."""
+    if not SCREENS:
+        return
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENS / f"{name}.desktop.png"))
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running')")
+    page.screenshot(path=str(SCREENS / f"{name}.phone.png"))
+    page.set_viewport_size({"width": 1280, "height": 800})
 
 
 def test_demo_model_notice_and_uncited_answers(live_server, page, db, create_user, create_store):

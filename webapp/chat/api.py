@@ -130,7 +130,7 @@ def _final(message, store_name=None):
             "html": payload["html"],
             "text": message.text, "error": message.error or None, "latency_ms": message.latency_ms,
             "ttft_ms": message.ttft_ms, "no_matching_knowledge": payload["no_matching_knowledge"],
-            "question_id": None}
+            "cites_nothing": payload["cites_nothing"], "question_id": None}
 
 
 def answer_response(prepare):

@@ -1,7 +1,8 @@
 """What the chat API sends, and the links the pages share with it: chats, messages, sources."""
 from flask import g, url_for
 
-from webapp.chat.rendering import render_answer
+from webapp.chat.models import COMPLETE, STOPPED
+from webapp.chat.rendering import cites_a_source, render_answer
 from webapp.core.money import exact
 
 
@@ -22,6 +23,14 @@ def sources_payload(sources, store_name=None):
     return [{**source, "url": source_url(source, store_name)} for source in sources]
 
 
+def cites_nothing(message):
+    """True for a model's answer (complete or stopped) that had sources and cites none of them:
+    the page marks it next to its sources, since nothing in it is tied to a source."""
+    return (message.role == "assistant" and bool(message.sources) and bool(message.model)
+            and message.status in (COMPLETE, STOPPED) and bool((message.text or "").strip())
+            and not cites_a_source(message.text, len(message.sources)))
+
+
 def chat_payload(chat):
     return {"id": chat.id, "title": chat.title, "user_id": chat.user_id,
             "created_at": chat.created_at.isoformat() + "Z", "updated_at": chat.updated_at.isoformat() + "Z"}
@@ -40,5 +49,6 @@ def message_payload(message, store_name=None):
             price=exact(message.price), currency=message.currency,
             latency_ms=message.latency_ms, ttft_ms=message.ttft_ms,
             no_matching_knowledge=not message.sources and message.provider_id is None and not message.model,
+            cites_nothing=cites_nothing(message),
         )
     return payload

@@ -57,6 +57,11 @@ def render_answer(text, source_count, anchor_prefix="src"):
     return Markup(clean)
 
 
+def cites_a_source(text, source_count):
+    """True when ``text`` cites one of its ``source_count`` sources as ``[n]`` (what becomes a link)."""
+    return any(1 <= int(n) <= source_count for n in _CITATION.findall(text or ""))
+
+
 def render_plain(text):
     """Escaped text (what the page shows while an answer streams)."""
     return escape(text or "")

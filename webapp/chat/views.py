@@ -11,11 +11,12 @@ from webapp.chat import charging, chats
 from webapp.chat import usage as usage_data
 from webapp.chat.answering import ChatError
 from webapp.chat.models import STREAMING
-from webapp.chat.payloads import source_url
+from webapp.chat.payloads import cites_nothing, source_url
 from webapp.chat.rendering import render_answer
 from webapp.core.forms import ConfirmForm
 from webapp.extensions import db
 from webapp.pagination import PaginationError, search_prefix
+from webapp.providers import service as provider_service
 from webapp.stores import access
 
 #: Chats in the sidebar per page, messages shown at first.
@@ -29,13 +30,20 @@ def _sidebar(everyone=False):
     return page, q
 
 
+def _model_notice():
+    """What the page says about the model answering here: whether it is the tiny demo model."""
+    provider = provider_service.find_store_provider(g.store)
+    return {"demo_model": provider_service.runs_demo_model(provider),
+            "may_choose_model": g.user.is_effective_admin}
+
+
 @login_required
 def workspace():
     everyone = request.args.get("all") == "1" and chats.may_view_others(g.user, g.store)
     page, q = _sidebar(everyone)
     return render_template("chat/workspace.html", store=g.store, page=page, q=q, chat=None, messages=[],
                            everyone=everyone, may_view_others=chats.may_view_others(g.user, g.store),
-                           form=ConfirmForm(), limits=charging.limits_of(g.user, g.store))
+                           form=ConfirmForm(), limits=charging.limits_of(g.user, g.store), **_model_notice())
 
 
 @login_required
@@ -51,7 +59,8 @@ def show_chat(chat_id):
     return render_template("chat/workspace.html", store=g.store, page=page, q=q, chat=chat, messages=rendered,
                            charges=charging.charges_of(messages), has_older=has_older, earlier=before, everyone=everyone, read_only=chat.user_id != g.user.id,
                            may_view_others=chats.may_view_others(g.user, g.store), form=ConfirmForm(),
-                           streaming=STREAMING, limits=charging.limits_of(g.user, g.store))
+                           streaming=STREAMING, uncited={m.id for m, *_ in rendered if cites_nothing(m)},
+                           limits=charging.limits_of(g.user, g.store), **_model_notice())
 
 
 @login_required

@@ -169,6 +169,12 @@ def ensure_default_provider():
 
 def provider_for_store(store):
     """The provider answering in ``store``: its own, else the default (created if need be)."""
+    return find_store_provider(store) or ensure_default_provider()
+
+
+def find_store_provider(store):
+    """The provider that answers in ``store`` (its own, else the default), or None when there is
+    none yet (the first answer then creates Local). Reads only: for pages."""
     if store.provider_id is not None:
         provider = db.session.get(Provider, store.provider_id)
         if provider is not None:
@@ -178,7 +184,15 @@ def provider_for_store(store):
         provider = find_provider(store.model_provider)
         if provider is not None:
             return provider
-    return ensure_default_provider()
+    return default_provider()
+
+
+def runs_demo_model(provider):
+    """True when ``provider`` answers with the built-in tiny model (SmolLM2-135M in this process);
+    None stands for the Local provider the first answer creates."""
+    if provider is None:
+        return True
+    return provider.kind == "local" and (provider.model or "").strip().lower() in ("", BUNDLED_MODEL.lower())
 
 
 def find_provider(name_or_id):

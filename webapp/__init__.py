@@ -33,6 +33,7 @@ def create_app(config_class=Config):
         crypto,
         database,
         errors,
+        identity,
         jobs,
         knowledge,
         main,
@@ -61,8 +62,8 @@ def create_app(config_class=Config):
     templating.init_app(app)
     crypto.init_app(app)
 
-    for feature in (users, sessions, casdoor, auth, main, stores, accounts, useradmin, providers, knowledge,
-                    chat, billing):
+    for feature in (users, sessions, casdoor, auth, identity, main, stores, accounts, useradmin, providers,
+                    knowledge, chat, billing):
         feature.init_app(app)
 
     errors.init_app(app)

@@ -1,6 +1,7 @@
 """Every feature's models, imported so that Alembic sees them (imports only)."""
 from webapp.billing.models import BillingAccount, Charge, ReconcileRun, Reservation  # noqa: F401
 from webapp.chat.models import Chat, Message  # noqa: F401
+from webapp.identity.models import LogoutTokenId, SyncRun  # noqa: F401
 from webapp.jobs.models import Job  # noqa: F401
 from webapp.knowledge.models import KnowledgeChunk, KnowledgeFile  # noqa: F401
 from webapp.providers.models import Provider  # noqa: F401

@@ -36,6 +36,7 @@ LAYERS = [
     ("casdoor", ["webapp.casdoor"]),
     ("auth", ["webapp.auth"]),
     ("accounts", ["webapp.accounts"]),
+    ("identity", ["webapp.identity"]),
     ("providers", ["webapp.providers"]),
     ("stores", ["webapp.stores"]),
     ("useradmin", ["webapp.useradmin"]),

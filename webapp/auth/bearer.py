@@ -2,7 +2,10 @@
 
 A fresh verification counts as a sign-in: binding, groups and admin flag are
 refreshed from the token (and the group gate applied), so an API client is
-held to the same store binding as the browser. The result is cached by token
+held to the same store binding as the browser, unless Storehouse has read the
+person from Casdoor since the token was minted (a webhook, the sync): then that
+read outranks the token's claims, and a deleted, forbidden or signed-out
+person's token is refused, cached or not. The result is cached by token
 hash for CASDOOR_TOKEN_CACHE_TTL seconds; within that window a request costs
 no signature check and, with the user cache warm, no query at all.
 
@@ -71,9 +74,11 @@ def load_bearer_user():
     cached = casdoor.token_cache.get(token)
     if cached is not None:
         identity = ProviderIdentity.from_dict(cached["identity"])
-        identities.check_group_gate(casdoor.settings, identity)
         user = get_user(cached["user_id"])
         if user is not None and user.is_active:
+            # The user row (cache dropped on every change, in every process with CACHE_URL)
+            # says what Casdoor last told Storehouse; it outranks this token's claims.
+            identities.check_casdoor_state(casdoor.settings, user, identity)
             synced = user.casdoor_profile_synced_at
             if synced is None or utcnow() - synced >= identities.PROFILE_SYNC_INTERVAL:
                 _sync_if_due(casdoor, user.id, identity)

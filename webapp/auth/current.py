@@ -20,6 +20,7 @@ from webapp.auth import service
 from webapp.auth.identities import check_linked_account_gate
 from webapp.core.clock import utcnow
 from webapp.errors import DATABASE_DOWN
+from webapp.security import view_authenticates_itself
 from webapp.sessions.interface import end_session, rotate_session
 from webapp.users.cache import get_user
 
@@ -50,10 +51,14 @@ def load_current_user():
         # The session could not be read: the database is down. Say so rather
         # than treat a signed-in person as a stranger.
         raise ServiceUnavailable(DATABASE_DOWN)
+    if view_authenticates_itself():
+        return  # its Authorization header is the endpoint's own secret, not a sign-in
     user_id = getattr(session, "user_id", None)
     if user_id is not None:
         user = get_user(user_id)
-        if user is not None and user.is_active:
+        # casdoor_blocked_reason: Casdoor deleted or forbade the person; their sessions were
+        # revoked when Storehouse learned it, and one opened meanwhile counts for nothing.
+        if user is not None and user.is_active and not user.casdoor_blocked_reason:
             g.user = apply_session_kind(user, session.auth_method)
             g.auth_method = session.auth_method
         return

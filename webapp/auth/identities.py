@@ -13,13 +13,19 @@ Services flush; the caller commits.
 """
 import logging
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
 from webapp.auth.errors import AccountDisabled
 from webapp.casdoor import get_casdoor
-from webapp.casdoor.errors import GroupGateError, IdentityConflict, SignInError
+from webapp.casdoor.errors import (
+    AccessRevoked,
+    GroupGateError,
+    IdentityConflict,
+    SignedOutAtCasdoor,
+    SignInError,
+)
 from webapp.core.clock import utcnow
 from webapp.database import savepoint
 from webapp.extensions import db
@@ -52,18 +58,55 @@ def check_group_gate(settings, identity):
 
 
 def check_linked_account_gate(user):
-    """The group gate for a Casdoor-linked account signing in another way (its local password).
+    """The gate for a Casdoor-linked account judged on what Storehouse knows of it: the
+    account signing in another way (its local password), or a token older than that knowledge.
 
-    Judged on the groups Casdoor sent at the account's last Casdoor sign-in.
-
-    :raises GroupGateError: outside every required group.
+    :raises AccessRevoked: Casdoor deleted or forbade the person (as last read).
+    :raises GroupGateError: outside every required group (the groups last read or sent).
     """
+    if user.casdoor_blocked_reason:
+        raise AccessRevoked(user.casdoor_blocked_reason)
     casdoor = get_casdoor()
     required = casdoor.settings.required_groups if casdoor is not None else []
     if required and not set(user.casdoor_groups or []) & set(required):
         log.warning("Refused password sign-in of Casdoor-linked %s: not in any required group %s",
                     user.username, required)
         raise GroupGateError(user.casdoor_name or user.username, required)
+
+
+def token_predates(moment, issued_at):
+    """True when a token issued at ``issued_at`` (epoch seconds) may be older than ``moment``.
+
+    ``iat`` has whole seconds: a token of the same second as ``moment`` counts as
+    older (the safe side), and so does one without ``iat``.
+    """
+    if moment is None:
+        return False
+    if issued_at is None:
+        return True
+    return issued_at <= int(moment.replace(tzinfo=UTC).timestamp())
+
+
+def check_casdoor_state(settings, user, identity):
+    """Hold a token of ``user`` to what Storehouse last learnt from Casdoor; True when the
+    token is newer than that, so its claims may be applied.
+
+    What Storehouse last read from Casdoor's API (a webhook, the sync) outranks the
+    claims of a token minted before it: an old token must not bring back an old
+    Homepage or group, nor let a deleted or forbidden person in, and a token from
+    before a sign-out in Casdoor no longer counts.
+
+    :raises SignedOutAtCasdoor: the token predates the person's sign-out in Casdoor.
+    :raises AccessRevoked, GroupGateError: the token predates the last read, which refuses them.
+    :raises GroupGateError: a newer token outside every required group.
+    """
+    if token_predates(user.casdoor_signed_out_at, identity.issued_at):
+        raise SignedOutAtCasdoor()
+    if token_predates(user.casdoor_state_read_at, identity.issued_at):
+        check_linked_account_gate(user)
+        return False
+    check_group_gate(settings, identity)
+    return True
 
 
 def find_by_subject(subject):
@@ -121,6 +164,15 @@ def apply_sign_in(settings, user, identity, now=None, *, interactive=True):
     db.session.flush()
 
 
+def touch_login(user, now=None, *, interactive=True):
+    """Record a sign-in whose token carries nothing newer than the account already holds."""
+    now = now or utcnow()
+    last = user.casdoor_last_login_at
+    if interactive or last is None or now - last >= LOGIN_TOUCH_INTERVAL:
+        user.casdoor_last_login_at = now
+        db.session.flush()
+
+
 def _free_username(wanted):
     base = re.sub(r"[^A-Za-z0-9_.-]+", "-", wanted or "").strip("-.")[:56] or "user"
     candidate, n = base, 1
@@ -170,13 +222,18 @@ def resolve_sign_in(settings, identity, *, interactive=True):
     :raises AccountDisabled: the linked local account is disabled.
     :raises LinkRequired: unknown identity matching an existing local account.
     """
-    check_group_gate(settings, identity)
     user = find_by_subject(identity.subject)
     if user is not None:
         if not user.is_active:
             raise AccountDisabled()
-        apply_sign_in(settings, user, identity, interactive=interactive)
+        if check_casdoor_state(settings, user, identity):
+            # Casdoor minted this token after Storehouse last read the person: it lets them in.
+            _assign(user, casdoor_blocked_reason=None)
+            apply_sign_in(settings, user, identity, interactive=interactive)
+        else:
+            touch_login(user, interactive=interactive)
         return user
+    check_group_gate(settings, identity)
     candidate = accounts.find_user_by_email(identity.email) or accounts.find_user_by_username(identity.username)
     if candidate is not None:
         if candidate.casdoor_sub == identity.subject:

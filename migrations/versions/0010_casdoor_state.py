@@ -1,0 +1,61 @@
+"""what Storehouse last read from Casdoor about each person; seen back-channel logout tokens
+
+Revision ID: 0010
+Revises: 0008
+Create Date: 2026-12-07 04:00:00
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0010'
+down_revision = '0008'
+branch_labels = None
+depends_on = None
+
+
+def _user_columns():
+    return [sa.Column("casdoor_state_read_at", sa.DateTime(), nullable=True),
+            sa.Column("casdoor_blocked_reason", sa.String(length=40), nullable=True),
+            sa.Column("casdoor_signed_out_at", sa.DateTime(), nullable=True)]
+
+
+def upgrade():
+    # reviewed by hand
+    # Plain ADD COLUMN (no batch copy of the table on SQLite, which would lose the
+    # expression indexes of 0008 that SQLite's reflection cannot read back).
+    for column in _user_columns():
+        op.add_column("users", column)
+    # A webhook names people by their Casdoor name; a deleted one is found by it here.
+    op.create_index("ix_users_casdoor_name", "users", ["casdoor_name"])
+    op.create_table(
+        "casdoor_sync_runs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("started_at", sa.DateTime(), nullable=False),
+        sa.Column("finished_at", sa.DateTime(), nullable=True),
+        sa.Column("state", sa.String(length=20), nullable=False),
+        sa.Column("source", sa.String(length=20), nullable=False),
+        sa.Column("users_read", sa.Integer(), nullable=False),
+        sa.Column("users_changed", sa.Integer(), nullable=False),
+        sa.Column("error", sa.String(length=1000), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_casdoor_sync_runs_started_at", "casdoor_sync_runs", ["started_at"])
+    op.create_table(
+        "logout_token_ids",
+        sa.Column("jti", sa.String(length=255), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("jti"),
+    )
+    op.create_index("ix_logout_token_ids_expires_at", "logout_token_ids", ["expires_at"])
+
+
+def downgrade():
+    op.drop_index("ix_logout_token_ids_expires_at", table_name="logout_token_ids")
+    op.drop_table("logout_token_ids")
+    op.drop_index("ix_casdoor_sync_runs_started_at", table_name="casdoor_sync_runs")
+    op.drop_table("casdoor_sync_runs")
+    op.drop_index("ix_users_casdoor_name", table_name="users")
+    for column in reversed(_user_columns()):
+        # DROP COLUMN is plain SQL on PostgreSQL and on SQLite >= 3.35.
+        op.execute(f"ALTER TABLE users DROP COLUMN {column.name}")

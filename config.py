@@ -274,6 +274,8 @@ class TestingConfig(Config):
     CASDOOR_REQUIRED_GROUPS = ""
     CASDOOR_ADMIN_GROUPS = ""
     CASDOOR_TIMEOUT = 3.0
+    # Tests run the Casdoor sync explicitly (``flask casdoor sync`` or the job).
+    CASDOOR_SYNC_MINUTES = 0.0
     STORE_BINDING_FAIL_CLOSED = False
     # Tests run jobs explicitly (``run_jobs`` in tests/support/fixtures/app.py).
     JOBS_IN_PROCESS = False

@@ -221,6 +221,11 @@ class Config:
     CASDOOR_SYNC_PAGE_SIZE = _env_int("CASDOOR_SYNC_PAGE_SIZE", 500)
     CASDOOR_SYNC_MAX_USERS = _env_int("CASDOOR_SYNC_MAX_USERS", 50_000)
 
+    #: Security log events are kept this many days, then removed by a daily job (0 = kept forever).
+    AUDIT_RETENTION_DAYS = _env_int("AUDIT_RETENTION_DAYS", 365)
+    #: Queue the daily retention job from the first request of each process.
+    AUDIT_PURGE_SCHEDULED = True
+
     #: A Homepage that names no store: True = no store at all, False = all stores.
     STORE_BINDING_FAIL_CLOSED = _env_bool("STORE_BINDING_FAIL_CLOSED", False)
 
@@ -276,6 +281,7 @@ class TestingConfig(Config):
     CASDOOR_TIMEOUT = 3.0
     # Tests run the Casdoor sync explicitly (``flask casdoor sync`` or the job).
     CASDOOR_SYNC_MINUTES = 0.0
+    AUDIT_PURGE_SCHEDULED = False
     STORE_BINDING_FAIL_CLOSED = False
     # Tests run jobs explicitly (``run_jobs`` in tests/support/fixtures/app.py).
     JOBS_IN_PROCESS = False

@@ -26,6 +26,7 @@ def create_app(config_class=Config):
 
     from webapp import (
         accounts,
+        audit,
         auth,
         billing,
         casdoor,
@@ -62,7 +63,7 @@ def create_app(config_class=Config):
     templating.init_app(app)
     crypto.init_app(app)
 
-    for feature in (users, sessions, casdoor, auth, identity, main, stores, accounts, useradmin, providers,
+    for feature in (audit, users, sessions, casdoor, auth, identity, main, stores, accounts, useradmin, providers,
                     knowledge, chat, billing):
         feature.init_app(app)
 

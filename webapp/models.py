@@ -1,4 +1,5 @@
 """Every feature's models, imported so that Alembic sees them (imports only)."""
+from webapp.audit.models import AuditEvent  # noqa: F401
 from webapp.billing.models import BillingAccount, Charge, ReconcileRun, Reservation  # noqa: F401
 from webapp.chat.models import Chat, Message  # noqa: F401
 from webapp.identity.models import LogoutTokenId, SyncRun  # noqa: F401

@@ -1,4 +1,5 @@
-"""what Storehouse last read from Casdoor about each person; seen back-channel logout tokens
+"""what Storehouse last read from Casdoor about each person; sync runs; seen back-channel logout
+tokens; the security log
 
 Revision ID: 0010
 Revises: 0008
@@ -48,9 +49,32 @@ def upgrade():
         sa.PrimaryKeyConstraint("jti"),
     )
     op.create_index("ix_logout_token_ids_expires_at", "logout_token_ids", ["expires_at"])
+    op.create_table(
+        "audit_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("username", sa.String(length=64), nullable=False),
+        sa.Column("actor_id", sa.Integer(), nullable=True),
+        sa.Column("actor_name", sa.String(length=64), nullable=False),
+        sa.Column("store", sa.String(length=255), nullable=False),
+        sa.Column("source", sa.String(length=20), nullable=False),
+        sa.Column("ip", sa.String(length=64), nullable=False),
+        sa.Column("user_agent", sa.String(length=255), nullable=False),
+        sa.Column("detail", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(["actor_id"], ["users.id"], ondelete="SET NULL"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_audit_events_created_at_id", "audit_events", ["created_at", "id"])
+    op.create_index("ix_audit_events_kind", "audit_events", ["kind"])
+    op.create_index("ix_audit_events_user_id", "audit_events", ["user_id"])
+    op.create_index("ix_audit_events_store", "audit_events", ["store"])
 
 
 def downgrade():
+    op.drop_table("audit_events")
     op.drop_index("ix_logout_token_ids_expires_at", table_name="logout_token_ids")
     op.drop_table("logout_token_ids")
     op.drop_index("ix_casdoor_sync_runs_started_at", table_name="casdoor_sync_runs")

@@ -31,6 +31,7 @@ LAYERS = [
                   "webapp.routing", "webapp.urls", "webapp.security", "webapp.errors", "webapp.pagination",
                   "webapp.navigation", "webapp.templating"]),
     ("jobs", ["webapp.jobs"]),
+    ("audit", ["webapp.audit"]),
     ("users", ["webapp.users"]),
     ("sessions", ["webapp.sessions"]),
     ("casdoor", ["webapp.casdoor"]),

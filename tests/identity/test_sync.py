@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from tests.support.casdoor import sso_sign_in
 from tests.support.webhooks import admin_deletes_user
+from webapp.audit.models import AuditEvent
 from webapp.core.clock import utcnow
 from webapp.extensions import db as _db
 from webapp.identity.models import FAILED, SUCCEEDED, SyncRun
@@ -66,6 +67,8 @@ def test_a_change_whose_webhook_was_lost_is_applied_by_the_sync(app, client, db,
     assert status_of(client, "/api/v1/s/general/") == 200
     [run] = runs()
     assert (run.state, run.source, run.users_read, run.users_changed) == (SUCCEEDED, "command", 5, 1)
+    [moved] = db.session.execute(sa.select(AuditEvent).filter_by(kind="binding-changed")).scalars().all()
+    assert (moved.username, moved.source, moved.detail) == ("alice", "sync", {"old": "research", "new": "general"})
     # and the next periodic run is queued, CASDOOR_SYNC_MINUTES from now
     job = db.session.execute(sa.select(Job).filter_by(kind=SYNC_JOB)).scalar_one()
     assert timedelta(minutes=9) < job.run_after - utcnow() <= timedelta(minutes=10)

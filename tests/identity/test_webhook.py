@@ -23,6 +23,7 @@ from tests.support.webhooks import (
     admin_updates_user,
     deliveries_to,
 )
+from webapp.audit.models import AuditEvent
 from webapp.extensions import db as _db
 from webapp.users.models import User
 
@@ -70,6 +71,11 @@ def status_of(client, path, token=None):
     return response.status_code
 
 
+def audit_events(db, kind):
+    db.session.expire_all()
+    return db.session.execute(sa.select(AuditEvent).filter_by(kind=kind).order_by(AuditEvent.id)).scalars().all()
+
+
 def user_named(db, name):
     db.session.expire_all()
     return db.session.execute(sa.select(User).filter_by(casdoor_name=name)).scalar_one()
@@ -92,6 +98,9 @@ def test_a_moved_homepage_holds_for_the_session_and_the_bearer_token_within_seco
     assert status_of(client, "/api/v1/s/general/") == 200
     assert status_of(api, "/api/v1/s/general/", token) == 200
     assert user_named(db, "alice").casdoor_homepage == "general"
+    [moved] = audit_events(db, "binding-changed")
+    assert (moved.username, moved.source, moved.detail) == ("alice", "webhook", {"old": "research", "new": "general"})
+    assert audit_events(db, "webhook-received")
 
     # The token still says "research": verified afresh (a cold cache, another worker), its
     # older claims do not undo what Casdoor said since.
@@ -212,6 +221,7 @@ def test_no_secret_or_a_wrong_secret_is_refused_and_changes_nothing(app, db, cas
                                  timeout=5)
         assert response.status_code == 401, headers
         assert WEBHOOK_SECRET not in response.text
+    assert len(audit_events(db, "webhook-refused")) == 4
     assert user_named(db, "alice").casdoor_homepage == "research"
     assert status_of(client, "/api/v1/s/research/") == 200
 

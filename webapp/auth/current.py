@@ -16,6 +16,7 @@ from datetime import timedelta
 from flask import current_app, g, session
 from werkzeug.exceptions import ServiceUnavailable
 
+from webapp.audit import record_event
 from webapp.auth import service
 from webapp.auth.identities import check_linked_account_gate
 from webapp.core.clock import utcnow
@@ -95,13 +96,16 @@ def sign_in(user, method, *, api=False, **session_data):
         session.from_header = True
     for name, value in session_data.items():
         session[name] = value
-    service.record_sign_in(user, method)
+    service.record_sign_in(user, method, api=api)
     g.user = apply_session_kind(user, method)
     g.auth_method = method
     return key
 
 
 def sign_out():
+    """End this session (the caller commits: the security log's sign-out goes with it)."""
+    if g.get("user") is not None:
+        record_event("sign-out", user=g.user, source=g.get("auth_method") or "")
     end_session(session)
     g.user = None
 

@@ -17,6 +17,7 @@ from datetime import UTC, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
+from webapp.audit import casdoor_facts, record_casdoor_changes, record_event
 from webapp.auth.errors import AccountDisabled
 from webapp.casdoor import get_casdoor
 from webapp.casdoor.errors import (
@@ -151,6 +152,8 @@ def apply_sign_in(settings, user, identity, now=None, *, interactive=True):
         Bearer token being verified again (recorded at most every 5 minutes).
     """
     now = now or utcnow()
+    # A first sign-in (no id yet) creates the account: its binding is no change to log.
+    before = casdoor_facts(user) if user.id is not None and user.casdoor_last_login_at else None
     _assign(user,
             casdoor_homepage=identity.homepage or None,
             casdoor_groups=list(identity.groups),
@@ -162,6 +165,8 @@ def apply_sign_in(settings, user, identity, now=None, *, interactive=True):
         user.casdoor_last_login_at = now
     sync_profile(user, identity, now)
     db.session.flush()
+    if before is not None:
+        record_casdoor_changes(user, before, source="sign-in")
 
 
 def touch_login(user, now=None, *, interactive=True):
@@ -264,6 +269,9 @@ def link_identity(settings, user, identity):
         user.casdoor_sub = identity.subject
         user.casdoor_linked_at = utcnow()
         log.info("Linked Casdoor user %s (%s) to %s", identity.username, identity.subject, user.username)
+        db.session.flush()
+        record_event("account-linked", user=user, source="self", casdoor=f"{identity.organization}/"
+                     f"{identity.casdoor_name or identity.username}")
     apply_sign_in(settings, user, identity)
     return user
 
@@ -288,3 +296,4 @@ def unlink_identity(user):
     user.casdoor_is_admin = False
     user.casdoor_profile_synced_at = None
     db.session.flush()
+    record_event("account-unlinked", user=user, source="self")

@@ -2,7 +2,7 @@
 
 ``service`` (apply what Casdoor says now about a person; flushes), ``webhook``
 (whom a webhook record concerns), ``sync`` (the periodic job and ``flask
-casdoor sync``), ``models`` (sync runs, logout token ids); ``views``, ``cli``;
+casdoor sync``), ``backchannel`` (OpenID Connect back-channel logout tokens), ``models`` (sync runs, logout token ids); ``views``, ``cli``;
 URLs in ``blueprint.py``.
 """
 import threading

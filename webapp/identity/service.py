@@ -15,6 +15,7 @@ import logging
 
 import sqlalchemy as sa
 
+from webapp.audit import casdoor_facts, record_casdoor_changes, record_event
 from webapp.auth.current import CASDOOR_METHODS
 from webapp.casdoor.claims import as_groups
 from webapp.core.clock import utcnow
@@ -68,6 +69,7 @@ def apply_casdoor_user(settings, user, record, *, source, now=None):
     :param source: "webhook", "sync" or "backchannel", for the log.
     """
     now = now or utcnow()
+    before = casdoor_facts(user)
     values = casdoor_values(settings, user, record)
     changed = [name for name, value in values.items() if getattr(user, name) != value]
     for name in changed:
@@ -76,12 +78,16 @@ def apply_casdoor_user(settings, user, record, *, source, now=None):
         # Only a change moves the mark: tokens minted before it carry outdated claims.
         user.casdoor_state_read_at = now
     reason = values["casdoor_blocked_reason"]
+    if "casdoor_blocked_reason" in changed and reason:
+        record_event("access-revoked", user=user, source=source, reason=reason)
     if reason:
-        ended = revoke_user_sessions(user)
+        ended = revoke_user_sessions(user, source=source, reason=f"Casdoor: {reason}")
         access_revoked.send(user.id, reason=reason)
         if ended or "casdoor_blocked_reason" in changed:
             log.warning("Casdoor %s %s (%s): access revoked, %d session(s) ended (%s)",
                         reason, user.username, user.casdoor_sub, ended, source)
+    db.session.flush()
+    record_casdoor_changes(user, before, source=source)
     if changed:
         log.info("Applied Casdoor's record of %s from the %s: %s", user.username, source, ", ".join(changed))
     db.session.flush()
@@ -102,6 +108,8 @@ def end_casdoor_sessions(user, signed_out_at, *, source):
     ended = revoke(sa.and_(Session.user_id == user.id, Session.auth_method.in_(sorted(CASDOOR_METHODS)),
                            Session.created_at <= signed_out_at))
     log.info("Casdoor sign-out of %s (%s): %d session(s) ended", user.username, source, ended)
+    if ended:
+        record_event("session-revoked", user=user, source=source, sessions=ended, reason="signed out in Casdoor")
     db.session.flush()
     return ended
 

@@ -8,6 +8,7 @@ import logging
 
 from flask import abort, current_app, jsonify, request
 
+from webapp.audit import record_event, record_event_now
 from webapp.casdoor import get_casdoor
 from webapp.extensions import db
 from webapp.identity import webhook
@@ -40,12 +41,16 @@ def casdoor_webhook():
         abort(404)
     if not _webhook_secret_matches():
         log.warning("Refused a Casdoor webhook from %s: missing or wrong secret", request.remote_addr)
+        record_event_now("webhook-refused", source="webhook", reason="missing or wrong secret")
         return jsonify(error="webhook_unauthorized",
                        message="Send the webhook secret as 'Authorization: Bearer <CASDOOR_WEBHOOK_SECRET>' "
                                "(a custom header of the webhook in Casdoor)."), 401
     payload = webhook.parse_payload(request.get_data(cache=False))
     result = webhook.handle(casdoor, payload)
+    record_event("webhook-received", source="webhook", action=result["action"][:100], people=result["people"],
+                 changed=len(result["changed"]))
     db.session.commit()
     log.info("Casdoor webhook %s: %d person(s) read, %d changed, %d session(s) ended", result["action"],
              result["people"], len(result["changed"]), result["sessions_ended"])
     return jsonify(status="ok", **result)
+

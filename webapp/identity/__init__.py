@@ -11,10 +11,11 @@ import threading
 def init_app(app):
     """The webhook endpoint, ``flask casdoor``, and the periodic sync job."""
     from webapp.identity import sync
-    from webapp.identity.blueprint import api_bp
+    from webapp.identity.blueprint import api_bp, oidc_bp
     from webapp.identity.cli import casdoor_cli
 
     app.register_blueprint(api_bp)
+    app.register_blueprint(oidc_bp)
     app.cli.add_command(casdoor_cli)
     if app.extensions.get("casdoor") is None or app.config["CASDOOR_SYNC_MINUTES"] <= 0:
         return

@@ -10,8 +10,9 @@ from flask import abort, current_app, jsonify, request
 
 from webapp.audit import record_event, record_event_now
 from webapp.casdoor import get_casdoor
+from webapp.casdoor.errors import TokenVerificationError
 from webapp.extensions import db
-from webapp.identity import webhook
+from webapp.identity import backchannel, webhook
 from webapp.security import authenticates_itself, body_limit
 
 log = logging.getLogger("webapp.identity")
@@ -54,3 +55,24 @@ def casdoor_webhook():
              result["people"], len(result["changed"]), result["sessions_ended"])
     return jsonify(status="ok", **result)
 
+
+@authenticates_itself
+def backchannel_logout():
+    """``POST /auth/oidc/backchannel-logout`` (form ``logout_token``): 200 when accepted; 400
+    ``invalid_request`` with the reason otherwise (nothing changes); 404 without Casdoor."""
+    casdoor = get_casdoor()
+    if casdoor is None:
+        abort(404)
+    token = request.form.get("logout_token", "")
+    try:
+        ended = backchannel.accept_logout_token(casdoor, token)
+    except TokenVerificationError as exc:
+        db.session.rollback()
+        log.warning("Refused a back-channel logout token: %s", exc.reason)
+        response = jsonify(error="invalid_request", error_description=f"logout_token refused: {exc.reason}")
+        response.status_code = 400
+    else:
+        db.session.commit()
+        response = jsonify(status="ok", sessions_ended=ended)
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -138,6 +138,35 @@ def sync_profile(user, identity, now=None, *, force=False):
     return True
 
 
+def casdoor_columns(settings, identity):
+    """The columns of a user that a Casdoor sign-in with ``identity`` sets."""
+    return dict(casdoor_homepage=identity.homepage or None,
+                casdoor_groups=list(identity.groups),
+                casdoor_is_admin=bool(identity.is_admin) or bool(set(identity.groups) & set(settings.admin_groups)),
+                casdoor_org=identity.organization,
+                casdoor_name=identity.casdoor_name or identity.username)
+
+
+def sign_in_changes_nothing(settings, user, identity, now=None):
+    """True when a non-interactive sign-in of ``user`` with ``identity`` (a Bearer token verified
+    again) would write nothing: the caller may skip its transaction.
+
+    :raises SignedOutAtCasdoor, AccessRevoked, GroupGateError: as ``check_casdoor_state``.
+    """
+    now = now or utcnow()
+    last = user.casdoor_last_login_at
+    if last is None or now - last >= LOGIN_TOUCH_INTERVAL:
+        return False
+    if not check_casdoor_state(settings, user, identity):
+        return True  # an older token: only the login time could change, and it is not due
+    if user.casdoor_blocked_reason:
+        return False
+    synced = user.casdoor_profile_synced_at
+    if synced is None or now - synced >= PROFILE_SYNC_INTERVAL:
+        return False
+    return all(getattr(user, name) == value for name, value in casdoor_columns(settings, identity).items())
+
+
 def _assign(user, **values):
     """Set only what differs, so an unchanged sign-in writes nothing."""
     for name, value in values.items():
@@ -154,12 +183,7 @@ def apply_sign_in(settings, user, identity, now=None, *, interactive=True):
     now = now or utcnow()
     # A first sign-in (no id yet) creates the account: its binding is no change to log.
     before = casdoor_facts(user) if user.id is not None and user.casdoor_last_login_at else None
-    _assign(user,
-            casdoor_homepage=identity.homepage or None,
-            casdoor_groups=list(identity.groups),
-            casdoor_is_admin=bool(identity.is_admin) or bool(set(identity.groups) & set(settings.admin_groups)),
-            casdoor_org=identity.organization,
-            casdoor_name=identity.casdoor_name or identity.username)
+    _assign(user, **casdoor_columns(settings, identity))
     last = user.casdoor_last_login_at
     if interactive or last is None or now - last >= LOGIN_TOUCH_INTERVAL:
         user.casdoor_last_login_at = now

@@ -142,6 +142,10 @@ def test_a_bound_administrator_sees_only_their_stores_people(client, db, create_
     assert names == {"alice", "keeper"}
     page = client.get("/admin/security-log/?person=bob").get_data(as_text=True)
     assert page.count("<tr data-kind=") == 0
+    other = client.get("/admin/security-log/?store=general").get_data(as_text=True)
+    assert other.count("<tr data-kind=") == 0 and 'value="general"' not in other
+    own = client.get("/api/v1/audit/events?store=research").get_json()["events"]
+    assert [e["person"] for e in own] == ["alice"]
     exported = client.get("/admin/security-log/export.csv").get_data(as_text=True)
     assert "bob" not in exported and "carol" not in exported
 

@@ -56,7 +56,14 @@ def read_filters(args):
         person = db.session.execute(sa.select(User.id).filter_by(username=filters["person"])).scalar_one_or_none()
         conditions.append(AuditEvent.user_id == person if person is not None else sa.false())
     if filters["store"]:
-        conditions.append(AuditEvent.store == filters["store"])
+        own = access.binding_of(g.user)
+        if own.is_bound and filters["store"] != own.store.name:
+            # Another store's events are never theirs to see; nor is the name echoed back
+            # (whether it exists is not theirs to learn either).
+            filters["store"] = ""
+            conditions.append(sa.false())
+        else:
+            conditions.append(AuditEvent.store == filters["store"])
     if filters["kind"]:
         if filters["kind"] not in KINDS:
             raise InvalidFields({"kind": f"must be one of: {', '.join(KINDS)}"})

@@ -86,11 +86,11 @@ def apply_casdoor_user(settings, user, record, *, source, now=None):
         if ended or "casdoor_blocked_reason" in changed:
             log.warning("Casdoor %s %s (%s): access revoked, %d session(s) ended (%s)",
                         reason, user.username, user.casdoor_sub, ended, source)
-    db.session.flush()
-    record_casdoor_changes(user, before, source=source)
     if changed:
+        # Only a change is written (a sync reads thousands of unchanged people).
+        db.session.flush()
+        record_casdoor_changes(user, before, source=source)
         log.info("Applied Casdoor's record of %s from the %s: %s", user.username, source, ", ".join(changed))
-    db.session.flush()
     return changed
 
 

@@ -284,3 +284,52 @@ def test_without_the_setting_the_endpoint_does_not_exist(client):
     response = client.post(WEBHOOK_PATH, json={"action": "update-user"},
                            headers={"Authorization": "Bearer anything"})
     assert response.status_code == 404
+
+
+SHARED_CACHE = "redis://127.0.0.1:6379/2"
+
+
+@pytest.fixture
+def shared_cache():
+    redis = pytest.importorskip("redis")
+    client = redis.Redis.from_url(SHARED_CACHE, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"no Redis at {SHARED_CACHE} ({exc})")
+    for key in client.scan_iter("storehouse:*"):  # only our namespace of our database number
+        client.delete(key)
+    yield SHARED_CACHE
+    for key in client.scan_iter("storehouse:*"):
+        client.delete(key)
+
+
+def test_with_a_shared_cache_another_worker_sees_the_change_at_once(make_app, sso_app_config, shared_cache,
+                                                                    casdoor, create_store):
+    """Two workers (two apps, each with its own process caches) trusting cached identities for
+    five minutes: the webhook reaches one, and the other's session and Bearer token follow
+    within seconds, because the change dropped the shared cache entries."""
+    config = {**sso_app_config, "CASDOOR_WEBHOOK_SECRET": WEBHOOK_SECRET, "CACHE_URL": shared_cache,
+              "AUTH_CACHE_SECONDS": 300}
+    receiver, other = make_app(**config), make_app(**config)
+    with receiver.app_context():
+        create_store("research")
+        create_store("general")
+    with LiveServer(receiver) as server:
+        add_webhook(casdoor, server.url + WEBHOOK_PATH)
+        browser = other.test_client()
+        sso_sign_in(browser, "alice")
+        token = access_token_for(casdoor, "alice")
+        api = other.test_client()
+        with other.app_context():
+            assert status_of(browser, "/api/v1/s/research/") == 200
+            assert status_of(api, "/api/v1/s/research/", token) == 200
+
+            admin_updates_user(casdoor, "alice", homepage="general")
+            wait_until(lambda: status_of(browser, "/api/v1/s/research/") == 404, timeout=WITHIN)
+            wait_until(lambda: status_of(api, "/api/v1/s/research/", token) == 404, timeout=WITHIN)
+            assert status_of(api, "/api/v1/s/general/", token) == 200
+
+            admin_updates_user(casdoor, "alice", isForbidden=True)
+            wait_until(lambda: status_of(browser, "/api/v1/me/") == 401, timeout=WITHIN)
+            assert status_of(api, "/api/v1/me/", token) == 403

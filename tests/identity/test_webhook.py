@@ -14,6 +14,7 @@ import requests
 import sqlalchemy as sa
 
 from tests.support.casdoor import access_token_for, sso_sign_in
+from tests.support.client import post_form
 from tests.support.live_server import LiveServer
 from tests.support.waiting import wait_until
 from tests.support.webhooks import (
@@ -148,6 +149,8 @@ def test_a_forbidden_person_loses_sessions_bearer_tokens_api_tokens_and_streams(
     # The local password is no way around Casdoor, and the refusal says why.
     again = api.post("/api/v1/auth/login/", json={"email": alice.email, "password": "alice local password"})
     assert again.status_code == 403 and "forbidden" in again.get_json()["message"]
+    page = post_form(app.test_client(), "/auth/login", {"email": alice.email, "password": "alice local password"})
+    assert page.status_code == 403 and "this Casdoor account is forbidden" in page.get_data(as_text=True)
 
 
 def test_a_deleted_person_is_refused_and_the_sign_in_page_says_why(app, client, db, casdoor, webhook, stores):

@@ -57,6 +57,7 @@ bench: install
 # API authentication cost measured in-process (no HTTP, no gunicorn).
 bench-auth: install
 	$(BIN)/python bench/bearer_auth.py
+	$(BIN)/python bench/casdoor_changes.py
 	$(BIN)/python bench/knowledge_indexing.py
 
 # Several hosts: request metrics on versus off, object-store upload/download throughput (moto_server).

@@ -228,6 +228,22 @@ class Config:
     #: Casdoor's privileges (its admin flag, every store for an unbound user) lapse
     #: when the user has not come through Casdoor for this long; sign in again to renew.
     CASDOOR_PROFILE_MAX_AGE_HOURS = float(_env("CASDOOR_PROFILE_MAX_AGE_HOURS", "24"))
+    #: The secret the Casdoor administrator puts in the webhook's headers as
+    #: ``Authorization: Bearer <secret>``; empty = no webhook endpoint (404).
+    CASDOOR_WEBHOOK_SECRET = _env("CASDOOR_WEBHOOK_SECRET")
+    #: Largest webhook body accepted (Casdoor's Record with an extended user is a few KB).
+    CASDOOR_WEBHOOK_MAX_BYTES = _env_int("CASDOOR_WEBHOOK_MAX_BYTES", 256 * 1024)
+    #: Every this many minutes a job reads the organization's users from Casdoor and applies
+    #: what changed (catches lost webhooks); 0 = only ``flask casdoor sync``.
+    CASDOOR_SYNC_MINUTES = float(_env("CASDOOR_SYNC_MINUTES", "10"))
+    #: Casdoor users read per page, and at most per run (the rest waits for the next run).
+    CASDOOR_SYNC_PAGE_SIZE = _env_int("CASDOOR_SYNC_PAGE_SIZE", 500)
+    CASDOOR_SYNC_MAX_USERS = _env_int("CASDOOR_SYNC_MAX_USERS", 50_000)
+
+    #: Security log events are kept this many days, then removed by a daily job (0 = kept forever).
+    AUDIT_RETENTION_DAYS = _env_int("AUDIT_RETENTION_DAYS", 365)
+    #: Queue the daily retention job from the first request of each process.
+    AUDIT_PURGE_SCHEDULED = True
 
     #: A Homepage that names no store: True = no store at all, False = all stores.
     STORE_BINDING_FAIL_CLOSED = _env_bool("STORE_BINDING_FAIL_CLOSED", False)
@@ -302,6 +318,9 @@ class TestingConfig(Config):
     CASDOOR_REQUIRED_GROUPS = ""
     CASDOOR_ADMIN_GROUPS = ""
     CASDOOR_TIMEOUT = 3.0
+    # Tests run the Casdoor sync explicitly (``flask casdoor sync`` or the job).
+    CASDOOR_SYNC_MINUTES = 0.0
+    AUDIT_PURGE_SCHEDULED = False
     STORE_BINDING_FAIL_CLOSED = False
     # Tests run jobs explicitly (``run_jobs`` in tests/support/fixtures/app.py).
     JOBS_IN_PROCESS = False

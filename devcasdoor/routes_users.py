@@ -1,4 +1,4 @@
-"""Account and user endpoints: userinfo, get-account, get-user(s), update-user."""
+"""Account and user endpoints: userinfo, get-account, get-user(s), update-user, delete-user."""
 import copy
 import json
 
@@ -185,3 +185,23 @@ def update_user():
         if org is not None and user["balance"] != old_balance:
             org["userBalance"] = round(org["userBalance"] + user["balance"] - old_balance, 8)
     return envelope.ok("Affected" if changed else "Unaffected")
+
+
+@bp.post("/api/delete-user")
+def delete_user():
+    """Delete a user: the body is the User JSON (``owner`` and ``name`` are read); the caller must be
+    an administrator of its organization. Recorded, so a ``delete-user`` webhook follows."""
+    caller = g.caller
+    body = parse_json_body()
+    if body is None:
+        return envelope.error("invalid JSON body")
+    owner, name = str(body.get("owner") or ""), str(body.get("name") or "")
+    if not caller.is_admin_of(owner):
+        return unauthorized()
+    state = _state()
+    with state.lock:
+        user = state.users.pop((owner, name), None)
+        organization = state.organizations.get(owner)
+        if user is not None and organization is not None:
+            organization["userBalance"] = round(organization["userBalance"] - user["balance"], 8)
+    return envelope.ok("Affected" if user is not None else "Unaffected")

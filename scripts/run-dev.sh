@@ -65,6 +65,9 @@ require_free_port() {
 }
 
 require_free_port "$PORT" "Storehouse" PORT
+# Absolute URLs (the Casdoor redirect URI) are built on PUBLIC_URL, never on the
+# Host header a browser sends: set it to the address this script serves.
+export PUBLIC_URL="${PUBLIC_URL:-http://127.0.0.1:$PORT}"
 if [ -z "${CASDOOR_ENDPOINT:-}" ]; then
   if [ "$PORT" = "$DEV_CASDOOR_PORT" ]; then
     echo "PORT and DEV_CASDOOR_PORT are both $PORT: give Storehouse and the development Casdoor different ports." >&2
@@ -115,5 +118,5 @@ fi
 "$BIN/flask" users bootstrap
 "$BIN/flask" stores bootstrap
 "$BIN/flask" billing demo-price
-echo "Storehouse: http://127.0.0.1:$PORT"
+echo "Storehouse: $PUBLIC_URL (listening on 127.0.0.1:$PORT)"
 "$BIN/flask" run --host 127.0.0.1 --port "$PORT"

@@ -26,6 +26,7 @@ def create_app(config_class=Config):
 
     from webapp import (
         accounts,
+        audit,
         auth,
         billing,
         casdoor,
@@ -33,6 +34,7 @@ def create_app(config_class=Config):
         crypto,
         database,
         errors,
+        identity,
         jobs,
         knowledge,
         main,
@@ -63,8 +65,8 @@ def create_app(config_class=Config):
     templating.init_app(app)
     crypto.init_app(app)
 
-    for feature in (users, sessions, casdoor, auth, main, stores, accounts, useradmin, providers, knowledge,
-                    chat, billing, ops):
+    for feature in (audit, users, sessions, casdoor, auth, identity, main, stores, accounts, useradmin, providers,
+                    knowledge, chat, billing, ops):
         feature.init_app(app)
 
     errors.init_app(app)

@@ -21,6 +21,24 @@ def uses_header_credentials():
     return scheme in {"token", "bearer"}
 
 
+def authenticates_itself(view):
+    """View decorator: the view authenticates its caller itself (a shared secret, a signed token).
+
+    Such endpoints are called server to server (Casdoor's webhook, an identity
+    provider's back-channel logout): no browser session rides on them, so no
+    CSRF token applies, and their ``Authorization`` header is theirs to read
+    (it is not a Storehouse credential the sign-in layer should verify).
+    """
+    view.authenticates_itself = True
+    return view
+
+
+def view_authenticates_itself():
+    """True when the matched view is marked with ``authenticates_itself``."""
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return bool(getattr(view, "authenticates_itself", False))
+
+
 def check_csrf():
     """before_request: every unsafe request without header credentials needs a CSRF token.
 
@@ -31,7 +49,7 @@ def check_csrf():
     with this method) is left alone: it reaches no view, and its honest answer
     is the 404 or 405 routing already decided, not "the form expired".
     """
-    if request.routing_exception is not None:
+    if request.routing_exception is not None or view_authenticates_itself():
         return
     if request.method in _UNSAFE_METHODS and not uses_header_credentials() and not is_api_json():
         csrf.protect()

@@ -9,7 +9,9 @@ FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "storehouse.examp
 
 @pytest.fixture
 def app_config(sso_app_config):
-    return {**sso_app_config, "TRUSTED_PROXY_COUNT": 1}
+    # TRUSTED_HOSTS: without PUBLIC_URL, a forwarded host is only used once it is one of them
+    # (a proxy commonly forwards whatever Host the client sent).
+    return {**sso_app_config, "TRUSTED_PROXY_COUNT": 1, "TRUSTED_HOSTS": ["storehouse.example.com"]}
 
 
 def test_callback_url_and_cookie_follow_the_proxy(client, app):

@@ -52,7 +52,8 @@ def test_admin_entries_only_for_administrators(app, client, create_user, login, 
     assert nav_links(page) == [("Overview", "/s/general/", False), ("Chat", "/s/general/chat/", False),
                                ("Documents", "/s/general/documents/", False),
                                ("Knowledge", "/s/general/knowledge/", False), ("Usage", "/s/general/usage/", False),
-                               ("Limits", "/s/general/limits", False), ("Stores", "/admin/stores/", False), ("Users", "/admin/users/", True),
+                               ("Limits", "/s/general/limits", False), ("Stores", "/admin/stores/", False),
+                               ("Users", "/admin/users/", True), ("Security log", "/admin/security-log/", False),
                                ("Providers", "/admin/providers/", False), ("Billing", "/admin/billing/", False)]
     assert '<h2 class="nav-heading">Admin</h2>' in sidebar_nav(page)
     assert 'href="/admin/stores/" data-testid="admin-link"' in sidebar_nav(page)
@@ -62,7 +63,7 @@ def test_store_entries_are_left_out_without_a_store(app, client, create_user, lo
     login(client, create_user(is_admin=True))
     page = client.get("/").get_data(as_text=True)
     assert "There is no store yet" in page
-    assert [label for label, _, _ in nav_links(page)] == ["Stores", "Users", "Providers", "Billing"]
+    assert [label for label, _, _ in nav_links(page)] == ["Stores", "Users", "Security log", "Providers", "Billing"]
 
 
 def test_account_entries_go_to_the_account_menu(app, client, create_user, login, create_store, grant):

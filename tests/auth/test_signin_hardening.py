@@ -260,6 +260,34 @@ def test_trusted_hosts_refuse_other_host_headers(client, casdoor):
     assert ok.status_code == 302 and "redirect_uri=http%3A%2F%2Fstorehouse.test%2F" in ok.headers["Location"]
 
 
+def test_without_public_url_a_foreign_host_cannot_start_a_sign_in(client, casdoor):
+    """The default (no PUBLIC_URL, no TRUSTED_HOSTS): the client's Host header is not an address
+    to hand Casdoor, so the sign-in is refused with the setting the administrator must add."""
+    response = client.get("/auth/casdoor/login", headers={"Host": "evil.example"})
+    text = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Location" not in response.headers and "evil.example/auth" not in text
+    assert "PUBLIC_URL" in text and "TRUSTED_HOSTS" in text
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:5000", "localhost:5000", "[::1]:5000", "localhost"])
+def test_without_public_url_loopback_hosts_still_sign_in(client, casdoor, host):
+    response = client.get("/auth/casdoor/login", headers={"Host": host})
+    assert response.status_code == 302
+    redirect_uri = parse_qs(urlsplit(response.headers["Location"]).query)["redirect_uri"][0]
+    assert redirect_uri == f"http://{host}/auth/casdoor/callback"
+
+
+@pytest.mark.parametrize("host, loopback", [
+    ("127.0.0.1", True), ("127.8.9.10:80", True), ("[::1]", True), ("LOCALHOST.", True),
+    ("app.localhost:5000", True), ("evil.example", False), ("localhost.evil.example", False),
+    ("10.0.0.1", False), ("[2001:db8::1]:443", False), ("", False),
+])
+def test_loopback_hosts(host, loopback):
+    from webapp.urls import is_loopback_host
+    assert is_loopback_host(host) is loopback
+
+
 # --- a plain OpenID Connect provider behind the CASDOOR_* settings ----------------------------
 
 @pytest.mark.parametrize("casdoor_overrides", [{"application": "storehouse-standard"}])

@@ -4,6 +4,7 @@ import logging
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask import session as flask_session
 
+from webapp.audit import record_event
 from webapp.auth import identities
 from webapp.auth.decorators import login_required
 from webapp.auth.ratelimit import limit_failed_signins
@@ -62,7 +63,9 @@ def set_password():
     if errors:
         return render_template("accounts/connected.html", casdoor=get_casdoor(), password_errors=errors), 400
     g.user.set_password(password)
-    signed_out = session_service.revoke_user_sessions(g.user, keep_id=flask_session.row_id)
+    record_event("password-changed", user=g.user, source="self")
+    signed_out = session_service.revoke_user_sessions(g.user, keep_id=flask_session.row_id, source="self",
+                                                      reason="password changed")
     db.session.commit()
     log.info("User %s changed their password; %d other session(s) signed out", g.user.username, signed_out)
     flash("Password saved. " + (f"{signed_out} other session(s) were signed out." if signed_out else ""), "success")

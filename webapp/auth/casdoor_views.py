@@ -17,7 +17,7 @@ from webapp.crypto import decrypt, encrypt
 from webapp.extensions import db
 from webapp.security import safe_next_url
 from webapp.sessions.models import ID_TOKEN_PURPOSE
-from webapp.urls import external_url
+from webapp.urls import PublicUrlRequired, external_url
 from webapp.users.models import User
 
 log = logging.getLogger("webapp.auth.casdoor")
@@ -144,7 +144,7 @@ def casdoor_logout_url():
         return None
     try:
         return logout_url(casdoor.oauth, id_token, external_url("auth.login"))
-    except (CasdoorUnavailable, RuntimeError) as exc:
+    except (CasdoorUnavailable, PublicUrlRequired, RuntimeError) as exc:
         # The local session ends regardless; Casdoor's may outlive it.
         log.warning("Could not build the Casdoor sign-out URL: %s", exc)
         return None

@@ -17,10 +17,12 @@ from flask import current_app, g, request, session
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import ServiceUnavailable
 
+from webapp.audit import record_event
 from webapp.auth import service
 from webapp.auth.identities import check_linked_account_gate
 from webapp.core.clock import utcnow
 from webapp.errors import DATABASE_DOWN
+from webapp.security import view_authenticates_itself
 from webapp.sessions.interface import end_session, rotate_session
 from webapp.users.cache import get_user
 
@@ -61,10 +63,14 @@ def load_current_user():
         if isinstance(getattr(session, "unavailable_error", None), PoolTimeout):
             raise session.unavailable_error
         raise ServiceUnavailable(DATABASE_DOWN)
+    if view_authenticates_itself():
+        return  # its Authorization header is the endpoint's own secret, not a sign-in
     user_id = getattr(session, "user_id", None)
     if user_id is not None:
         user = get_user(user_id)
-        if user is not None and user.is_active:
+        # casdoor_blocked_reason: Casdoor deleted or forbade the person; their sessions were
+        # revoked when Storehouse learned it, and one opened meanwhile counts for nothing.
+        if user is not None and user.is_active and not user.casdoor_blocked_reason:
             g.user = apply_session_kind(user, session.auth_method)
             g.auth_method = session.auth_method
         return
@@ -101,13 +107,16 @@ def sign_in(user, method, *, api=False, **session_data):
         session.from_header = True
     for name, value in session_data.items():
         session[name] = value
-    service.record_sign_in(user, method)
+    service.record_sign_in(user, method, api=api)
     g.user = apply_session_kind(user, method)
     g.auth_method = method
     return key
 
 
 def sign_out():
+    """End this session (the caller commits: the security log's sign-out goes with it)."""
+    if g.get("user") is not None:
+        record_event("sign-out", user=g.user, source=g.get("auth_method") or "")
     end_session(session)
     g.user = None
 

@@ -13,13 +13,20 @@ Services flush; the caller commits.
 """
 import logging
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
+from webapp.audit import casdoor_facts, record_casdoor_changes, record_event
 from webapp.auth.errors import AccountDisabled
 from webapp.casdoor import get_casdoor
-from webapp.casdoor.errors import GroupGateError, IdentityConflict, SignInError
+from webapp.casdoor.errors import (
+    AccessRevoked,
+    GroupGateError,
+    IdentityConflict,
+    SignedOutAtCasdoor,
+    SignInError,
+)
 from webapp.core.clock import utcnow
 from webapp.database import savepoint
 from webapp.extensions import db
@@ -52,18 +59,55 @@ def check_group_gate(settings, identity):
 
 
 def check_linked_account_gate(user):
-    """The group gate for a Casdoor-linked account signing in another way (its local password).
+    """The gate for a Casdoor-linked account judged on what Storehouse knows of it: the
+    account signing in another way (its local password), or a token older than that knowledge.
 
-    Judged on the groups Casdoor sent at the account's last Casdoor sign-in.
-
-    :raises GroupGateError: outside every required group.
+    :raises AccessRevoked: Casdoor deleted or forbade the person (as last read).
+    :raises GroupGateError: outside every required group (the groups last read or sent).
     """
+    if user.casdoor_blocked_reason:
+        raise AccessRevoked(user.casdoor_blocked_reason)
     casdoor = get_casdoor()
     required = casdoor.settings.required_groups if casdoor is not None else []
     if required and not set(user.casdoor_groups or []) & set(required):
         log.warning("Refused password sign-in of Casdoor-linked %s: not in any required group %s",
                     user.username, required)
         raise GroupGateError(user.casdoor_name or user.username, required)
+
+
+def token_predates(moment, issued_at):
+    """True when a token issued at ``issued_at`` (epoch seconds) may be older than ``moment``.
+
+    ``iat`` has whole seconds: a token of the same second as ``moment`` counts as
+    older (the safe side), and so does one without ``iat``.
+    """
+    if moment is None:
+        return False
+    if issued_at is None:
+        return True
+    return issued_at <= int(moment.replace(tzinfo=UTC).timestamp())
+
+
+def check_casdoor_state(settings, user, identity):
+    """Hold a token of ``user`` to what Storehouse last learnt from Casdoor; True when the
+    token is newer than that, so its claims may be applied.
+
+    What Storehouse last read from Casdoor's API (a webhook, the sync) outranks the
+    claims of a token minted before it: an old token must not bring back an old
+    Homepage or group, nor let a deleted or forbidden person in, and a token from
+    before a sign-out in Casdoor no longer counts.
+
+    :raises SignedOutAtCasdoor: the token predates the person's sign-out in Casdoor.
+    :raises AccessRevoked, GroupGateError: the token predates the last read, which refuses them.
+    :raises GroupGateError: a newer token outside every required group.
+    """
+    if token_predates(user.casdoor_signed_out_at, identity.issued_at):
+        raise SignedOutAtCasdoor()
+    if token_predates(user.casdoor_state_read_at, identity.issued_at):
+        check_linked_account_gate(user)
+        return False
+    check_group_gate(settings, identity)
+    return True
 
 
 def find_by_subject(subject):
@@ -94,6 +138,35 @@ def sync_profile(user, identity, now=None, *, force=False):
     return True
 
 
+def casdoor_columns(settings, identity):
+    """The columns of a user that a Casdoor sign-in with ``identity`` sets."""
+    return dict(casdoor_homepage=identity.homepage or None,
+                casdoor_groups=list(identity.groups),
+                casdoor_is_admin=bool(identity.is_admin) or bool(set(identity.groups) & set(settings.admin_groups)),
+                casdoor_org=identity.organization,
+                casdoor_name=identity.casdoor_name or identity.username)
+
+
+def sign_in_changes_nothing(settings, user, identity, now=None):
+    """True when a non-interactive sign-in of ``user`` with ``identity`` (a Bearer token verified
+    again) would write nothing: the caller may skip its transaction.
+
+    :raises SignedOutAtCasdoor, AccessRevoked, GroupGateError: as ``check_casdoor_state``.
+    """
+    now = now or utcnow()
+    last = user.casdoor_last_login_at
+    if last is None or now - last >= LOGIN_TOUCH_INTERVAL:
+        return False
+    if not check_casdoor_state(settings, user, identity):
+        return True  # an older token: only the login time could change, and it is not due
+    if user.casdoor_blocked_reason:
+        return False
+    synced = user.casdoor_profile_synced_at
+    if synced is None or now - synced >= PROFILE_SYNC_INTERVAL:
+        return False
+    return all(getattr(user, name) == value for name, value in casdoor_columns(settings, identity).items())
+
+
 def _assign(user, **values):
     """Set only what differs, so an unchanged sign-in writes nothing."""
     for name, value in values.items():
@@ -108,17 +181,25 @@ def apply_sign_in(settings, user, identity, now=None, *, interactive=True):
         Bearer token being verified again (recorded at most every 5 minutes).
     """
     now = now or utcnow()
-    _assign(user,
-            casdoor_homepage=identity.homepage or None,
-            casdoor_groups=list(identity.groups),
-            casdoor_is_admin=bool(identity.is_admin) or bool(set(identity.groups) & set(settings.admin_groups)),
-            casdoor_org=identity.organization,
-            casdoor_name=identity.casdoor_name or identity.username)
+    # A first sign-in (no id yet) creates the account: its binding is no change to log.
+    before = casdoor_facts(user) if user.id is not None and user.casdoor_last_login_at else None
+    _assign(user, **casdoor_columns(settings, identity))
     last = user.casdoor_last_login_at
     if interactive or last is None or now - last >= LOGIN_TOUCH_INTERVAL:
         user.casdoor_last_login_at = now
     sync_profile(user, identity, now)
     db.session.flush()
+    if before is not None:
+        record_casdoor_changes(user, before, source="sign-in")
+
+
+def touch_login(user, now=None, *, interactive=True):
+    """Record a sign-in whose token carries nothing newer than the account already holds."""
+    now = now or utcnow()
+    last = user.casdoor_last_login_at
+    if interactive or last is None or now - last >= LOGIN_TOUCH_INTERVAL:
+        user.casdoor_last_login_at = now
+        db.session.flush()
 
 
 def _free_username(wanted):
@@ -170,13 +251,18 @@ def resolve_sign_in(settings, identity, *, interactive=True):
     :raises AccountDisabled: the linked local account is disabled.
     :raises LinkRequired: unknown identity matching an existing local account.
     """
-    check_group_gate(settings, identity)
     user = find_by_subject(identity.subject)
     if user is not None:
         if not user.is_active:
             raise AccountDisabled()
-        apply_sign_in(settings, user, identity, interactive=interactive)
+        if check_casdoor_state(settings, user, identity):
+            # Casdoor minted this token after Storehouse last read the person: it lets them in.
+            _assign(user, casdoor_blocked_reason=None)
+            apply_sign_in(settings, user, identity, interactive=interactive)
+        else:
+            touch_login(user, interactive=interactive)
         return user
+    check_group_gate(settings, identity)
     candidate = accounts.find_user_by_email(identity.email) or accounts.find_user_by_username(identity.username)
     if candidate is not None:
         if candidate.casdoor_sub == identity.subject:
@@ -207,6 +293,9 @@ def link_identity(settings, user, identity):
         user.casdoor_sub = identity.subject
         user.casdoor_linked_at = utcnow()
         log.info("Linked Casdoor user %s (%s) to %s", identity.username, identity.subject, user.username)
+        db.session.flush()
+        record_event("account-linked", user=user, source="self", casdoor=f"{identity.organization}/"
+                     f"{identity.casdoor_name or identity.username}")
     apply_sign_in(settings, user, identity)
     return user
 
@@ -231,3 +320,4 @@ def unlink_identity(user):
     user.casdoor_is_admin = False
     user.casdoor_profile_synced_at = None
     db.session.flush()
+    record_event("account-unlinked", user=user, source="self")

@@ -25,6 +25,8 @@ class Casdoor:
         self.verifier = TokenVerifier(settings, self.api)
         self.token_cache = VerifiedTokenCache(settings.token_cache_ttl)
         self.oauth = None  # the Authlib client, set by init_app
+        #: Casdoor ``sub`` -> user id (``webapp.auth.bearer``), made on first use.
+        self.subject_cache = None
 
 
 def get_casdoor():

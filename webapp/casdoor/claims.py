@@ -32,6 +32,9 @@ class ProviderIdentity:
     is_admin: bool = False
     organization: str = ""
     casdoor_name: str = ""
+    #: The token's ``iat`` (epoch seconds): facts older than what Storehouse last read
+    #: from Casdoor's API do not overwrite it (see ``webapp.auth.identities``).
+    issued_at: int | None = None
 
     def to_dict(self):
         return asdict(self)
@@ -50,7 +53,7 @@ def first_claim(claims, names):
     return None
 
 
-def _as_groups(value):
+def as_groups(value):
     if isinstance(value, str):
         return [value] if value else []
     return [str(item) for item in value or []]
@@ -69,6 +72,7 @@ def identity_from_claims(settings, claims, client, access_token=None):
     :raises SignInError: Casdoor no longer has the user, or the user is forbidden.
     :raises CasdoorUnavailable: a fetch was needed and the server did not answer.
     """
+    issued_at = claims.get("iat")
     claims = {k: v for k, v in claims.items() if k not in BOOKKEEPING_CLAIMS}
     subject = str(claims["sub"])
     if access_token and not all(first_claim(claims, names) for names in
@@ -111,8 +115,9 @@ def identity_from_claims(settings, claims, client, access_token=None):
         first_name=str(claims.get("firstName") or profile.get("firstName") or ""),
         last_name=str(claims.get("lastName") or profile.get("lastName") or ""),
         homepage=str(homepage or ""),
-        groups=_as_groups(groups),
+        groups=as_groups(groups),
         is_admin=bool(is_admin),
         organization=organization,
         casdoor_name=str(casdoor_name),
+        issued_at=int(issued_at) if isinstance(issued_at, int | float) else None,
     )

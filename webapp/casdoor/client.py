@@ -155,6 +155,19 @@ class CasdoorClient:
             raise CasdoorRefused(f"Casdoor refused to look up the user: {message or 'no reason given'}.", message)
         return body["data"]
 
+    def get_users(self, *, page, page_size, owner=None):
+        """One page (1-based) of the organization's users: ``(users, total)``.
+
+        :raises CasdoorRefused, CasdoorError, CasdoorUnavailable: as ``call``.
+        """
+        body = self.call("GET", "/api/get-users", what="list the organization's users",
+                         params={"owner": owner or self.settings.organization, "p": page, "pageSize": page_size})
+        users = body.get("data") or []
+        if not isinstance(users, list):
+            raise CasdoorError("Casdoor answered the user list with something that is not a list.")
+        total = body.get("data2")
+        return users, (total if isinstance(total, int) else None)
+
     def userinfo(self, access_token):
         """The standard OpenID Connect userinfo claims for ``access_token`` ({} when unavailable).
 

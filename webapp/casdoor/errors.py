@@ -80,3 +80,33 @@ class GroupGateError(SignInError):
 class IdentityConflict(CasdoorError):
     status_code = 409
     error = "casdoor_identity_conflict"
+
+
+#: Why Casdoor no longer lets a person in (``User.casdoor_blocked_reason``), as people read it.
+BLOCKED_REASONS = {
+    "deleted": "this Casdoor account was deleted",
+    "forbidden": "this Casdoor account is forbidden",
+    "groups": "this Casdoor account is no longer in any group Storehouse requires",
+}
+
+
+class AccessRevoked(SignInError):
+    """Casdoor, as Storehouse last read it, no longer lets this person in."""
+
+    status_code = 403
+    error = "casdoor_access_revoked"
+
+    def __init__(self, reason):
+        self.reason = reason
+        super().__init__(f"Cannot sign in: {BLOCKED_REASONS.get(reason, reason)}. Your Storehouse sessions and "
+                         "tokens were ended when Casdoor said so. Ask your Casdoor administrator.")
+
+
+class SignedOutAtCasdoor(SignInError):
+    """A Casdoor token issued before the person signed out in Casdoor."""
+
+    error = "casdoor_signed_out"
+
+    def __init__(self):
+        super().__init__("Cannot sign in: you signed out in Casdoor after this token was issued. "
+                         "Sign in again to get a new one.")

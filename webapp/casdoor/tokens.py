@@ -46,6 +46,9 @@ CREDENTIAL_TOKEN_TYPES = {"access-token", "id-token"}
 
 ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
 LEEWAY_SECONDS = 60
+#: A back-channel logout token older than this is refused (and its jti need not be kept longer).
+LOGOUT_TOKEN_MAX_AGE = 600
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
 def _configured_key(public_key):
@@ -114,6 +117,57 @@ class TokenVerifier:
         :raises TokenVerificationError: with the precise reason.
         :raises CasdoorUnavailable: the keys were needed and Casdoor did not answer.
         """
+        decoded = self._verified_signature(token)
+        claims = decoded.claims
+        self._check_claims(claims, nonce)
+        token_types = {str(value) for key, value in claims.items() if key.lower() == "tokentype"}
+        if token_types - CREDENTIAL_TOKEN_TYPES:
+            raise TokenVerificationError(f"a {', '.join(sorted(token_types - CREDENTIAL_TOKEN_TYPES))} is not a "
+                                         "credential; send the access token")
+        if bearer and self.settings.bearer_introspect and not self.client.introspect(token):
+            raise TokenVerificationError("Casdoor says this token is no longer active (revoked, or the user "
+                                         "was forbidden)")
+        return claims
+
+    def verify_logout_token(self, token):
+        """The claims of an OpenID Connect back-channel ``logout_token`` (Back-Channel Logout 1.0 §2.6).
+
+        Verified like an ID token (signature, ``iss``, ``aud``, ``iat`` not in the future and
+        at most LOGOUT_TOKEN_MAX_AGE old, ``exp`` when present), and it must carry the
+        back-channel ``events`` member, a ``jti``, a ``sub`` or ``sid``, and no ``nonce``
+        (so an ID token cannot be replayed as a logout token). Whether the ``jti`` was seen
+        before is the caller's to check.
+
+        :raises TokenVerificationError: with the precise reason.
+        """
+        claims = self._verified_signature(token).claims
+        issuer = self.issuer()
+        if claims.get("iss") != issuer:
+            raise TokenVerificationError(f"issued by {claims.get('iss')!r}, expected {issuer!r}")
+        audience = claims.get("aud")
+        if self.settings.client_id not in (audience if isinstance(audience, list) else [audience]):
+            raise TokenVerificationError(f"issued for {audience!r}, not for client {self.settings.client_id}")
+        issued_at, now = claims.get("iat"), clock.epoch()
+        if not isinstance(issued_at, int | float) or isinstance(issued_at, bool):
+            raise TokenVerificationError("missing claim 'iat'")
+        if issued_at > now + LEEWAY_SECONDS or issued_at < now - LOGOUT_TOKEN_MAX_AGE:
+            raise TokenVerificationError("'iat' is not recent: a logout token is used when it is issued")
+        expires = claims.get("exp")
+        if expires is not None and (not isinstance(expires, int | float) or expires < now - LEEWAY_SECONDS):
+            raise TokenVerificationError("the token has expired")
+        events = claims.get("events")
+        if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_LOGOUT_EVENT), dict):
+            raise TokenVerificationError(f"missing the 'events' claim with {BACKCHANNEL_LOGOUT_EVENT}")
+        if "nonce" in claims:
+            raise TokenVerificationError("a logout token carries no 'nonce' (this looks like an ID token)")
+        if not isinstance(claims.get("jti"), str) or not claims["jti"]:
+            raise TokenVerificationError("missing claim 'jti'")
+        if not claims.get("sub") and not claims.get("sid"):
+            raise TokenVerificationError("a logout token names a 'sub' or a 'sid'")
+        return claims
+
+    def _verified_signature(self, token):
+        """The decoded token once its signature holds (asymmetric algorithms only)."""
         if not isinstance(token, str) or token.count(".") != 2:
             raise TokenVerificationError("not a signed JWT")
         try:
@@ -128,18 +182,9 @@ class TokenVerifier:
             raise TokenVerificationError(f"malformed token: {exc.error}") from exc
         except ValueError as exc:
             raise TokenVerificationError(f"malformed token: {exc}") from exc
-        claims = decoded.claims
         if decoded.header.get("alg") not in ASYMMETRIC_ALGORITHMS:
             raise TokenVerificationError("algorithm not allowed; only asymmetric signatures are accepted")
-        self._check_claims(claims, nonce)
-        token_types = {str(value) for key, value in claims.items() if key.lower() == "tokentype"}
-        if token_types - CREDENTIAL_TOKEN_TYPES:
-            raise TokenVerificationError(f"a {', '.join(sorted(token_types - CREDENTIAL_TOKEN_TYPES))} is not a "
-                                         "credential; send the access token")
-        if bearer and self.settings.bearer_introspect and not self.client.introspect(token):
-            raise TokenVerificationError("Casdoor says this token is no longer active (revoked, or the user "
-                                         "was forbidden)")
-        return claims
+        return decoded
 
     def _check_claims(self, claims, nonce):
         issuer = self.issuer()

@@ -19,11 +19,15 @@ def init_app(app):
     """Register the pages, the API, ``flask chat`` and the navigation entries."""
     from webapp.chat.blueprint import api_bp, pages
     from webapp.chat.cli import chat_cli, usage_cli
+    from webapp.chat.streams import stop_streams_of_user
+    from webapp.users.signals import access_revoked
 
     app.register_blueprint(pages)
     app.register_blueprint(api_bp)
     app.cli.add_command(chat_cli)
     app.cli.add_command(usage_cli)
+    # weak=False: the receiver is a module function, kept for the life of the process.
+    access_revoked.connect(stop_streams_of_user, weak=False)
     nav_item(app, "store", "chat.workspace", "Chat", "chat", order=15,
              also_current=("chat.show_chat",), testid="nav-chat")
     nav_item(app, "store", "chat.usage", "Usage", "chart", order=40, testid="nav-usage")

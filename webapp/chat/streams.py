@@ -72,6 +72,26 @@ def request_stop(message):
     return bool(changed) or event is not None
 
 
+def stop_streams_of_user(user_id, **_):
+    """Stop every answer ``user_id`` has streaming (flush only): their access was revoked.
+
+    Connected to ``webapp.users.signals.access_revoked``. Streams in this process stop
+    at their next token; those of other workers at their next poll of the row.
+    """
+    ids = db.session.execute(
+        db.select(Message.id).where(Message.user_id == user_id, Message.status == STREAMING)).scalars().all()
+    if not ids:
+        return 0
+    db.session.execute(
+        db.update(Message).where(Message.id.in_(ids), Message.status == STREAMING)
+        .values(status=STOPPED).execution_options(synchronize_session=False))
+    with _guard:
+        events = [_flags[message_id] for message_id in ids if message_id in _flags]
+    for event in events:
+        event.set()
+    return len(ids)
+
+
 def open_streams(user):
     """How many answers of ``user`` are streaming now (stale rows of a crashed worker aside)."""
     since = utcnow() - timedelta(seconds=STALE_SECONDS)

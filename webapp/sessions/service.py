@@ -7,6 +7,7 @@ at once here and within AUTH_CACHE_SECONDS in other processes without Redis.
 import sqlalchemy as sa
 from flask import current_app
 
+from webapp.audit import record_event
 from webapp.core.clock import utcnow
 from webapp.crypto import reencrypt, rotation
 from webapp.database import on_commit
@@ -34,12 +35,18 @@ def revoke(query_filter):
     return len(rows)
 
 
-def revoke_user_sessions(user, *, keep_id=None):
-    """Sign ``user`` out everywhere, except the session ``keep_id`` (the one asking)."""
+def revoke_user_sessions(user, *, keep_id=None, source="", actor=None, reason=""):
+    """Sign ``user`` out everywhere, except the session ``keep_id`` (the one asking).
+
+    Recorded in the security log (when any session ended) with ``source``, ``actor`` and ``reason``.
+    """
     condition = Session.user_id == user.id
     if keep_id is not None:
         condition = sa.and_(condition, Session.id != keep_id)
-    return revoke(condition)
+    ended = revoke(condition)
+    if ended:
+        record_event("session-revoked", user=user, actor=actor, source=source, sessions=ended, reason=reason)
+    return ended
 
 
 @rotation("session id_tokens")

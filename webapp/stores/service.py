@@ -7,6 +7,7 @@ import logging
 
 from sqlalchemy.exc import IntegrityError
 
+from webapp.audit import record_event
 from webapp.casdoor import get_casdoor
 from webapp.core.errors import StorehouseError
 from webapp.database import savepoint
@@ -326,14 +327,16 @@ def grant_store(user, store, granted_by=None):
     except IntegrityError:  # granted by someone else at the same moment
         return db.session.execute(db.select(StoreGrant).filter_by(user_id=user.id, store_id=store.id)).scalar_one()
     log.info("Granted store %s to %s", store.name, user.username)
+    record_event("store-granted", user=user, actor=granted_by, store=store.name, source="admin")
     return grant
 
 
-def revoke_grant(user, store):
+def revoke_grant(user, store, revoked_by=None):
     """Take ``store`` away from ``user``; returns whether there was a grant. Flushes."""
     result = db.session.execute(db.delete(StoreGrant).where(StoreGrant.user_id == user.id,
                                                             StoreGrant.store_id == store.id))
     db.session.flush()
     if result.rowcount:
         log.info("Revoked store %s from %s", store.name, user.username)
+        record_event("store-refused", user=user, actor=revoked_by, store=store.name, source="admin")
     return bool(result.rowcount)

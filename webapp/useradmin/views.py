@@ -12,6 +12,7 @@ and grants: administrators who may manage stores (not bound ones).
 import sqlalchemy as sa
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
+from webapp.audit import record_event
 from webapp.auth.decorators import admin_required
 from webapp.core.forms import ConfirmForm
 from webapp.extensions import db
@@ -73,7 +74,8 @@ def create_user():
     if form.validate_on_submit():
         try:
             user = create_local_user(form.username.data, form.email.data, form.password.data,
-                                     form.display_name.data or "", is_admin=form.is_admin.data)
+                                     form.display_name.data or "", is_admin=form.is_admin.data,
+                                     created_by=g.user)
         except SignupError as exc:
             flash(exc.message, "error")
         else:
@@ -120,7 +122,7 @@ def revoke_store(user_id, store_id):
     user = _user_or_404(user_id)
     if ConfirmForm().validate_on_submit():
         store = db.session.get(Store, store_id) or abort(404)
-        if service.revoke_grant(user, store):
+        if service.revoke_grant(user, store, revoked_by=g.user):
             db.session.commit()
             flash(f"{user.label} can no longer use '{store.name}'.", "success")
         else:
@@ -139,9 +141,11 @@ def set_active(user_id):
         flash("You cannot switch off your own account.", "error")
         return redirect(url_for(".show_user", user_id=user.id))
     turn_on = request.form.get("active") == "1"
+    if user.is_active != turn_on:
+        record_event("account-enabled" if turn_on else "account-disabled", user=user, actor=g.user, source="admin")
     user.is_active = turn_on
     if not turn_on:
-        revoke_user_sessions(user)
+        revoke_user_sessions(user, source="admin", actor=g.user, reason="account switched off")
     db.session.commit()
     flash(f"{user.label} can sign in again." if turn_on else f"{user.label} is switched off and signed out everywhere.",
           "success")

@@ -29,7 +29,7 @@ class User(db.Model):
     casdoor_sub = db.Column(db.String(255), unique=True)
     #: Casdoor organization and username at the last sign-in (display only).
     casdoor_org = db.Column(db.String(100))
-    casdoor_name = db.Column(db.String(255))
+    casdoor_name = db.Column(db.String(255), index=True)
     casdoor_linked_at = db.Column(db.DateTime)
     casdoor_last_login_at = db.Column(db.DateTime)
     #: When the profile was last copied from claims (sync runs at most every 5 minutes).
@@ -40,6 +40,15 @@ class User(db.Model):
     casdoor_groups = db.Column(db.JSON, nullable=False, default=list)
     #: Admin derived from Casdoor (``isAdmin`` or an admin group) at the last sign-in.
     casdoor_is_admin = db.Column(db.Boolean, nullable=False, default=False)
+    #: When Storehouse last read this person from Casdoor's API (webhook, sync). A token
+    #: issued before it carries older facts than the row: its claims do not overwrite them.
+    casdoor_state_read_at = db.Column(db.DateTime)
+    #: Why Casdoor no longer lets this person in ("deleted", "forbidden", "groups"), as last
+    #: read; NULL when allowed. Sessions and Bearer tokens are refused while it is set.
+    casdoor_blocked_reason = db.Column(db.String(40))
+    #: The person signed out in Casdoor (logout, sso-logout, back-channel logout): Casdoor
+    #: tokens issued before it no longer authenticate.
+    casdoor_signed_out_at = db.Column(db.DateTime)
 
     #: Set per request by ``webapp.auth.current``: Casdoor-derived privileges (admin
     #: from Casdoor, every store for an unbound user) apply only to a session that

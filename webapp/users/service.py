@@ -7,6 +7,7 @@ import logging
 
 from sqlalchemy import func
 
+from webapp.audit import record_event
 from webapp.extensions import db
 from webapp.users.errors import SignupError
 from webapp.users.models import User
@@ -31,9 +32,10 @@ def find_user_by_username(username):
     ).scalar_one_or_none()
 
 
-def create_local_user(username, email, password, display_name="", *, is_admin=False):
+def create_local_user(username, email, password, display_name="", *, is_admin=False, created_by=None):
     """Create an account that signs in with email and password.
 
+    :param created_by: the administrator who created it (None: the person signed up, or a command).
     :raises SignupError: the username or email is already taken.
     """
     email = normalize_email(email)
@@ -47,4 +49,6 @@ def create_local_user(username, email, password, display_name="", *, is_admin=Fa
     db.session.add(user)
     db.session.flush()
     log.info("Created local account %s (admin=%s)", user.username, is_admin)
+    record_event("account-created", user=user, actor=created_by, source="admin" if created_by else "local",
+                 is_admin=bool(is_admin))
     return user

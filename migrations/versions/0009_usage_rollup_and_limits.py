@@ -1,7 +1,7 @@
 """usage rollup (usage_days) and spending limits (store_limits, person_limits, billing_store_accounts,
 limit_alerts; reservations.store_id)
 
-Revision ID: 0011
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-07 03:50:00
 
@@ -12,7 +12,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0011'
+revision = '0009'
 down_revision = '0008'
 branch_labels = None
 depends_on = None

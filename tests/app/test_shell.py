@@ -44,7 +44,7 @@ def test_admin_entries_only_for_administrators(app, client, create_user, login, 
     general = create_store("general")
     login(client, grant(create_user(), general))
     member = sidebar_nav(client.get("/s/general/").get_data(as_text=True))
-    assert "/admin/" not in member and "Admin" not in member
+    assert "/admin/" not in member and "Admin" not in member and "/limits" not in member
 
     admin_client = app.test_client()
     login(admin_client, create_user(is_admin=True))
@@ -52,6 +52,7 @@ def test_admin_entries_only_for_administrators(app, client, create_user, login, 
     assert nav_links(page) == [("Overview", "/s/general/", False), ("Chat", "/s/general/chat/", False),
                                ("Documents", "/s/general/documents/", False),
                                ("Knowledge", "/s/general/knowledge/", False), ("Usage", "/s/general/usage/", False),
+                               ("Limits", "/s/general/limits", False),  # the store's spending limits
                                ("Stores", "/admin/stores/", False), ("Users", "/admin/users/", True),
                                ("Providers", "/admin/providers/", False), ("Billing", "/admin/billing/", False)]
     assert '<h2 class="nav-heading">Admin</h2>' in sidebar_nav(page)

@@ -44,7 +44,7 @@ def test_admin_entries_only_for_administrators(app, client, create_user, login, 
     general = create_store("general")
     login(client, grant(create_user(), general))
     member = sidebar_nav(client.get("/s/general/").get_data(as_text=True))
-    assert "/admin/" not in member and "Admin" not in member
+    assert "/admin/" not in member and "Admin" not in member and "/limits" not in member
 
     admin_client = app.test_client()
     login(admin_client, create_user(is_admin=True))

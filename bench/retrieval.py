@@ -101,6 +101,7 @@ def quality(db, app):
     from webapp.stores.models import Store
 
     store = stores.create_store("fixture")
+    store.embeddings_off = False
     db.session.commit()
     files = {}
     for key, heading, text in PASSAGES:
@@ -173,6 +174,7 @@ def main():
             words = vocabulary(30_000, rng)
             zipf = Zipf(words, rng, offset=120)
             store, other = stores.create_store("bench"), stores.create_store("neighbour")
+            store.embeddings_off = other.embeddings_off = False  # TestingConfig makes stores without vectors
             provider = providers.ensure_embedding_provider()
             db.session.commit()
             seconds = fill(db, store, 1000, args.chunks, zipf, rng)

@@ -93,7 +93,7 @@ def test_every_supported_type_is_uploaded_indexed_and_found(app, db, signed_in, 
     items = {item["name"]: item for item in response.json["items"]}
     assert set(items) == set(SUPPORTED) and response.json["refused"] == []
     assert {item["status"] for item in items.values()} == {"queued"}
-    assert run_jobs() == 2 * len(SUPPORTED)  # each file: its chunks, then its vectors
+    assert run_jobs() == len(SUPPORTED)
     for name, (_, word, content_type) in SUPPORTED.items():
         file = db.session.get(KnowledgeFile, items[name]["id"])
         assert (file.status, file.progress, file.content_type) == ("ready", 100, content_type), (name, file.reason)
@@ -252,7 +252,9 @@ def test_search_api_and_page_have_bounded_queries(frozen_clock, app, db, signed_
     with counting_queries(db.engine) as six:
         assert len(signed_in.get("/api/v1/s/research/search/?q=beavers&k=6").json["results"]) == 6
     assert len(results) == 2 and len(two) == len(six) <= 6
-    assert set(results[0]) == {"file_id", "file_name", "chunk_id", "heading", "text", "snippet", "score"}
+    assert set(results[0]) == {"file_id", "file_name", "chunk_id", "heading", "text", "snippet", "score", "page",
+                               "page_end", "found_by"}
+    assert results[0]["found_by"] == ["fulltext"]  # this store has no vectors
     assert "<mark>Beavers</mark>" in results[0]["snippet"]
     with counting_queries(db.engine) as page:
         assert signed_in.get("/s/research/knowledge/search/?q=beavers").status_code == 200

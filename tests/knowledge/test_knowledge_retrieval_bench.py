@@ -16,7 +16,7 @@ TRAIN = "The night train to Vienna leaves platform nine at 22:40 and arrives at 
 
 @pytest.fixture
 def store(create_store):
-    return create_store("research")
+    return create_store("research", embeddings_off=False)
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ PROTEIN_PARAPHRASE = "How much meat or beans should a grown-up eat?"
 
 @pytest.fixture
 def store(create_store):
-    return create_store("research")
+    return create_store("research", embeddings_off=False)
 
 
 @pytest.fixture
@@ -129,7 +129,7 @@ def test_upload_is_searchable_by_full_text_first_then_by_meaning(app, db, signed
 
 
 def test_a_paraphrase_sharing_no_word_is_found_and_nonsense_finds_nothing(app, db, create_store, add_file, run_jobs):
-    store = create_store("research")
+    store = create_store("research", embeddings_off=False)
     add_file(store, [("Nutrition", PROTEIN)])
     add_file(store, [("Travel", "The night train to Vienna leaves platform nine at 22:40.")])
     run_jobs()
@@ -143,7 +143,7 @@ def test_a_paraphrase_sharing_no_word_is_found_and_nonsense_finds_nothing(app, d
 
 def test_hybrid_recall_at_5_beats_full_text_alone_on_the_fixture(app, db, create_store, add_file, run_jobs):
     """The gate: on bench/datasets/retrieval_fixture.py, hybrid Recall@5 is at least 5 points above full text's."""
-    store = create_store("research")
+    store = create_store("research", embeddings_off=False)
     files = {key: add_file(store, [(heading, text)], name=f"{key}.txt").id for key, heading, text in PASSAGES}
     assert Worker(app, poll_interval=0.01).run_until_idle(timeout=900) == len(PASSAGES)
     db.session.expire_all()
@@ -160,7 +160,8 @@ def test_hybrid_recall_at_5_beats_full_text_alone_on_the_fixture(app, db, create
 
 
 def test_vectors_never_cross_stores(app, db, create_store, add_file, run_jobs):
-    mine, other = create_store("research"), create_store("elsewhere")
+    mine = create_store("research", embeddings_off=False)
+    other = create_store("elsewhere", embeddings_off=False)
     add_file(mine, [("Travel", "The night train to Vienna leaves platform nine at 22:40.")])
     theirs = add_file(other, [("Nutrition", PROTEIN)])
     run_jobs()
@@ -176,7 +177,7 @@ def test_vectors_never_cross_stores(app, db, create_store, add_file, run_jobs):
 
 def test_a_model_change_re_embeds_and_search_uses_full_text_until_done(app, db, create_store, add_file, run_jobs,
                                                                       embedding_server):
-    store = create_store("research")
+    store = create_store("research", embeddings_off=False)
     file = add_file(store, [("Nutrition", PROTEIN)])
     run_jobs()
     local = ps.ensure_embedding_provider()
@@ -210,7 +211,7 @@ def test_a_model_change_re_embeds_and_search_uses_full_text_until_done(app, db, 
 
 @pytest.mark.parametrize("peer", ["down", "slow", "nan", "wrong_dimension"])
 def test_a_bad_embedder_never_fails_the_file_and_search_keeps_working(app, db, create_store, add_file, peer):
-    store = create_store("research")
+    store = create_store("research", embeddings_off=False)
     if peer == "down":
         url, server = f"http://127.0.0.1:{free_port()}/v1", None
     elif peer == "slow":
@@ -264,7 +265,7 @@ class _nothing:
 
 def test_a_worker_killed_mid_embedding_is_resumed_where_it_stopped(app, db, create_store, add_file, monkeypatch):
     monkeypatch.setattr(embedding, "EMBED_BATCH", 2)
-    store = create_store("research")
+    store = create_store("research", embeddings_off=False)
     file = add_file(store, [("", f"Paragraph {n} about the lighthouse keeper's logbook.") for n in range(5)])
     embedded = []
     real_passages = provider_embeddings.Embedder.passages

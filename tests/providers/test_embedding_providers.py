@@ -102,7 +102,7 @@ def test_provider_api_creates_embedding_providers_and_refuses_bad_ones(app, db, 
 
 
 def test_store_picks_its_embedding_provider_by_name_or_none(app, db, client, create_user, create_store, login):
-    store = create_store("research")
+    store = create_store("research", embeddings_off=False)
     login(client, create_user(is_admin=True))
     assert client.get("/api/v1/s/research/").json["store"]["embedding_provider"] == "Local embeddings"
     gpu = ps.create_provider({"name": "GPU embeddings", "purpose": "embedding", "kind": "openai",

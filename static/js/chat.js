@@ -110,7 +110,7 @@
       var body = el("div", "source-body");
       var title = el("p", "source-title truncate");
       title.title = source.file_name + (source.heading ? " › " + source.heading : "");
-      var name = el(source.url ? "a" : "span", "", source.file_name);
+      var name = el(source.url ? "a" : "span", "", source.file_name + (source.page_label || ""));
       if (source.url) name.href = source.url;
       name.dataset.testid = "source-link";
       title.appendChild(name);

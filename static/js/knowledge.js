@@ -14,6 +14,13 @@
     failed: ["badge badge-danger", function () { return "Failed"; }]
   };
 
+  var VECTORS = {
+    ready: ["badge badge-success", function () { return "Vectors ready"; }],
+    embedding: ["badge badge-accent", function (v) { return "Vectors " + v.progress + "%"; }],
+    queued: ["badge", function () { return "Vectors queued"; }],
+    failed: ["badge badge-warning", function () { return "Vectors failed"; }]
+  };
+
   var KINDS = {
     "application/pdf": "PDF", "text/html": "HTML", "text/markdown": "MD", "text/csv": "CSV", "text/plain": "TXT",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "DOCX"
@@ -30,6 +37,19 @@
     span.className = spec[0];
     span.setAttribute("data-status", item.status);
     span.textContent = spec[1](item);
+    return span;
+  }
+
+  /* The second stage's badge (nothing when the store searches by full text only). */
+  function vectorsBadge(item) {
+    var vectors = item.vectors || {};
+    var spec = VECTORS[vectors.status];
+    if (!spec) return document.createTextNode("");
+    var span = document.createElement("span");
+    span.className = spec[0];
+    span.setAttribute("data-vectors", vectors.status);
+    span.textContent = spec[1](vectors);
+    if (vectors.reason) span.title = vectors.reason;
     return span;
   }
 
@@ -62,7 +82,7 @@
         JSON.parse(request.responseText).items.forEach(function (item) {
           seen[item.id] = true;
           self.onItem(item);
-          if (item.is_settled) delete self.ids[item.id];
+          if (item.is_settled && item.vectors_settled !== false) delete self.ids[item.id];
         });
         ids.forEach(function (id) { if (!seen[id]) delete self.ids[id]; });  // deleted meanwhile
       }
@@ -76,6 +96,7 @@
     var cell = row.querySelector("[data-status-cell]");
     cell.replaceChildren(badge(item));
     row.setAttribute("data-settled", item.is_settled ? "true" : "false");
+    row.setAttribute("data-vectors-settled", item.vectors_settled === false ? "false" : "true");
     var chunks = row.querySelector("[data-chunks]");
     if (item.status === "ready") {
       if (!chunks) {
@@ -95,6 +116,21 @@
         row.querySelector("td").appendChild(reason);
       }
       reason.textContent = item.reason;
+    }
+    var vectorsCell = row.querySelector("[data-vectors-cell]");
+    if (vectorsCell) vectorsCell.replaceChildren(vectorsBadge(item));
+    var vectors = item.vectors || {};
+    var vectorReason = row.querySelector("[data-vector-reason]");
+    if (vectors.reason && (vectors.status === "queued" || vectors.status === "failed")) {
+      if (!vectorReason) {
+        vectorReason = document.createElement("span");
+        vectorReason.className = "cell-sub file-reason";
+        vectorReason.setAttribute("data-vector-reason", "");
+        row.querySelector("td").appendChild(vectorReason);
+      }
+      vectorReason.textContent = vectors.reason;
+    } else if (vectorReason) {
+      vectorReason.remove();
     }
     var reindex = row.querySelector("[data-reindex]");
     if (reindex) reindex.disabled = !item.is_settled;
@@ -120,7 +156,7 @@
       var row = document.querySelector('tr[data-file-id="' + item.id + '"]');
       if (row) updateRow(row, item);
     });
-    document.querySelectorAll('tr[data-file-id][data-settled="false"]').forEach(function (row) {
+    document.querySelectorAll('tr[data-file-id][data-settled="false"], tr[data-file-id][data-vectors-settled="false"]').forEach(function (row) {
       poller.watch(row.getAttribute("data-file-id"));
     });
 
@@ -167,7 +203,9 @@
       status.setAttribute("data-label", "Status");
       var cell = document.createElement("span");
       cell.setAttribute("data-status-cell", "");
-      status.appendChild(cell);
+      var vectorsCell = document.createElement("span");
+      vectorsCell.setAttribute("data-vectors-cell", "");
+      status.append(cell, " ", vectorsCell);
       var size = document.createElement("td");
       size.className = "num nowrap col-optional";
       size.textContent = sizeText(item.size);
@@ -262,10 +300,12 @@
   /* --- the file page: reload once the file settles, to show its chunks ---------------------- */
 
   function initFilePage(box) {
-    if (box.getAttribute("data-settled") === "true") return;
+    if (box.getAttribute("data-settled") === "true" && box.getAttribute("data-vectors-settled") === "true") return;
     var poller = new Poller(box.getAttribute("data-status-url"), function (item) {
       box.querySelector("[data-status-cell]").replaceChildren(badge(item));
-      if (item.is_settled) window.location.reload();
+      var vectorsCell = box.querySelector("[data-vectors-cell]");
+      if (vectorsCell) vectorsCell.replaceChildren(vectorsBadge(item));
+      if (item.is_settled && item.vectors_settled !== false) window.location.reload();
     });
     poller.watch(box.getAttribute("data-file-id"));
   }

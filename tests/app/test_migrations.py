@@ -39,7 +39,7 @@ def _normalise(schema):
     # Type names differ by dialect for the same generic type; compare families.
     families = {"string": "str", "varchar": "str", "text": "text", "integer": "int", "boolean": "bool",
                 "datetime": "time", "timestamp": "time", "json": "json", "numeric": "num", "float": "num",
-                "double_precision": "num", "real": "num"}
+                "double_precision": "num", "real": "num", "blob": "bytes", "bytea": "bytes"}
     out = {}
     for table, info in schema.items():
         cols = {name: (families.get(kind, kind), nullable) for name, (kind, nullable) in info["columns"].items()}

@@ -19,7 +19,10 @@ RECORD_PROGRESS = """() => {
 
 def test_upload_two_files_watch_them_index_search_and_open_a_result(app, live_server, page, create_user,
                                                                       create_store, grant, tmp_path):
-    store = create_store("research", display_name="Research")
+    # Full text only: this test watches the first stage over a large file (the vector stage has
+    # its own browser test, tests/knowledge/test_retrieval_browser.py); embedding its ~700
+    # chunks would keep the worker busy long after the test.
+    store = create_store("research", display_name="Research", embeddings_off=True)
     sign_in(page, live_server, grant(create_user("uma"), store))
     page.get_by_role("link", name="Knowledge", exact=True).click()
     # Loaded: the upload script listens to the file input (without it, choosing files sends nothing).

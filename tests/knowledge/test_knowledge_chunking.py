@@ -172,6 +172,8 @@ def test_pdf_chunks_carry_their_first_page():
 
     assert [(c.heading_path, c.page) for c in chunks] == [(["Chapter One"], 1), (["Chapter Two"], 3)]
     assert "Page two sentence 2." in chunks[0].text
+    # The page span: the first chunk runs over onto page 2, the second stays on page 3.
+    assert [(c.page, c.page_end) for c in chunks] == [(1, 2), (3, 3)]
 
 
 def test_no_empty_chunks_and_contiguous_ordinals_on_a_mixed_document():

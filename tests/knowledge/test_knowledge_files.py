@@ -252,7 +252,9 @@ def test_search_api_and_page_have_bounded_queries(frozen_clock, app, db, signed_
     with counting_queries(db.engine) as six:
         assert len(signed_in.get("/api/v1/s/research/search/?q=beavers&k=6").json["results"]) == 6
     assert len(results) == 2 and len(two) == len(six) <= 6
-    assert set(results[0]) == {"file_id", "file_name", "chunk_id", "heading", "text", "snippet", "score"}
+    assert set(results[0]) == {"file_id", "file_name", "chunk_id", "heading", "text", "snippet", "score", "page",
+                               "page_end", "found_by"}
+    assert results[0]["found_by"] == ["fulltext"]  # this store has no vectors
     assert "<mark>Beavers</mark>" in results[0]["snippet"]
     with counting_queries(db.engine) as page:
         assert signed_in.get("/s/research/knowledge/search/?q=beavers").status_code == 200

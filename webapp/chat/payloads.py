@@ -14,13 +14,22 @@ def source_url(source, store_name=None):
     store_name = store_name or g.store.name
     try:
         return url_for("knowledge.show_file", store=store_name, file_id=source["file_id"],
-                       _anchor=f"chunk-{source['chunk_id']}")
+                       chunk=source["chunk_id"], _anchor=f"chunk-{source['chunk_id']}")
     except Exception:  # noqa: BLE001  (werkzeug BuildError: no file pages in this app)
         return None
 
 
+def page_label(source):
+    """", p. 12" or ", pp. 12–13" after a PDF source's file name; "" for other sources."""
+    page, page_end = source.get("page"), source.get("page_end")
+    if not page:
+        return ""
+    return f", pp. {page}–{page_end}" if page_end and page_end != page else f", p. {page}"
+
+
 def sources_payload(sources, store_name=None):
-    return [{**source, "url": source_url(source, store_name)} for source in sources]
+    return [{**source, "url": source_url(source, store_name), "page_label": page_label(source)}
+            for source in sources]
 
 
 def cites_nothing(message):

@@ -23,11 +23,14 @@ class Source:
     text: str
     #: HTML-escaped text with ``<mark>`` around matches only (safe to render as is).
     snippet: str
+    #: 1-based pages of a PDF source ("handbook.pdf, p. 12"), else None.
+    page: int | None = None
+    page_end: int | None = None
 
     def stored(self):
         """The JSON kept with the answer (the full text stays in the knowledge tables)."""
         return {"n": self.n, "file_id": self.file_id, "file_name": self.file_name, "chunk_id": self.chunk_id,
-                "heading": self.heading, "snippet": self.snippet}
+                "heading": self.heading, "snippet": self.snippet, "page": self.page, "page_end": self.page_end}
 
 
 def retrieve(store, question, k):
@@ -36,5 +39,6 @@ def retrieve(store, question, k):
         return []
     hits = search(store, question, k=k)
     return [Source(n=i, file_id=hit.file_id, file_name=hit.file_name, chunk_id=hit.chunk_id,
-                   heading=hit.heading or "", text=hit.text, snippet=str(hit.snippet))
+                   heading=hit.heading or "", text=hit.text, snippet=str(hit.snippet), page=hit.page,
+                   page_end=hit.page_end)
             for i, hit in enumerate(hits[:k], start=1)]

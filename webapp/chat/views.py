@@ -11,7 +11,7 @@ from webapp.chat import charging, chats
 from webapp.chat import usage as usage_data
 from webapp.chat.answering import ChatError
 from webapp.chat.models import STREAMING
-from webapp.chat.payloads import cites_nothing, source_url
+from webapp.chat.payloads import cites_nothing, page_label, source_url
 from webapp.chat.rendering import render_answer
 from webapp.core.forms import ConfirmForm
 from webapp.extensions import db
@@ -55,7 +55,7 @@ def show_chat(chat_id):
     before = request.args.get("before", type=int)
     messages, has_older = chats.latest_messages(chat, MESSAGES_SHOWN, before=before if before and before > 0 else None)
     rendered = [(m, render_answer(m.text, len(m.sources), f"src-{m.id}") if m.role == "assistant" else None,
-                 [{**s, "url": source_url(s)} for s in (m.sources or [])]) for m in messages]
+                 [{**s, "url": source_url(s), "page_label": page_label(s)} for s in (m.sources or [])]) for m in messages]
     return render_template("chat/workspace.html", store=g.store, page=page, q=q, chat=chat, messages=rendered,
                            charges=charging.charges_of(messages), has_older=has_older, earlier=before, everyone=everyone, read_only=chat.user_id != g.user.id,
                            may_view_others=chats.may_view_others(g.user, g.store), form=ConfirmForm(),

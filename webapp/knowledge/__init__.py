@@ -15,8 +15,11 @@ Around it, the feature:
 - ``storage``: the bytes, content-addressed, in a directory or an S3-compatible
   bucket (``KNOWLEDGE_STORAGE_URL``); ``cli``: ``flask knowledge migrate-storage``;
 - ``service``: upload, reindex, delete (flush; views commit);
-- ``jobs``: ``knowledge.index_file``, the background indexing;
-- ``search``: ``search(store, query, k) -> [SearchHit]`` (what chat retrieves with);
+- ``jobs``: ``knowledge.index_file``, the background indexing; ``embedding``: its
+  second stage (``knowledge.embed_file``) and ``knowledge.reconcile_vectors``;
+- ``vectors``: the vector index (per-store matrices, exact scoring);
+- ``search``: ``search(store, query, k) -> [SearchHit]``, full text and vectors fused
+  (what chat retrieves with);
 - ``views`` (pages under ``/s/<store>/knowledge/``) and ``api`` (JSON under
   ``/api/v1/s/<store>/files/`` and ``/search/``), both scoped by the tenancy chokepoint;
   ``inputs`` (what both read off a request: uploads, search arguments) and
@@ -28,7 +31,7 @@ from webapp.navigation import nav_item
 def init_app(app):
     """Register the pages, the API, the indexing job and the store's "Knowledge" navigation entry
     (search is reached from it)."""
-    from webapp.knowledge import jobs  # noqa: F401  (registers the knowledge.index_file handler)
+    from webapp.knowledge import embedding, jobs  # noqa: F401  (register the indexing and embedding handlers)
     from webapp.knowledge.blueprint import api_bp, pages
     from webapp.knowledge.cli import knowledge_cli
 
@@ -36,7 +39,8 @@ def init_app(app):
     app.register_blueprint(api_bp)
     app.cli.add_command(knowledge_cli)
     nav_item(app, "store", "knowledge.list_files", "Knowledge", "book", order=30,
-             also_current=("knowledge.show_file", "knowledge.delete_file", "knowledge.search"))
+             also_current=("knowledge.show_file", "knowledge.delete_file", "knowledge.search",
+                           "knowledge.retrieval"))
     if (app.config.get("KNOWLEDGE_STORAGE_URL") or "").startswith("s3://"):
         # /readyz asks the object store too: a host that cannot reach it must not take uploads.
         app.extensions.setdefault("storehouse_readiness", {})["object_store"] = lambda: _ready(app)

@@ -3,16 +3,21 @@
 Same chokepoint as the pages: ``<store>`` is resolved by ``webapp.stores.scoping``
 (404 outside the caller's stores), files are read with ``get_in_store_or_404``.
 """
-from flask import g, jsonify
+from typing import Annotated
 
-from webapp.auth.decorators import login_required
+from flask import g, jsonify
+from pydantic import Field
+
+from webapp.auth.decorators import admin_required, login_required
+from webapp.core.bodies import Body, parse_body, text
 from webapp.extensions import db
-from webapp.knowledge import inputs, service
-from webapp.knowledge.models import KnowledgeFile
+from webapp.knowledge import evaluation, inputs, service
+from webapp.knowledge.models import KnowledgeFile, RetrievalQuestion
 from webapp.knowledge.payloads import file_payload, files_page, upload_response
 from webapp.knowledge.search import DEFAULT_K, search
 from webapp.pagination import link_header
 from webapp.security import body_limit
+from webapp.stores.access import store_editor_required
 from webapp.stores.scoping import get_in_store_or_404
 
 
@@ -60,4 +65,56 @@ def search_chunks():
     return jsonify(results=[{
         "file_id": hit.file_id, "file_name": hit.file_name, "chunk_id": hit.chunk_id, "heading": hit.heading,
         "text": hit.text, "snippet": str(hit.snippet), "score": hit.score,
+        "page": hit.page, "page_end": hit.page_end, "found_by": list(hit.found_by),
     } for hit in hits])
+
+
+class NewQuestion(Body):
+    """``POST …/retrieval/questions/``: the question and the file (by id, or ``file`` by name) answering it."""
+
+    question: text(evaluation.QUESTION_MAX_CHARS)
+    file_id: Annotated[int, Field(gt=0, lt=2**31)] = None
+    file: text(255) = None
+    #: One passage of the file, when a single one answers it.
+    chunk_id: Annotated[int, Field(gt=0, lt=2**31)] = None
+
+
+@admin_required
+@store_editor_required
+def list_questions():
+    """The store's test questions, oldest first (at most ``evaluation.MAX_QUESTIONS``)."""
+    return jsonify(items=[evaluation.question_payload(q) for q in evaluation.questions_of(g.store)])
+
+
+@admin_required
+@store_editor_required
+def create_question():
+    data = parse_body(NewQuestion)
+    question = evaluation.add_question(g.store, g.user, data.question,
+                                       data.file_id if data.file_id is not None else data.file, data.chunk_id)
+    db.session.commit()
+    return jsonify(question=evaluation.question_payload(question)), 201
+
+
+@admin_required
+@store_editor_required
+def delete_question(question_id):
+    evaluation.delete_question(get_in_store_or_404(RetrievalQuestion, question_id))
+    db.session.commit()
+    return jsonify(ok=True)
+
+
+@admin_required
+@store_editor_required
+def list_runs():
+    """The store's latest runs, newest first."""
+    return jsonify(items=[evaluation.run_payload(run) for run in evaluation.recent_runs(g.store)])
+
+
+@admin_required
+@store_editor_required
+def create_run():
+    """Run every test question now (full text, vectors, hybrid) and keep the run: 201 with it."""
+    run = evaluation.run_questions(g.store, g.user)
+    db.session.commit()
+    return jsonify(run=evaluation.run_payload(run)), 201

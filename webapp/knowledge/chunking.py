@@ -79,6 +79,9 @@ class Chunk:
     token_count: int
     #: 1-based page the chunk starts on (PDF), else None.
     page: int | None = None
+    #: 1-based page the last of its blocks starts on (PDF), else None: the page span
+    #: is ``page..page_end``.
+    page_end: int | None = None
 
 
 @dataclass(slots=True)
@@ -124,8 +127,8 @@ def chunk_document(document, *, max_tokens=256, overlap_tokens=0, count_tokens=N
             pieces = _pieces([section.heading], max_tokens, count)
         else:
             continue
-        for text, tokens, page in _pack(pieces, max_tokens, overlap_tokens, count):
-            chunks.append(Chunk(len(chunks), list(section.path), text, tokens, page))
+        for text, tokens, page, page_end in _pack(pieces, max_tokens, overlap_tokens, count):
+            chunks.append(Chunk(len(chunks), list(section.path), text, tokens, page, page_end))
     return chunks
 
 
@@ -285,7 +288,7 @@ def _last_space(text, start, end):
 
 
 def _pack(pieces, max_tokens, overlap_tokens, count):
-    """Group consecutive pieces into (text, tokens, page) chunks within the cap.
+    """Group consecutive pieces into (text, tokens, first page, last page) chunks within the cap.
 
     Aims at equal sizes: with ``n`` chunks needed, a chunk closes once it
     holds about ``1/n`` of the section, so a section of 1.1 caps gives two
@@ -320,7 +323,7 @@ def _pack(pieces, max_tokens, overlap_tokens, count):
     while groups:
         group = groups.pop(0)
         if len(group) == 1:
-            out.append((group[0].text, group[0].tokens, group[0].page))
+            out.append((group[0].text, group[0].tokens, group[0].page, group[0].page))
             continue
         text = group[0].text + "".join(piece.joiner + piece.text for piece in group[1:])
         tokens = count(text)
@@ -330,7 +333,8 @@ def _pack(pieces, max_tokens, overlap_tokens, count):
             middle = len(group) // 2
             groups[:0] = [group[:middle], group[middle:]]
             continue
-        out.append((text, tokens, group[0].page))
+        pages = [piece.page for piece in group if piece.page is not None]
+        out.append((text, tokens, group[0].page, max(pages) if pages else None))
     return out
 
 

@@ -29,10 +29,21 @@ from webapp.jobs import PermanentFailure, RetryLater, job_handler
 from webapp.jobs.models import RUNNING, Job
 from webapp.knowledge import parsing
 from webapp.knowledge.chunking import chunk_document
+from webapp.knowledge.embedding import queue_embedding
 from webapp.knowledge.errors import FileRefused
-from webapp.knowledge.models import EMPTY, FAILED, HEADING_SEPARATOR, INDEXING, READY, KnowledgeChunk, KnowledgeFile
+from webapp.knowledge.models import (
+    EMPTY,
+    FAILED,
+    HEADING_SEPARATOR,
+    INDEXING,
+    READY,
+    VECTORS_OFF,
+    KnowledgeChunk,
+    KnowledgeFile,
+)
 from webapp.knowledge.service import INDEX_JOB, KEPT_REFUSALS
 from webapp.knowledge.storage import StorageUnavailable, get_storage
+from webapp.stores.models import Store
 
 log = logging.getLogger("webapp.knowledge")
 
@@ -84,6 +95,8 @@ def index_file(job):
         if document.warnings:
             file.reason = " ".join(document.warnings)[:2000]
         db.session.flush()
+        # Searchable by full text from this commit on; the vectors are the second stage.
+        queue_embedding(file, db.session.get(Store, file.store_id))
         log.info("Indexed file %s: %s chunks", file.id, len(chunks))
     except RetryLater as outcome:
         if job.attempt >= job.max_attempts:
@@ -108,6 +121,7 @@ def _give_up(job, error, reason):
     file = db.session.get(KnowledgeFile, job.payload["file_id"])
     if file is not None:
         file.status, file.progress, file.error, file.reason = FAILED, 100, error, reason
+        file.vector_status, file.vector_progress, file.vector_reason = VECTORS_OFF, 0, None
         db.session.flush()
 
 
@@ -116,6 +130,7 @@ def _settle(file, status, refusal):
     db.session.execute(sa.delete(KnowledgeChunk).where(KnowledgeChunk.file_id == file.id))
     file.status, file.progress, file.error, file.reason = status, 100, refusal.error, refusal.message
     file.chunk_count, file.text_chars, file.indexed_at = 0, 0, utcnow()
+    file.vector_status, file.vector_progress, file.vector_reason = VECTORS_OFF, 0, None
     db.session.flush()
     log.info("File %s is %s: %s", file.id, status, refusal.error)
 
@@ -125,7 +140,8 @@ def _replace_chunks(file, chunks):
     rows = [
         {"store_id": file.store_id, "file_id": file.id, "ordinal": chunk.ordinal,
          "heading": HEADING_SEPARATOR.join(_clean(h).replace("\n", " ") for h in chunk.heading_path),
-         "text": _clean(chunk.text), "token_count": chunk.token_count, "page": chunk.page}
+         "text": _clean(chunk.text), "token_count": chunk.token_count, "page": chunk.page,
+         "page_end": chunk.page_end}
         for chunk in chunks
     ]
     for start in range(0, len(rows), INSERT_BATCH):

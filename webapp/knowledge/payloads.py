@@ -24,6 +24,8 @@ def file_payload(file):
         "error": file.error,
         "reason": file.reason,
         "chunk_count": file.chunk_count,
+        #: The second stage: vectors for search by meaning (the file is searchable by full text once "ready").
+        "vectors": {"status": file.vector_status, "progress": file.vector_progress, "reason": file.vector_reason},
         "uploaded_by": file.uploaded_by.username if file.uploaded_by else None,
         "created_at": _iso(file.created_at),
         "updated_at": _iso(file.updated_at),

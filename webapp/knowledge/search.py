@@ -1,6 +1,27 @@
-"""Ranked full-text search over one store's chunks: ``search(store, query, k) -> [SearchHit]``.
+"""Ranked search over one store's chunks: ``search(store, query, k) -> [SearchHit]``.
 
-The contract (chat retrieval and the search page/API rely on it):
+**Hybrid.** ``search`` fuses two rankings by reciprocal rank fusion: the
+database's full-text ranking (``fulltext_search``, below) and the vector ranking
+(``vector_search``: the query embedded by the store's embedding provider,
+scored against the store's chunk vectors by ``webapp.knowledge.vectors``). A
+chunk's fused score is ``sum(weight / (RRF_K + rank))`` over the rankings that
+found it (weights ``SEARCH_FULLTEXT_WEIGHT`` and ``SEARCH_VECTOR_WEIGHT``), and
+each hit says which rankings found it (``found_by``). It falls back to whichever
+side exists: full text alone while a store has no complete vectors of its
+current model (no embedding provider, vectors still being made, the embedder
+unreachable for the query), vectors alone for a query whose words match nothing.
+
+**"No matching knowledge" still means something.** A vector ranking always has
+a nearest chunk, so a vector match counts only at a cosine similarity of at
+least ``VECTOR_SIMILARITY_FLOOR``. e5 similarities are compressed (unrelated
+texts score ~0.75), so the floor is measured, on bench/datasets/retrieval_fixture.py
+with multilingual-e5-small q4: its 37 questions score 0.79-0.93 (median 0.86)
+with the passage that answers them, its 5 questions about nothing in it at most
+0.809 with any passage. 0.81 keeps all five out and costs the vector side 2 of
+the 37 answers (which full text may still find). A question below the floor
+that shares no word with the store gives ``[]``, as before.
+
+The full-text contract (``fulltext_search``; the hybrid keeps it):
 
 - **Confined to the store**: every hit's chunk has ``store_id == store.id``.
 - **Ranked** by the database's own scoring: FTS5 ``bm25()`` on SQLite,
@@ -19,17 +40,26 @@ The contract (chat retrieval and the search page/API rely on it):
   that shares a word with the query (see :func:`search` and ``CANDIDATES_PER_WORD``).
 - ``k`` is clamped to ``1..MAX_K``. One query per search.
 """
+import dataclasses
 import functools
 import html
+import logging
 import re
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask import current_app
 from markupsafe import Markup
 
 from webapp.extensions import db
+from webapp.knowledge import vectors
 from webapp.knowledge.fulltext import FTS_TABLE, PG_CONFIG
-from webapp.knowledge.models import HEADING_SEPARATOR
+from webapp.knowledge.models import HEADING_SEPARATOR, KnowledgeChunk, KnowledgeFile
+from webapp.providers.embeddings import get_embedder
+from webapp.providers.errors import ProviderError
+from webapp.providers.service import config_for, embedding_provider_for_store, vector_key
+
+log = logging.getLogger("webapp.knowledge")
 
 #: Most hits one search returns (the API's ``k`` and chat's ``knowledge_count`` are clamped to it).
 MAX_K = 50
@@ -49,6 +79,19 @@ CANDIDATES_PER_WORD = 100
 MAX_CANDIDATE_WORDS = 8
 #: How a heading path is shown in a hit.
 HEADING_JOINER = " › "
+#: Reciprocal rank fusion's constant (the usual 60: a rank-1 hit of one ranking is worth
+#: little more than a rank-5 one, so agreement between rankings decides).
+RRF_K = 60
+#: Hits taken from each ranking before fusing.
+FUSION_DEPTH = 30
+#: Seconds a search waits for the query's embedding before it uses full text alone.
+QUERY_EMBED_TIMEOUT = 5.0
+#: The rankings a hit can be found by.
+FULLTEXT, VECTORS = "fulltext", "vectors"
+#: ``search(mode=...)``: both fused, or one ranking alone (the retrieval test bench compares them).
+MODES = ("hybrid", FULLTEXT, VECTORS)
+#: Characters of a chunk shown as the snippet of a hit found by vectors alone.
+VECTOR_SNIPPET_CHARS = 240
 
 # Marks the database puts around matched terms (never in stored text: the
 # indexer strips C0 controls from chunks, and stray ones are dropped below).
@@ -87,6 +130,19 @@ class SearchHit:
     snippet: Markup
     #: Higher is better; comparable within one result list only.
     score: float
+    #: 1-based pages the chunk spans (PDF), else None.
+    page: int | None = None
+    page_end: int | None = None
+    #: The rankings that found it: ("fulltext",), ("vectors",) or both.
+    found_by: tuple = ()
+
+    @property
+    def page_label(self):
+        """"p. 12" or "pp. 12–13" for a PDF chunk, else ""."""
+        if not self.page:
+            return ""
+        return f"pp. {self.page}–{self.page_end}" if self.page_end and self.page_end != self.page \
+            else f"p. {self.page}"
 
 
 @dataclass(frozen=True)
@@ -127,8 +183,88 @@ def websearch_expression(terms):
     return " or ".join(word for word in terms.words if word != "or")
 
 
-def search(store, query, k=DEFAULT_K):
-    """The ``k`` chunks of ``store`` that best match ``query``, best first.
+def search(store, query, k=DEFAULT_K, *, mode="hybrid"):
+    """The ``k`` chunks of ``store`` that best answer ``query``, best first (see the module docstring).
+
+    :param query: anything a person typed; a query with no words gives ``[]``.
+    :param k: clamped to ``1..MAX_K``.
+    :param mode: "hybrid" (both rankings fused), "fulltext" or "vectors" (one alone).
+    :returns: a list of :class:`SearchHit` with ``found_by`` set. Reads only.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if not query_terms(query):
+        return []
+    k = clamp_k(k)
+    depth = max(k, FUSION_DEPTH)
+    text_hits = fulltext_search(store, query, depth) if mode != VECTORS else []
+    nearest = vector_search(store, query, depth) if mode != FULLTEXT else None
+    if nearest is None:
+        return [dataclasses.replace(hit, found_by=(FULLTEXT,)) for hit in text_hits[:k]]
+    config = current_app.config
+    weights = {FULLTEXT: config["SEARCH_FULLTEXT_WEIGHT"], VECTORS: config["SEARCH_VECTOR_WEIGHT"]}
+    scores, found = {}, {}
+    for name, ranking in ((FULLTEXT, [hit.chunk_id for hit in text_hits]), (VECTORS, [c for c, _ in nearest])):
+        if not weights[name]:
+            continue
+        for rank, chunk_id in enumerate(ranking, start=1):
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + weights[name] / (RRF_K + rank)
+            found.setdefault(chunk_id, []).append(name)
+    winners = sorted(scores, key=lambda chunk_id: (-scores[chunk_id], chunk_id))[:k]
+    by_id = {hit.chunk_id: hit for hit in text_hits}
+    missing = [chunk_id for chunk_id in winners if chunk_id not in by_id]
+    by_id.update(_vector_only_hits(store, missing))
+    return [dataclasses.replace(by_id[chunk_id], score=scores[chunk_id], found_by=tuple(found[chunk_id]))
+            for chunk_id in winners if chunk_id in by_id]
+
+
+def vector_search(store, query, k):
+    """``[(chunk_id, similarity)]``: the ``k`` nearest chunks at or above the similarity floor, or
+    None when the store's vectors cannot be used now (none, incomplete, the embedder failing)."""
+    if store.vector_key is None or store.embeddings_off:
+        return None  # no complete vectors (checked first: it costs no query)
+    provider = embedding_provider_for_store(store, create=False)
+    if provider is None:
+        return None
+    key = vector_key(provider)
+    if store.vector_key != key:
+        return None  # its vectors of this model are not complete yet
+    config = config_for(provider)
+    config = dataclasses.replace(config, timeout=min(config.timeout, QUERY_EMBED_TIMEOUT))
+    try:
+        query_vector = get_embedder(config).query(query)
+    except ProviderError as exc:
+        log.warning("Store %s searches by full text only: the query could not be embedded (%s)", store.id,
+                    exc.message)
+        return None
+    floor = current_app.config["VECTOR_SIMILARITY_FLOOR"]
+    return [(chunk_id, similarity) for chunk_id, similarity in vectors.index.nearest(store, key, query_vector, k)
+            if similarity >= floor]
+
+
+def _vector_only_hits(store, chunk_ids):
+    """Hits for chunks found by vectors alone (no full-text snippet: the text's start, escaped)."""
+    if not chunk_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(KnowledgeChunk.id, KnowledgeChunk.file_id, KnowledgeFile.name, KnowledgeChunk.heading,
+                  KnowledgeChunk.text, KnowledgeChunk.page, KnowledgeChunk.page_end)
+        .join(KnowledgeFile, KnowledgeFile.id == KnowledgeChunk.file_id)
+        .where(KnowledgeChunk.id.in_(chunk_ids), KnowledgeChunk.store_id == store.id)
+    ).all()
+    hits = {}
+    for row in rows:
+        text = row.text
+        snippet = html.escape(text[:VECTOR_SNIPPET_CHARS]) + ("…" if len(text) > VECTOR_SNIPPET_CHARS else "")
+        hits[row.id] = SearchHit(
+            file_id=row.file_id, file_name=row.name, chunk_id=row.id,
+            heading=HEADING_JOINER.join(row.heading.split(HEADING_SEPARATOR)) if row.heading else "",
+            text=text, snippet=Markup(snippet), score=0.0, page=row.page, page_end=row.page_end)
+    return hits
+
+
+def fulltext_search(store, query, k=DEFAULT_K):
+    """The ``k`` chunks of ``store`` that best match ``query`` by full text, best first.
 
     :param query: anything a person typed; an empty or word-less query gives ``[]``.
     :param k: clamped to ``1..MAX_K`` (non-integers count as ``DEFAULT_K``).
@@ -161,6 +297,7 @@ def search(store, query, k=DEFAULT_K):
             file_id=row.file_id, file_name=row.file_name, chunk_id=row.chunk_id,
             heading=HEADING_JOINER.join(row.heading.split(HEADING_SEPARATOR)) if row.heading else "",
             text=row.text, snippet=render_snippet(row.snippet), score=float(row.score),
+            page=row.page, page_end=row.page_end,
         )
         for row in rows
     ]
@@ -215,6 +352,7 @@ def _sqlite_search(word_count):
         LIMIT :k
     )
     SELECT c.id AS chunk_id, c.file_id AS file_id, f.name AS file_name, c.heading AS heading, c.text AS text,
+           c.page AS page, c.page_end AS page_end,
            snippet({FTS_TABLE}, 1, char(2), char(3), '…', 32) AS snippet,
            -best.rank AS score
     FROM best
@@ -246,9 +384,10 @@ def _postgresql_search(word_count):
         {candidates}
     )
     SELECT best.chunk_id, best.file_id, f.name AS file_name, best.heading, best.text, best.score,
+           best.page, best.page_end,
            ts_headline('{PG_CONFIG}', best.text, best.query, :options) AS snippet
     FROM (
-        SELECT c.id AS chunk_id, c.file_id, c.heading, c.text, q.query,
+        SELECT c.id AS chunk_id, c.file_id, c.heading, c.text, c.page, c.page_end, q.query,
                ts_rank_cd(c.search_vector, q.query, 1) + 2 * ts_rank_cd(c.search_vector, q.phrase, 1) AS score
         FROM knowledge_chunks AS c,
              (SELECT websearch_to_tsquery('{PG_CONFIG}', :query) AS query,

@@ -243,7 +243,10 @@ def reindex_file(file):
 def delete_file(file):
     """Delete ``file`` and its chunks; its bytes go after the commit unless another row names them. Flushes."""
     key = file.storage_key
+    store_id = file.store_id
     db.session.delete(file)
+    # Its vectors go with its chunks: processes' cached matrices of the store are stale.
+    db.session.execute(sa.update(Store).where(Store.id == store_id).values(vector_version=Store.vector_version + 1))
     db.session.flush()
     remove_bytes_after_commit([key])
 

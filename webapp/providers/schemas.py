@@ -12,6 +12,8 @@ Price = Annotated[str | int, Field(union_mode="left_to_right")]
 
 class ProviderFields(Body):
     name: line(ps.NAME_MAX) = None
+    #: "chat" (the default) or "embedding"; fixed once created.
+    purpose: Literal["chat", "embedding"] = None
     kind: Literal["local", "openai"] = None
     base_url: line(ps.URL_MAX, min_length=0) = None
     model: line(ps.MODEL_MAX, min_length=0) = None

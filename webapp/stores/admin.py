@@ -10,9 +10,10 @@ from webapp.auth.decorators import admin_required
 from webapp.core.forms import ConfirmForm
 from webapp.extensions import db
 from webapp.pagination import page_size, paginate
+from webapp.providers.service import ProviderSettingsError, assign_store_embedding_provider, embedding_provider_name
 from webapp.stores import access, reports, service
 from webapp.stores.access import store_editor_required, store_management_required
-from webapp.stores.forms import CreateStoreForm, RenameStoreForm, StoreSettingsForm
+from webapp.stores.forms import CreateStoreForm, EditStoreForm, RenameStoreForm
 from webapp.stores.models import Store
 from webapp.stores.service import StoreError
 
@@ -59,7 +60,9 @@ def create_store():
 def edit_store():
     store = g.store
     may_manage = access.can_manage_stores(g.user)
-    form = StoreSettingsForm(obj=store)
+    form = EditStoreForm(obj=store)
+    if not form.is_submitted():
+        form.embedding_provider.data = embedding_provider_name(store)
     if not may_manage:
         # A bound admin cannot switch their own store off (or on): that is store management.
         del form.is_active
@@ -67,7 +70,11 @@ def edit_store():
         try:
             service.update_store_settings(store, form.settings(),
                                           is_active=form.is_active.data if may_manage else None)
-        except StoreError as exc:
+            if form.embedding_provider.data and form.embedding_provider.data != embedding_provider_name(store):
+                # A change of model queues the store's re-embedding (search uses full text meanwhile).
+                assign_store_embedding_provider(store, form.embedding_provider.data)
+        except (StoreError, ProviderSettingsError) as exc:
+            db.session.rollback()
             _apply_error(form, exc)
         else:
             db.session.commit()

@@ -10,7 +10,7 @@ from webapp.auth.decorators import admin_required, login_required
 from webapp.core.bodies import parse_body, provided
 from webapp.extensions import db
 from webapp.pagination import link_header, page_size, paginate, search_prefix, starts_with
-from webapp.providers.service import assign_store_provider
+from webapp.providers.service import assign_store_embedding_provider, assign_store_provider, embedding_provider_name
 from webapp.stores import access, reports, service
 from webapp.stores.access import store_editor_required, store_management_required
 from webapp.stores.models import Document, Store
@@ -28,6 +28,8 @@ def store_payload(store, binding):
         "welcome_text": store.welcome_text,
         "system_prompt": store.system_prompt,
         "model_provider": store.model_provider,
+        #: Which provider embeds the store's knowledge for search; "none": full text only.
+        "embedding_provider": embedding_provider_name(store),
         "knowledge_count": store.knowledge_count,
         "memory_limit": store.memory_limit,
         "is_default": store.is_default,
@@ -106,6 +108,9 @@ def update_store():
     if data.model_provider is not None:
         # The chat's provider rows decide what a name means (404-free: 422 for an unknown one).
         assign_store_provider(store, data.model_provider)
+    if data.embedding_provider is not None:
+        # 422 for an unknown name; a change of model queues the store's re-embedding.
+        assign_store_embedding_provider(store, data.embedding_provider)
     queued, skipped = [], []
     if affected:
         queued, skipped = (service.queue_homepage_updates(affected, store) if casdoor is not None

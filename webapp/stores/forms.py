@@ -63,6 +63,14 @@ class StoreSettingsForm(FlaskForm):
         return {name: getattr(self, name).data for name in SETTINGS}
 
 
+class EditStoreForm(StoreSettingsForm):
+    """An existing store's settings, with the provider that embeds its knowledge."""
+
+    #: Left empty: unchanged.
+    embedding_provider = StringField("Embedding provider", filters=[strip],
+                                     validators=_one_line(rules.MODEL_PROVIDER_MAX))
+
+
 class CreateStoreForm(StoreSettingsForm):
     name = StringField("Name", filters=[strip], validators=[StoreNameRule()],
                        render_kw={"maxlength": rules.NAME_MAX_LENGTH},

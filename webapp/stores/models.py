@@ -69,6 +69,18 @@ class Store(db.Model):
     model_provider = db.Column(db.String(100), nullable=False, default="local")
     #: The provider answering in this store (``webapp.providers.models.Provider``); NULL: the default one.
     provider_id = db.Column(db.Integer, db.ForeignKey("providers.id", ondelete="SET NULL"), index=True)
+    #: The provider that embeds this store's knowledge for search (purpose "embedding");
+    #: NULL: the built-in "Local embeddings" (see ``webapp.providers.service``).
+    embedding_provider_id = db.Column(db.Integer, db.ForeignKey("providers.id", ondelete="SET NULL"), index=True)
+    embedding_provider = db.relationship("Provider", foreign_keys=[embedding_provider_id], lazy="selectin")
+    #: True: no vectors at all, search by full text only.
+    embeddings_off = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
+    #: Bumped whenever the store's vectors change: a process's cached matrix of an older
+    #: version is stale (``webapp.knowledge.vectors``).
+    vector_version = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+    #: The embedding model ("<provider id>/<model>") whose vectors cover the store's ready
+    #: files; search uses vectors only while it is the store's current one.
+    vector_key = db.Column(db.String(320))
     #: How many knowledge chunks retrieval puts in front of the model.
     knowledge_count = db.Column(db.Integer, nullable=False, default=5)
     #: How many earlier question/answer pairs of a chat the model sees.

@@ -60,6 +60,8 @@ class UpdateStore(StoreSettings):
     is_default: bool = None
     #: On a rename, also update the bound users' Homepage at Casdoor (background jobs).
     update_casdoor: bool = False
+    #: The embedding provider's name, or "none" for full-text search only.
+    embedding_provider: line(rules.MODEL_PROVIDER_MAX) = None
 
 
 class CreateDocument(Body):

@@ -5,6 +5,7 @@ Access decisions are not made here: callers have already gone through
 """
 import logging
 
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from webapp.audit import record_event
@@ -106,6 +107,7 @@ def create_store(name, *, is_active=True, **settings):
     _unknown_settings(settings)
     name = validate_store_name(name)
     store = Store(name=name, is_active=is_active, **settings)
+    store.embeddings_off = not current_app.config.get("KNOWLEDGE_NEW_STORE_EMBEDDINGS", True)
     has_default = db.session.execute(db.select(Store.id).filter_by(is_default=True)).first() is not None
     store.is_default = not has_default
     db.session.add(store)

@@ -1,0 +1,144 @@
+"""The vector side of search: chunk vectors in the database, a per-process matrix, exact scoring.
+
+One small interface, ``VectorIndex.nearest(store, key, query, k)``, so that an
+engine (pgvector, an ANN library) can replace the implementation later without
+touching search or the embedding stage.
+
+``MatrixIndex``, the one here:
+
+* the database (``knowledge_vectors``) is the source of truth: float16 blobs,
+  768 bytes per 384-dimension chunk;
+* a process loads one store's vectors of one model (``key``, see
+  ``webapp.providers.service.vector_key``) into a float32 matrix on first use
+  and scores it exactly (one matrix-vector product, then a partial sort);
+* the matrix is cached per store, tagged with the store's ``vector_version``
+  (bumped whenever a file's vectors are complete or the store's vectors are
+  dropped) and the key: another version or key loads it again;
+* the cache holds at most ``VECTOR_CACHE_MB`` of matrices in this process,
+  least recently used evicted first; a store larger than the whole budget is
+  scored from a fresh load each time (correct, slow) and never cached.
+
+float32 in memory rather than float16: numpy has no fast half-precision
+product (measured: ~10x slower), and 100,000 chunks take 154 MB as float32.
+"""
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import sqlalchemy as sa
+from flask import current_app
+
+from webapp.extensions import db
+from webapp.knowledge.models import KnowledgeVector
+
+#: How vectors are stored: little-endian float16.
+STORED_DTYPE = np.dtype("<f2")
+MiB = 1024 * 1024
+
+
+def encode(vectors):
+    """Rows of ``vectors`` (float32, n x d) as stored blobs (float16 bytes), one per row."""
+    half = np.asarray(vectors, dtype=np.float32).astype(STORED_DTYPE)
+    return [row.tobytes() for row in half]
+
+
+def decode(blobs, dimension):
+    """Stored blobs of ``dimension`` as one float32 matrix (n x d)."""
+    if not blobs:
+        return np.zeros((0, dimension), dtype=np.float32)
+    return np.frombuffer(b"".join(blobs), dtype=STORED_DTYPE).reshape(len(blobs), dimension).astype(np.float32)
+
+
+def split_key(key):
+    """``"<provider id>/<model>"`` as ``(provider_id, model)``."""
+    provider_id, _, model = key.partition("/")
+    return int(provider_id), model
+
+
+class VectorIndex:
+    """Nearest chunks of one store by cosine similarity, among vectors of one model."""
+
+    def nearest(self, store, key, query, k):
+        """The ``k`` chunks of ``store`` whose ``key`` vectors are most similar to ``query``.
+
+        :param query: a unit float32 vector of the model's dimension.
+        :returns: ``[(chunk_id, similarity), ...]``, most similar first; ``[]`` when
+            the store has no vectors of ``key`` (or of ``query``'s dimension).
+        """
+        raise NotImplementedError
+
+
+@dataclass
+class _Matrix:
+    version: int
+    key: str
+    ids: np.ndarray
+    matrix: np.ndarray
+
+    @property
+    def nbytes(self):
+        return self.ids.nbytes + self.matrix.nbytes
+
+
+class MatrixIndex(VectorIndex):
+    """Exact scoring of a cached per-store float32 matrix (see the module docstring)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._cache = OrderedDict()
+        self._bytes = 0
+
+    def nearest(self, store, key, query, k):
+        entry = self._matrix(store, key, query.shape[0])
+        if entry is None or not len(entry.ids):
+            return []
+        scores = entry.matrix @ query
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(entry.ids[i]), float(scores[i])) for i in top]
+
+    def cached_bytes(self):
+        return self._bytes
+
+    def clear(self):
+        with self._lock:
+            self._cache.clear()
+            self._bytes = 0
+
+    def _matrix(self, store, key, dimension):
+        with self._lock:
+            entry = self._cache.get(store.id)
+            if entry is not None and entry.version == store.vector_version and entry.key == key:
+                self._cache.move_to_end(store.id)
+                return entry if entry.matrix.shape[1] == dimension else None
+        entry = _load(store, key, dimension)
+        budget = int(current_app.config.get("VECTOR_CACHE_MB", 512) * MiB)
+        with self._lock:
+            old = self._cache.pop(store.id, None)
+            if old is not None:
+                self._bytes -= old.nbytes
+            if entry.nbytes <= budget:
+                while self._cache and self._bytes + entry.nbytes > budget:
+                    _, evicted = self._cache.popitem(last=False)
+                    self._bytes -= evicted.nbytes
+                self._cache[store.id] = entry
+                self._bytes += entry.nbytes
+        return entry
+
+
+def _load(store, key, dimension):
+    provider_id, model = split_key(key)
+    rows = db.session.execute(
+        sa.select(KnowledgeVector.chunk_id, KnowledgeVector.vector)
+        .where(KnowledgeVector.store_id == store.id, KnowledgeVector.provider_id == provider_id,
+               KnowledgeVector.model == model, KnowledgeVector.dimension == dimension)
+        .order_by(KnowledgeVector.chunk_id)
+    ).all()
+    ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+    return _Matrix(store.vector_version, key, ids, decode([row[1] for row in rows], dimension))
+
+
+#: This process's index (each gunicorn worker has its own cache).
+index = MatrixIndex()

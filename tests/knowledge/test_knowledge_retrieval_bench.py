@@ -95,10 +95,10 @@ def test_members_cannot_use_the_bench(app, client, login, create_user, grant, st
 def test_the_retrieval_page_adds_runs_and_shows_the_rankings_side_by_side(app, db, admin, store, files):
     page = admin.get("/s/research/knowledge/retrieval/")
     assert page.status_code == 200 and "No run yet" in page.get_data(as_text=True)
-    added = post_form(admin, "/s/research/knowledge/retrieval/questions",
+    added = post_form(admin, "/s/research/knowledge/retrieval/questions/",
                       {"question": "How much meat should a grown-up eat?", "file_id": str(files["nutrition.txt"])})
     assert added.status_code == 302
-    refused = post_form(admin, "/s/research/knowledge/retrieval/questions", {"question": "", "file_id": "x"},
+    refused = post_form(admin, "/s/research/knowledge/retrieval/questions/", {"question": "", "file_id": "x"},
                         follow_redirects=True)
     assert "Write the question." in refused.get_data(as_text=True)
     assert post_form(admin, "/s/research/knowledge/retrieval/run", {}).status_code == 302

@@ -18,7 +18,7 @@ pages.add_url_rule("/files/<id:file_id>/reindex", view_func=views.reindex_file, 
 pages.add_url_rule("/files/<id:file_id>/delete", view_func=views.delete_file, methods=["GET", "POST"])
 pages.add_url_rule("/search/", view_func=views.search)
 pages.add_url_rule("/retrieval/", view_func=views.retrieval)
-pages.add_url_rule("/retrieval/questions", view_func=views.add_question, methods=["POST"])
+pages.add_url_rule("/retrieval/questions/", view_func=views.add_question, methods=["POST"])
 pages.add_url_rule("/retrieval/questions/<id:question_id>/delete", view_func=views.delete_question,
                    methods=["POST"])
 pages.add_url_rule("/retrieval/run", view_func=views.run_questions, methods=["POST"])

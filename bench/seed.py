@@ -25,6 +25,7 @@ import psycopg
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
+import webapp.models  # noqa: F401  (every table in the metadata: the seeds are ordered by its foreign keys)
 from webapp.extensions import db
 from webapp.stores.models import Document, Store, StoreGrant
 from webapp.users.models import User

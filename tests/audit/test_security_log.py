@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.support.client import post_form
+from tests.support.database import counting_queries
 from webapp.audit import record_event
 from webapp.audit.models import AuditEvent
 from webapp.audit.retention import RETENTION_JOB
@@ -175,3 +176,31 @@ def test_events_past_the_retention_are_purged_by_the_job(app, db, run_jobs, logg
     run_jobs()
     remaining = events(db)
     assert len(remaining) == 2 and all(e.created_at > utcnow() - timedelta(days=2) for e in remaining)
+
+
+def test_security_log_page_api_and_csv_cost_the_same_statements_at_any_size(frozen_clock, app, client, db, create_user,
+                                                                             create_store, login):
+    """Each event names its person, actor and store: the page, the API and the CSV read them in
+    the events' own rows, never once per row (the N+1 guard)."""
+    admin = create_user("boss", is_admin=True)
+    login(client, admin)
+    urls = ("/admin/security-log/", "/api/v1/audit/events", "/admin/security-log/export.csv")
+
+    made = []
+
+    def statements_with(count):
+        for _ in range(count):
+            made.append(create_user(f"person{len(made)}"))
+            person = made[-1]
+            record_event("store-granted", user=person, actor=admin, store=create_store(f"s{person.id}").name,
+                         source="admin")
+        db.session.commit()
+        counts = []
+        for url in urls:
+            client.get(url)
+            with counting_queries(db.engine) as statements:
+                assert client.get(url).status_code == 200, url
+            counts.append(len(statements))
+        return counts
+
+    assert statements_with(3) == statements_with(30)

@@ -5,6 +5,7 @@ import hashlib
 import pytest
 
 from tests.support.client import csrf_token, post_form
+from tests.support.database import counting_queries
 from webapp.knowledge.embedding import queue_embedding
 from webapp.knowledge.models import READY, KnowledgeChunk, KnowledgeFile, RetrievalQuestion, RetrievalRun
 from webapp.knowledge.storage import FileStorage
@@ -121,3 +122,28 @@ def test_flask_knowledge_eval_exits_1_below_the_threshold(app, db, store, files)
     assert failed.exit_code == 1 and "below 0.90" in failed.output
     assert runner.invoke(args=["knowledge", "eval", "nowhere"]).exit_code != 0
     assert db.session.execute(db.select(db.func.count()).select_from(RetrievalRun)).scalar_one() == 2
+
+
+def test_the_page_costs_the_same_statements_with_more_questions_on_more_files(app, db, admin, store, monkeypatch):
+    """Each question shows its file's name: read with the questions, never once per question
+    (also for files older than the newest ones the page offers in its file menu)."""
+    from webapp.knowledge import views
+    monkeypatch.setattr(views, "QUESTION_FILE_CHOICES", 1)
+    def statements_with(count):
+        for _ in range(count):
+            n = db.session.query(KnowledgeFile).count()
+            digest = hashlib.sha256(f"file {n}".encode()).hexdigest()
+            file = KnowledgeFile(store=store, name=f"file-{n}.txt", content_type="text/plain", size=1,
+                                 sha256=digest, storage_key=FileStorage.key_for(digest), status=READY,
+                                 progress=100, chunk_count=0)
+            db.session.add(file)
+            db.session.flush()
+            db.session.add(RetrievalQuestion(store_id=store.id, question=f"What is in file {n}?", file_id=file.id))
+        db.session.commit()
+        admin.get("/s/research/knowledge/retrieval/")
+        with counting_queries(db.engine) as statements:
+            page = admin.get("/s/research/knowledge/retrieval/")
+        assert page.status_code == 200
+        return len(statements)
+
+    assert statements_with(2) == statements_with(8)

@@ -12,6 +12,7 @@ whether a new file, a model change or a setting made retrieval better or worse.
 Services flush; the page, the API and ``flask knowledge eval`` commit.
 """
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from webapp.core.errors import StorehouseError
 from webapp.extensions import db
@@ -81,9 +82,10 @@ def delete_question(question):
 
 
 def questions_of(store):
+    """The store's test questions, oldest first, each with its file loaded in the same statement."""
     return db.session.execute(
-        RetrievalQuestion.query_for(store).order_by(RetrievalQuestion.created_at, RetrievalQuestion.id)
-        .limit(MAX_QUESTIONS)
+        RetrievalQuestion.query_for(store).options(joinedload(RetrievalQuestion.file))
+        .order_by(RetrievalQuestion.created_at, RetrievalQuestion.id).limit(MAX_QUESTIONS)
     ).scalars().all()
 
 

@@ -10,9 +10,12 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent
-INSTANCE_DIR = BASE_DIR / "instance"
 
 load_dotenv(BASE_DIR / ".env")
+
+#: This host's own folder: the SQLite database, a generated secret key, files kept on disk,
+#: installed models. ``INSTANCE_PATH`` gives each host (or each process on one machine) its own.
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH") or BASE_DIR / "instance").resolve()
 
 
 def _env(name, default=""):

@@ -81,3 +81,29 @@ def test_sessions_purge_keeps_live_ones(app, db, client, create_user, login):
     left = {row.key_hash for row in db.session.execute(db.select(Session)).scalars()}
     assert "d" * 64 in left and len(left) == 2  # a fresh anonymous row and the live sign-in
     assert client.get("/api/v1/me/").status_code == 200
+
+
+def test_instance_path_gives_a_host_its_own_folder(tmp_path):
+    """INSTANCE_PATH moves everything a host keeps on disk (the default SQLite database, the
+    generated secret key, files on disk, installed models) to a folder of its own."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    folder = tmp_path / "host-a"
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("DATABASE_URL", "SECRET_KEY", "KNOWLEDGE_FILES_DIR", "MODELS_DIR")}
+    script = ("from webapp import create_app\n"
+              "app = create_app()\n"
+              "print(app.instance_path)\n"
+              "print(app.config['SQLALCHEMY_DATABASE_URI'])\n"
+              "print(bool(app.config['SECRET_KEY']))\n")
+    shown = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120,
+                           env={**environment, "INSTANCE_PATH": str(folder)})
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    instance_path, database_uri, has_key = shown.stdout.split("\n")[-4:-1]
+    assert instance_path == str(folder)
+    assert database_uri == f"sqlite:///{folder / 'storehouse.db'}"
+    assert has_key == "True" and (folder / "secret_key").is_file()

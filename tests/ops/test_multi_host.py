@@ -47,13 +47,13 @@ class JobWorker:
 
 
 def _hosts(database_uri, s3_server, s3_bucket, tmp_path):
-    """The environment of one host by name: all share the servers, each has its own files folder
-    (were anything written to local disk, another host would miss it)."""
+    """The environment of one host by name: all share the servers, each has its own instance
+    folder (were anything written to local disk, another host would miss it)."""
     shared = {"DATABASE_URL": database_uri, "SECRET_KEY": "multi-host-secret", "CACHE_URL": REDIS,
               "RATELIMIT_STORAGE_URI": REDIS, "KNOWLEDGE_STORAGE_URL": f"s3://{s3_bucket}/files",
               "KNOWLEDGE_S3_ENDPOINT_URL": s3_server, "JOBS_IN_PROCESS": "false", "JOBS_POLL_INTERVAL": "0.2",
               "AUTH_CACHE_SECONDS": "5"}
-    return lambda name: {**shared, "KNOWLEDGE_FILES_DIR": str(tmp_path / name / "files")}
+    return lambda name: {**shared, "INSTANCE_PATH": str(tmp_path / name / "instance")}
 
 
 def test_upload_on_a_indexed_by_a_worker_downloaded_searched_and_deleted_on_b(
@@ -102,8 +102,8 @@ def test_upload_on_a_indexed_by_a_worker_downloaded_searched_and_deleted_on_b(
                    10, 0.2, message="the revoked session refused on A")
         assert time.monotonic() - started <= 5 + 1
 
-        # No host wrote a file's bytes to its own disk.
-        assert not any((tmp_path / name / "files").exists() for name in ("a", "b", "w1", "w2"))
+        # No host wrote anything to its own disk (a file's bytes would be under instance/files).
+        assert not any((tmp_path / name / "instance").exists() for name in ("a", "b", "w1", "w2"))
 
 
 def test_a_worker_killed_mid_index_leaves_the_file_to_the_other(

@@ -8,7 +8,6 @@ The pages and the API are ``webapp.useradmin`` (a bound administrator sees only
 their store's people).
 """
 import logging
-import threading
 
 from flask import has_request_context, request
 
@@ -100,24 +99,8 @@ def record_casdoor_changes(user, before, *, source):
 def init_app(app):
     """The retention job, queued by each process's first request (one per day, deduplicated)."""
     from webapp.audit import retention
+    from webapp.jobs import schedule_at_first_request
 
     if app.config["AUDIT_RETENTION_DAYS"] <= 0 or not app.config["AUDIT_PURGE_SCHEDULED"]:
         return
-    lock = threading.Lock()
-    scheduled = []
-
-    def schedule_purge():
-        if scheduled:
-            return
-        with lock:
-            if scheduled:
-                return
-            scheduled.append(True)
-        try:
-            retention.schedule_purge()
-            db.session.commit()
-        except Exception:  # the database may be down: the request answers for itself
-            db.session.rollback()
-            log.exception("Could not queue the security log's retention job")
-
-    app.before_request(schedule_purge)
+    schedule_at_first_request(app, retention.schedule_purge, "the security log's retention job")

@@ -5,7 +5,6 @@
 casdoor sync``), ``backchannel`` (OpenID Connect back-channel logout tokens), ``models`` (sync runs, logout token ids); ``views``, ``cli``;
 URLs in ``blueprint.py``.
 """
-import threading
 
 
 def init_app(app):
@@ -13,31 +12,12 @@ def init_app(app):
     from webapp.identity import sync
     from webapp.identity.blueprint import api_bp, oidc_bp
     from webapp.identity.cli import casdoor_cli
+    from webapp.jobs import schedule_at_first_request
 
     app.register_blueprint(api_bp)
     app.register_blueprint(oidc_bp)
     app.cli.add_command(casdoor_cli)
     if app.extensions.get("casdoor") is None or app.config["CASDOOR_SYNC_MINUTES"] <= 0:
         return
-    lock = threading.Lock()
-    scheduled = []
-
-    def schedule_sync():
-        # The first request of each process makes sure a run is queued (one per time slot,
-        # deduplicated): not create_app, which `flask db upgrade` runs too.
-        if scheduled:
-            return
-        with lock:
-            if scheduled:
-                return
-            scheduled.append(True)
-        from webapp.extensions import db
-
-        try:
-            sync.schedule_next()
-            db.session.commit()
-        except Exception:  # the database may be down: the request answers for itself
-            db.session.rollback()
-            app.logger.exception("Could not queue the Casdoor sync")
-
-    app.before_request(schedule_sync)
+    # The first request of each process makes sure a run is queued (one per time slot, deduplicated).
+    schedule_at_first_request(app, sync.schedule_next, "the Casdoor sync")

@@ -11,11 +11,14 @@ effect, even if a process dies":
   writer lock otherwise); with ``JOBS_IN_PROCESS`` the web process runs a
   worker thread itself (the default, so ``make run`` needs nothing else).
 """
+import logging
 import threading
 
 from webapp.jobs.errors import PermanentFailure, RetryLater  # noqa: F401
 from webapp.jobs.jobqueue import enqueue  # noqa: F401
 from webapp.jobs.registry import job_handler  # noqa: F401
+
+log = logging.getLogger("webapp.jobs")
 
 
 def init_app(app):
@@ -44,3 +47,33 @@ def init_app(app):
                 app.extensions["jobs_runner"] = runner
 
     app.before_request(start_runner)
+
+
+def schedule_at_first_request(app, schedule, what):
+    """Call ``schedule()`` once per process, at the process's first request, and commit it.
+
+    ``schedule`` queues a periodic job (deduplicated, flush only); ``what`` names it in the
+    log. A request, not ``create_app``: `flask db upgrade` and other commands build the app
+    too. When the database is down the request answers for itself: the failure is logged and
+    the next process (or the job's own rescheduling) queues it.
+    """
+    lock = threading.Lock()
+    done = []
+
+    def schedule_once():
+        if done:
+            return
+        with lock:
+            if done:
+                return
+            done.append(True)
+        from webapp.extensions import db
+
+        try:
+            schedule()
+            db.session.commit()
+        except Exception:  # the database may be down: the request answers for itself
+            db.session.rollback()
+            log.exception("Could not queue %s", what)
+
+    app.before_request(schedule_once)

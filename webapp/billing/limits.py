@@ -283,33 +283,30 @@ def _apply(row, values):
 def set_store_limit(store_id, subject, values, session=None):
     """Set (``values``: period, amount, currency, alert_at) or remove (None) the store's limit
     ``subject`` ("store" or "per_person"). Flush only."""
-    session = session or db.session
-    row = session.get(StoreLimit, (store_id, subject))
-    if values is None:
-        if row is not None:
-            session.delete(row)
-    else:
-        if row is None:
-            row = StoreLimit(store_id=store_id, subject=subject)
-            session.add(row)
-        _apply(row, values)
-    session.flush()
+    _set_or_remove(session or db.session, StoreLimit, {"store_id": store_id, "subject": subject}, values)
 
 
 def set_person_limit(store_id, user_id, values, session=None):
-    """Set (``values``) or remove (None) one person's limit in a store, in place of the default. Flush only."""
-    session = session or db.session
-    row = session.get(PersonLimit, (store_id, user_id))
+    """Set (``values``) or remove (None) one person's limit in a store, in place of the default.
+    Flush only; returns the row, or None when removed."""
+    return _set_or_remove(session or db.session, PersonLimit, {"store_id": store_id, "user_id": user_id}, values)
+
+
+def _set_or_remove(session, model, key, values):
+    """The ``model`` row of primary ``key`` (a dict in the key's column order) set to ``values``
+    (created when missing), or removed when ``values`` is None. Flushes."""
+    row = session.get(model, tuple(key.values()))
     if values is None:
         if row is not None:
             session.delete(row)
+        row = None
     else:
         if row is None:
-            row = PersonLimit(store_id=store_id, user_id=user_id)
+            row = model(**key)
             session.add(row)
         _apply(row, values)
     session.flush()
-    return row if values is not None else None
+    return row
 
 
 #: Stores whose limits a person's Billing page shows at most (bounded work per request).

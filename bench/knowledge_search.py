@@ -68,6 +68,7 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,30 +165,24 @@ def measure(label, store, queries):
     return percentile(timings, .99)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--chunks", type=int, default=100_000)
-    parser.add_argument("--queries", type=int, default=2_000)
-    parser.add_argument("--database-url", default="", help="PostgreSQL URL (default: a temporary SQLite file)")
-    parser.add_argument("--zipf-offset", type=int, default=0,
-                        help="0: content words as skewed as all words (harsh); 120: like English content words")
-    args = parser.parse_args()
+@contextmanager
+def migrated_app(database_url_arg, schema_prefix):
+    """A Storehouse app on a fresh database at the newest migration, dropped afterwards.
 
+    PostgreSQL (``database_url_arg`` given): a schema of its own, ``<schema_prefix>_<pid>``,
+    on that server; else a temporary SQLite file. Files go to a temporary folder.
+    """
     import flask_migrate
 
     from config import TestingConfig, database_url
     from webapp import create_app
     from webapp.extensions import db
-    from webapp.stores import service as stores
 
-    rng = random.Random(10)
-    words = vocabulary(30_000, rng)
-    zipf = Zipf(words, rng, offset=args.zipf_offset)
     tmp = tempfile.TemporaryDirectory()
-    schema = None
-    if args.database_url:
-        url = database_url(args.database_url)
-        schema = f"knowledge_bench_{os.getpid()}"
+    schema = admin = None
+    if database_url_arg:
+        url = database_url(database_url_arg)
+        schema = f"{schema_prefix}_{os.getpid()}"
         admin = sa.create_engine(url, poolclass=sa.pool.NullPool)
         with admin.begin() as connection:
             connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
@@ -199,6 +194,35 @@ def main():
     try:
         with app.app_context():
             flask_migrate.upgrade()
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        if schema:
+            with admin.begin() as connection:
+                connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+        tmp.cleanup()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=2_000)
+    parser.add_argument("--database-url", default="", help="PostgreSQL URL (default: a temporary SQLite file)")
+    parser.add_argument("--zipf-offset", type=int, default=0,
+                        help="0: content words as skewed as all words (harsh); 120: like English content words")
+    args = parser.parse_args()
+
+    from webapp.extensions import db
+    from webapp.stores import service as stores
+
+    rng = random.Random(10)
+    words = vocabulary(30_000, rng)
+    zipf = Zipf(words, rng, offset=args.zipf_offset)
+    with migrated_app(args.database_url, "knowledge_bench") as app:
+        with app.app_context():
             store = stores.create_store("bench")
             other = stores.create_store("neighbour")
             db.session.commit()
@@ -219,15 +243,6 @@ def main():
             p99 = measure("typical queries (Zipf words)", store, typical)
             measure("worst case: most frequent words", store, common)
             print(f"p99 {p99:.2f} ms vs target 20 ms: {'met' if p99 <= 20 else 'NOT met'}")
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        if schema:
-            with admin.begin() as connection:
-                connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
-        tmp.cleanup()
 
 
 if __name__ == "__main__":

@@ -24,12 +24,10 @@ Usage::
     python bench/retrieval.py --database-url postgresql://postgres@127.0.0.1:5432/test_retrieval
 """
 import argparse
-import os
 import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -39,7 +37,14 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from bench.knowledge_search import QUESTION_FORMS, Zipf, fill, percentile, vocabulary  # noqa: E402
+from bench.knowledge_search import (  # noqa: E402
+    QUESTION_FORMS,
+    Zipf,
+    fill,
+    migrated_app,
+    percentile,
+    vocabulary,
+)
 
 
 def throughput(texts):
@@ -138,11 +143,7 @@ def main():
     parser.add_argument("--database-url", default="", help="PostgreSQL URL (default: a temporary SQLite file)")
     args = parser.parse_args()
 
-    import flask_migrate
-
     from bench.datasets.knowledge_files import make_prose
-    from config import TestingConfig, database_url
-    from webapp import create_app
     from webapp.extensions import db
     from webapp.knowledge import vectors
     from webapp.providers import service as providers
@@ -150,22 +151,8 @@ def main():
 
     print(subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     rng = random.Random(16)
-    tmp = tempfile.TemporaryDirectory()
-    schema = None
-    if args.database_url:
-        url = database_url(args.database_url)
-        schema = f"retrieval_bench_{os.getpid()}"
-        admin = sa.create_engine(url, poolclass=sa.pool.NullPool)
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        uri = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-    else:
-        uri = f"sqlite:///{tmp.name}/bench.db"
-    app = create_app(type("BenchConfig", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": uri,
-                                                            "KNOWLEDGE_FILES_DIR": f"{tmp.name}/files"}))
-    try:
+    with migrated_app(args.database_url, "retrieval_bench") as app:
         with app.app_context():
-            flask_migrate.upgrade()
             prose = [make_prose(1100) for _ in range(args.throughput_chunks)]
             rate = throughput(prose)
             print(f"1. local embedding: {rate:.1f} chunks/s (~250-token chunks, batches of 16, "
@@ -208,15 +195,6 @@ def main():
             for mode, recall, mrr in quality(db, app):
                 print(f"   {mode:<9} Recall@5 {recall:.3f}  MRR@10 {mrr:.3f}")
             print(subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        if schema:
-            with admin.begin() as connection:
-                connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
-        tmp.cleanup()
 
 
 if __name__ == "__main__":

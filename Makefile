@@ -34,13 +34,18 @@ casdoor-dev: install
 browser:
 	@scripts/ensure-chromium.sh
 
+# The suite runs in parallel (pytest-xdist): one worker process per core, at most 4, each with its
+# own databases, servers and folders (tests/support/workers.py); TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
+PYTEST_PARALLEL = -n $(TEST_WORKERS) --maxprocesses 4 --dist loadgroup
+
 test: install browser
 	$(BIN)/ruff check .
 	@echo "== tests on SQLite =="
-	env -u TEST_DATABASE_URL $(BIN)/python -m pytest
+	env -u TEST_DATABASE_URL $(BIN)/python -m pytest $(PYTEST_PARALLEL)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 		echo "== tests again on PostgreSQL ($$TEST_DATABASE_URL) =="; \
-		$(BIN)/python -m pytest; \
+		$(BIN)/python -m pytest $(PYTEST_PARALLEL); \
 	fi
 
 clean:

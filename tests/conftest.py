@@ -1,5 +1,21 @@
-"""Fixtures for every test live in ``tests.support.fixtures``; helpers in ``tests.support``."""
+"""Fixtures for every test live in ``tests.support.fixtures``; helpers in ``tests.support``.
+
+This file also gives the test process an instance folder of its own and, when the suite runs in
+parallel (``make test``: pytest-xdist, ``--dist loadgroup``), keeps some tests together in one
+worker: see ``pytest_collection_modifyitems``.
+"""
+import os
+import shutil
+import tempfile
+
 import pytest
+
+# Before ``config`` is imported (by the fixture modules below): everything a test process would
+# keep on disk (the generated secret key, files, models) goes to a folder of its own, not to the
+# checkout's ``instance/`` (or INSTANCE_PATH's), which a developer's ``make run`` uses and several
+# workers would share. Servers the tests start as subprocesses inherit it.
+_INSTANCE = tempfile.mkdtemp(prefix="storehouse-test-instance-")
+os.environ["INSTANCE_PATH"] = _INSTANCE
 
 # Helpers assert too: let pytest explain their failures as it does a test's.
 pytest.register_assert_rewrite("tests.support")
@@ -13,3 +29,25 @@ pytest_plugins = [
     "tests.support.fixtures.clock",
     "tests.support.fixtures.s3",
 ]
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist, put into one ``xdist_group`` (one worker, one after another):
+
+    * the tests marked ``serial`` (several processes or hosts, many threads at once, timing):
+      they never run beside each other, only beside ordinary tests of the other workers;
+    * the tests that use the llama.cpp server, so that the run starts one (a second would
+      load the model again and compete for the same cores).
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    for item in items:
+        if item.get_closest_marker("serial"):
+            item.add_marker(pytest.mark.xdist_group("serial"))
+        elif "llama_server" in item.fixturenames:
+            item.add_marker(pytest.mark.xdist_group("llama-server"))
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_INSTANCE, ignore_errors=True)

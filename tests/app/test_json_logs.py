@@ -58,6 +58,7 @@ def test_the_app_writes_one_json_object_per_line_with_the_request_fields(make_ap
         assert secret not in text
 
 
+@pytest.mark.serial
 def test_gunicorn_and_the_worker_write_json_lines_only(app, database_uri, tmp_path):
     environment = {"DATABASE_URL": database_uri, "SECRET_KEY": "json-log-secret", "LOG_FORMAT": "json",
                    "LOG_LEVEL": "INFO", "WEB_ACCESS_LOG": "-", "KNOWLEDGE_FILES_DIR": str(tmp_path / "files")}

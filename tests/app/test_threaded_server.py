@@ -9,6 +9,7 @@ threads and a request needs one connection; a saturated pool answers 503.
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 import sqlalchemy as sa
 
@@ -30,6 +31,7 @@ def _sign_in(base_url, user):
     return browser.cookies
 
 
+@pytest.mark.serial
 def test_32_clients_against_16_threads_get_no_500(app, database_uri, create_user, create_store, grant,
                                                  tmp_path):
     store = create_store("load")

@@ -4,6 +4,7 @@ import logging
 import pytest
 
 from tests.support.client import csrf_token, post_form, session_cookie
+from tests.support.workers import redis_url
 from webapp.sessions.models import Session
 
 
@@ -93,10 +94,10 @@ def test_sixth_fast_failure_is_rate_limited(client, create_user):
 def _redis_url():
     import redis
     try:
-        redis.Redis.from_url("redis://127.0.0.1:6379/15", socket_connect_timeout=1).ping()
+        redis.Redis.from_url(redis_url(), socket_connect_timeout=1).ping()
     except redis.RedisError as exc:
         pytest.skip(f"no Redis on 127.0.0.1:6379 ({exc}); the limit's shared storage is not exercised")
-    return "redis://127.0.0.1:6379/15"
+    return redis_url()
 
 
 @pytest.fixture

@@ -123,6 +123,7 @@ def test_introspection_stops_a_token_revoked_at_casdoor(client, casdoor, app, ca
 
 # --- one user, no 500, whatever the timing ------------------------------------------------
 
+@pytest.mark.serial
 def test_parallel_bearer_calls_for_a_new_user_make_one_account(app, db, casdoor):
     token = access_token_for(casdoor, "bob")
     app.extensions["casdoor"].token_cache.clear()

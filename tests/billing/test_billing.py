@@ -129,6 +129,7 @@ def test_in_flight_answers_count_against_the_balance(app, casdoor, store, provid
     assert service.reserve(alice, Decimal("0.1"), "USD") is not None
 
 
+@pytest.mark.serial
 def test_ten_concurrent_answers_by_a_user_whose_balance_covers_three(app, casdoor, store, alice):
     provider = make_provider("0", "1000000", max_tokens=1, name="one-per-token")  # bound = 1.00 USD
     casdoor.controls.patch_user("storehouse", "alice", balance=3.5)
@@ -158,6 +159,7 @@ def test_ten_concurrent_answers_by_a_user_whose_balance_covers_three(app, casdoo
     assert db.session.execute(sa.select(sa.func.sum(Reservation.amount))).scalar() == Decimal(3)
 
 
+@pytest.mark.serial
 def test_ten_concurrent_answers_through_the_seam_spend_at_most_the_balance(app, casdoor, store, alice, run_jobs):
     provider = make_provider("0", "1000000", max_tokens=1, name="dollar")  # each answer costs 1.00 USD at most
     casdoor.controls.patch_user("storehouse", "alice", balance=3.5)

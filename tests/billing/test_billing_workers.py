@@ -68,6 +68,7 @@ def stop(process):
             process.wait()
 
 
+@pytest.mark.serial
 def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(app, casdoor, sso_app_config,
                                                                        create_store, create_user, tmp_path):
     store = create_store("research")
@@ -102,6 +103,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(app, cas
     assert {c.casdoor_name for c in charges()} == {r["name"] for r in rows}
 
 
+@pytest.mark.serial
 def test_two_workers_on_postgresql_over_a_thousand_charges_send_none_twice(app, casdoor, sso_app_config,
                                                                           create_store, create_user, tmp_path):
     if db.engine.dialect.name != "postgresql":

@@ -260,6 +260,7 @@ def test_status_shows_spent_left_and_reset_per_limit(frozen_clock, app, store, d
 # -- concurrency --------------------------------------------------------------------------------
 
 
+@pytest.mark.serial
 def test_ten_concurrent_answers_by_five_people_against_a_store_limit_covering_three(app, store, dollar,
                                                                                     create_user):
     people = [create_user(f"p{i}").id for i in range(5)]

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.support.chat import FACT, add_file, make_provider
+from tests.support.chat import FACT, add_file, make_provider, new_chat
 from tests.support.client import csrf_token, post_form
 from tests.support.database import counting_queries
 from tests.support.model_servers import SERVER_KEY, ScriptedServer, chunk, free_port, sse
@@ -36,22 +36,6 @@ def events_of(response):
         if name:
             out.append((name, data))
     return out
-
-
-@pytest.fixture
-def person(app, create_user, create_store, grant, login, client):
-    store = create_store("research")
-    user = create_user("asker")
-    grant(user, store)
-    login(client, user)
-    client.environ_base["HTTP_X_CSRFTOKEN"] = csrf_token(client)
-    return user, store
-
-
-def new_chat(client, store="research"):
-    response = client.post(f"/api/v1/s/{store}/chats/", json={})
-    assert response.status_code == 201, response.json
-    return response.json["chat"]["id"]
 
 
 STREAM = {"Accept": "text/event-stream"}

@@ -4,8 +4,7 @@ import json
 
 import pytest
 
-from tests.support.chat import FACT, add_file, make_provider
-from tests.support.client import csrf_token
+from tests.support.chat import FACT, add_file, make_provider, new_chat
 from tests.support.model_servers import ScriptedServer, chunk, sse
 from webapp.chat.models import Message
 from webapp.chat.prompt import CITE_LINE, build_prompt
@@ -15,22 +14,6 @@ from webapp.providers.interface import ProviderConfig
 from webapp.providers.runtimes import get_provider
 
 STREAM = {"Accept": "text/event-stream"}
-
-
-@pytest.fixture
-def person(app, create_user, create_store, grant, login, client):
-    store = create_store("research")
-    user = create_user("asker")
-    grant(user, store)
-    login(client, user)
-    client.environ_base["HTTP_X_CSRFTOKEN"] = csrf_token(client)
-    return user, store
-
-
-def new_chat(client, store="research"):
-    response = client.post(f"/api/v1/s/{store}/chats/", json={})
-    assert response.status_code == 201, response.json
-    return response.json["chat"]["id"]
 
 
 def last_event(response):

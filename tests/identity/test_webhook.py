@@ -24,6 +24,7 @@ from tests.support.webhooks import (
     admin_updates_user,
     deliveries_to,
 )
+from tests.support.workers import redis_url
 from webapp.audit.models import AuditEvent
 from webapp.extensions import db as _db
 from webapp.users.models import User
@@ -289,7 +290,7 @@ def test_without_the_setting_the_endpoint_does_not_exist(client):
     assert response.status_code == 404
 
 
-SHARED_CACHE = "redis://127.0.0.1:6379/2"
+SHARED_CACHE = redis_url()
 
 
 @pytest.fixture
@@ -307,6 +308,7 @@ def shared_cache():
         client.delete(key)
 
 
+@pytest.mark.serial
 def test_with_a_shared_cache_another_worker_sees_the_change_at_once(make_app, sso_app_config, shared_cache,
                                                                     casdoor, create_store):
     """Two workers (two apps, each with its own process caches) trusting cached identities for

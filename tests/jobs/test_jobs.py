@@ -186,6 +186,7 @@ def test_heartbeat_extends_the_lease_and_reports_a_lost_one(app, db):
         assert not claimed.heartbeat()
 
 
+@pytest.mark.serial
 def test_concurrent_workers_never_run_a_job_twice(app, db):
     ids = [enqueue("test.slow", {"tag": f"c{n}"}).id for n in range(120)]
     db.session.commit()

@@ -430,6 +430,7 @@ def test_a_repeatedly_crashing_file_ends_failed_with_a_reason(app, db, signed_in
     assert db.session.execute(sa.select(Job.state)).scalar_one() == "failed"
 
 
+@pytest.mark.serial
 def test_two_workers_never_index_one_file_twice(app, db, signed_in, store, monkeypatch):
     """Several workers (threads, each with its own connections) drain the queue together:
     every file is parsed exactly once (claims use FOR UPDATE SKIP LOCKED on PostgreSQL)."""

@@ -1,35 +1,10 @@
 """Search: ranked, confined to the store, safe with any query, snippets safe as HTML (both databases)."""
-import hashlib
 
 import pytest
 
 from tests.support.database import counting_queries
 from webapp.knowledge import search as search_module
-from webapp.knowledge.models import READY, KnowledgeChunk, KnowledgeFile
 from webapp.knowledge.search import MAX_K, SearchHit, query_terms, render_snippet, search
-from webapp.knowledge.storage import FileStorage
-
-
-@pytest.fixture
-def add_chunks(db):
-    """Write a ready file with the given chunks straight into the tables: ``[(heading, text), ...]``."""
-    counter = iter(range(1, 10_000))
-
-    def add(store, chunks, name=None):
-        n = next(counter)
-        digest = hashlib.sha256(f"{store.id}-{n}".encode()).hexdigest()
-        file = KnowledgeFile(store=store, name=name or f"file-{n}.txt", content_type="text/plain", size=1,
-                             sha256=digest, storage_key=FileStorage.key_for(digest), status=READY, progress=100,
-                             chunk_count=len(chunks))
-        db.session.add(file)
-        db.session.flush()
-        for ordinal, (heading, text) in enumerate(chunks):
-            db.session.add(KnowledgeChunk(store_id=store.id, file_id=file.id, ordinal=ordinal, heading=heading,
-                                          text=text, token_count=len(text.split())))
-        db.session.commit()
-        return file
-
-    return add
 
 
 def test_exact_phrase_ranks_its_chunk_first(app, create_store, add_chunks):

@@ -1,7 +1,7 @@
 """The vector stage and hybrid search (both databases): files searchable by full text at once,
 vectors as a second, resumable stage that survives a bad embedder, models and stores never
 mixed, and fusion that finds what full text cannot."""
-import hashlib
+import functools
 import math
 from datetime import timedelta
 
@@ -20,11 +20,10 @@ from webapp.jobs.models import QUEUED as JOB_QUEUED
 from webapp.jobs.models import Job
 from webapp.jobs.worker import Worker
 from webapp.knowledge import embedding, vectors
-from webapp.knowledge.embedding import EMBED_JOB, queue_embedding
+from webapp.knowledge.embedding import EMBED_JOB
 from webapp.knowledge.jobs import INDEX_JOB
-from webapp.knowledge.models import READY, KnowledgeChunk, KnowledgeFile, KnowledgeVector
+from webapp.knowledge.models import KnowledgeChunk, KnowledgeFile, KnowledgeVector
 from webapp.knowledge.search import search
-from webapp.knowledge.storage import FileStorage
 from webapp.providers import embeddings as provider_embeddings
 from webapp.providers import service as ps
 from webapp.stores.models import Store
@@ -56,27 +55,9 @@ def _fresh_vector_cache():
 
 
 @pytest.fixture
-def add_file(db):
+def add_file(add_chunks):
     """A ready file with the given chunks written straight into the tables, its vector stage queued."""
-    counter = iter(range(1, 10_000))
-
-    def add(store, chunks, name=None):
-        n = next(counter)
-        digest = hashlib.sha256(f"{store.id}-{n}".encode()).hexdigest()
-        file = KnowledgeFile(store=store, name=name or f"file-{n}.txt", content_type="text/plain", size=1,
-                             sha256=digest, storage_key=FileStorage.key_for(digest), status=READY, progress=100,
-                             chunk_count=len(chunks))
-        db.session.add(file)
-        db.session.flush()
-        for ordinal, (heading, text) in enumerate(chunks):
-            db.session.add(KnowledgeChunk(store_id=store.id, file_id=file.id, ordinal=ordinal, heading=heading,
-                                          text=text, token_count=len(text.split())))
-        db.session.flush()
-        queue_embedding(file, store)
-        db.session.commit()
-        return file
-
-    return add
+    return functools.partial(add_chunks, queue_vectors=True)
 
 
 def run_kind(app, db, kind):

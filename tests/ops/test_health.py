@@ -1,14 +1,15 @@
 """``/healthz`` and ``/readyz``: no sign-in, no session row, no rate limit; readiness names what failed.
 
 Each dependency fails for real: a database nobody listens on, a schema left at an
-older migration, a Redis port nobody listens on (Redis itself runs on 6379, database 4).
+older migration, a Redis port nobody listens on (Redis itself runs on 6379, in this worker's database).
 """
 import pytest
 import sqlalchemy as sa
 
+from tests.support.workers import redis_url
 from webapp.sessions.models import Session
 
-REDIS = "redis://127.0.0.1:6379/4"
+REDIS = redis_url()
 NOBODY = "127.0.0.1:1"  # a port nothing listens on: connections are refused at once
 
 

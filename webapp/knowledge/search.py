@@ -43,6 +43,7 @@ The full-text contract (``fulltext_search``; the hybrid keeps it):
   that shares a word with the query (see :func:`search` and ``CANDIDATES_PER_WORD``).
 - ``k`` is clamped to ``1..MAX_K``. One query per search.
 """
+import concurrent.futures
 import dataclasses
 import functools
 import html
@@ -200,8 +201,12 @@ def search(store, query, k=DEFAULT_K, *, mode="hybrid"):
         return []
     k = clamp_k(k)
     depth = max(k, FUSION_DEPTH)
-    text_hits = fulltext_search(store, query, depth) if mode != VECTORS else []
-    nearest = vector_search(store, query, depth) if mode != FULLTEXT else None
+    if mode == "hybrid" and (pending := _vector_search_aside(store, query, depth)) is not None:
+        text_hits = fulltext_search(store, query, depth)
+        nearest = pending.result()
+    else:
+        text_hits = fulltext_search(store, query, depth) if mode != VECTORS else []
+        nearest = vector_search(store, query, depth) if mode != FULLTEXT else None
     if nearest is None:
         return [dataclasses.replace(hit, found_by=(FULLTEXT,)) for hit in text_hits[:k]]
     config = current_app.config
@@ -224,25 +229,69 @@ def search(store, query, k=DEFAULT_K, *, mode="hybrid"):
 def vector_search(store, query, k):
     """``[(chunk_id, similarity)]``: the ``k`` nearest chunks at or above the similarity floor, or
     None when the store's vectors cannot be used now (none, incomplete, the embedder failing)."""
+    provider, key = _usable_vectors(store)
+    if key is None:
+        return None
+    return _nearest(store.id, _query_embedder(provider), query, k, current_app.config["VECTOR_SIMILARITY_FLOOR"],
+                    lambda vector, k: vectors.index.nearest(store, key, vector, k))
+
+
+def _vector_search_aside(store, query, k):
+    """``vector_search`` started in another thread (a Future), or None when it must run here.
+
+    The query's embedding and the matrix product hold no GIL (ctypes, or the network, and
+    BLAS), nor does SQLite's or psycopg's statement, so a hybrid search costs about the
+    slower of its two rankings instead of their sum. Only when the store's matrix is
+    already cached: loading it reads the database, which stays in the request's thread.
+    """
+    provider, key = _usable_vectors(store)
+    scorer = vectors.index.cached(store, key) if key is not None else None
+    if scorer is None:
+        return None
+    embedder = _query_embedder(provider)
+    app = current_app._get_current_object()
+    floor = app.config["VECTOR_SIMILARITY_FLOOR"]
+
+    def run():
+        with app.app_context():  # the embedder reads its settings from the app
+            return _nearest(store.id, embedder, query, k, floor, scorer)
+
+    return _aside().submit(run)
+
+
+@functools.cache
+def _aside():
+    # One thread per request thread at most would be enough; a few cover a worker's bursts
+    # (a search waiting for a free one only waits as long as it would have run itself).
+    return concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="vector-search")
+
+
+def _usable_vectors(store):
+    """``(provider, key)`` when the store's vectors of its current model are complete, else ``(None, None)``."""
     if store.vector_key is None or store.embeddings_off:
-        return None  # no complete vectors (checked first: it costs no query)
+        return None, None  # no complete vectors (checked first: it costs no query)
     provider = embedding_provider_for_store(store, create=False)
     if provider is None:
-        return None
+        return None, None
     key = vector_key(provider)
     if store.vector_key != key:
-        return None  # its vectors of this model are not complete yet
+        return None, None  # its vectors of this model are not complete yet
+    return provider, key
+
+
+def _query_embedder(provider):
     config = config_for(provider)
-    config = dataclasses.replace(config, timeout=min(config.timeout, QUERY_EMBED_TIMEOUT))
+    return get_embedder(dataclasses.replace(config, timeout=min(config.timeout, QUERY_EMBED_TIMEOUT)))
+
+
+def _nearest(store_id, embedder, query, k, floor, score):
     try:
-        query_vector = get_embedder(config).query(query)
+        query_vector = embedder.query(query)
     except ProviderError as exc:
-        log.warning("Store %s searches by full text only: the query could not be embedded (%s)", store.id,
+        log.warning("Store %s searches by full text only: the query could not be embedded (%s)", store_id,
                     exc.message)
         return None
-    floor = current_app.config["VECTOR_SIMILARITY_FLOOR"]
-    return [(chunk_id, similarity) for chunk_id, similarity in vectors.index.nearest(store, key, query_vector, k)
-            if similarity >= floor]
+    return [(chunk_id, similarity) for chunk_id, similarity in score(query_vector, k) if similarity >= floor]
 
 
 def _vector_only_hits(store, chunk_ids):

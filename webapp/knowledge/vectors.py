@@ -90,14 +90,18 @@ class MatrixIndex(VectorIndex):
         self._bytes = 0
 
     def nearest(self, store, key, query, k):
-        entry = self._matrix(store, key, query.shape[0])
-        if entry is None or not len(entry.ids):
-            return []
-        scores = entry.matrix @ query
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(entry.ids[i]), float(scores[i])) for i in top]
+        return _score(self._matrix(store, key, query.shape[0]), query, k)
+
+    def cached(self, store, key):
+        """A scorer for ``store``'s cached ``key`` matrix, or None when it is not cached at the store's
+        version. The scorer, ``scorer(query, k)``, answers as :meth:`nearest` without the database
+        or the app: it may run in another thread."""
+        with self._lock:
+            entry = self._cache.get(store.id)
+            if entry is None or entry.version != store.vector_version or entry.key != key:
+                return None
+            self._cache.move_to_end(store.id)
+        return lambda query, k: _score(entry if entry.matrix.shape[1] == query.shape[0] else None, query, k)
 
     def cached_bytes(self):
         return self._bytes
@@ -126,6 +130,16 @@ class MatrixIndex(VectorIndex):
                 self._cache[store.id] = entry
                 self._bytes += entry.nbytes
         return entry
+
+
+def _score(entry, query, k):
+    if entry is None or not len(entry.ids):
+        return []
+    scores = entry.matrix @ query
+    k = min(k, len(scores))
+    top = np.argpartition(-scores, k - 1)[:k]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return [(int(entry.ids[i]), float(scores[i])) for i in top]
 
 
 def _load(store, key, dimension):

@@ -250,19 +250,19 @@ def _vector_search_aside(store, query, k):
         return None
     embedder = _query_embedder(provider)
     app = current_app._get_current_object()
-    floor = app.config["VECTOR_SIMILARITY_FLOOR"]
+    floor, store_id = app.config["VECTOR_SIMILARITY_FLOOR"], store.id  # read here: no ORM in that thread
 
     def run():
         with app.app_context():  # the embedder reads its settings from the app
-            return _nearest(store.id, embedder, query, k, floor, scorer)
+            return _nearest(store_id, embedder, query, k, floor, scorer)
 
     return _aside().submit(run)
 
 
 @functools.cache
 def _aside():
-    # One thread per request thread at most would be enough; a few cover a worker's bursts
-    # (a search waiting for a free one only waits as long as it would have run itself).
+    # A few threads per process: on two cores more would only queue for the CPU. A search
+    # whose vector side finds them all busy waits behind the others' vector work.
     return concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="vector-search")
 
 

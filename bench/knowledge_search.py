@@ -53,6 +53,22 @@ over a second: bm25 recounts the documents at every lookup. PostgreSQL has no
 such step (ts_rank_cd reads only the candidates' tsvectors), so its work is
 bounded by the cap.
 
+2026-12-07, SQLite, harsh model (offset 0): the phrase left the walks (see
+``_sqlite_search``). The statements alone, old and new, on this bench's data
+and queries in one run (a throwaway script through ``sqlite3``, not search()
+end to end; machine shared, load 8-11), 300 queries, p50 / p95 / p99 in ms:
+k=5 typical 24.8 / 87.3 / 129.2 before, 10.0 / 35.5 / 53.4 after; most frequent
+words p99 72.3 before, 14.1 after; k=30 (what hybrid asks for) typical p99
+156.4 before, 46.8 after. The top 5 were identical for 122 of 125 queries
+(the three others: a phrase held by thousands of chunks, every holder now
+given the same phrase weight). What is left is bm25's count of each word's
+documents and the OR walk between the first and last candidate. Reading
+document counts from an ``fts5vocab`` 'row' table instead was measured and
+is no cheaper (p99 26-37 ms for the query's terms: fts5vocab counts by
+walking each term's doclist, positions included); FTS5 keeps no per-term
+count, and rowid-targeted MATCH lookups reopen every term's doclist in every
+segment (a phrase of common words: ~57 ms per lookup), so neither was used.
+
 Choosing the cap: on PostgreSQL (offset 120, 60 queries plus the worst ones)
 the slowest searches took about 45 ms with 200 per word, 25 ms with 100 and
 21 ms with 50; the time is the candidates' tsvectors read and ranked. 100

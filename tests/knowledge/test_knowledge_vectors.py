@@ -3,6 +3,7 @@ vectors as a second, resumable stage that survives a bad embedder, models and st
 mixed, and fusion that finds what full text cannot."""
 import functools
 import math
+import threading
 from datetime import timedelta
 
 import numpy as np
@@ -20,12 +21,14 @@ from webapp.jobs.models import QUEUED as JOB_QUEUED
 from webapp.jobs.models import Job
 from webapp.jobs.worker import Worker
 from webapp.knowledge import embedding, vectors
+from webapp.knowledge import search as search_module
 from webapp.knowledge.embedding import EMBED_JOB
 from webapp.knowledge.jobs import INDEX_JOB
 from webapp.knowledge.models import KnowledgeChunk, KnowledgeFile, KnowledgeVector
 from webapp.knowledge.search import search
 from webapp.providers import embeddings as provider_embeddings
 from webapp.providers import service as ps
+from webapp.providers.errors import ProviderError
 from webapp.stores.models import Store
 
 PROTEIN = ("Adults need about 0.8 grams of protein per kilogram of body weight each day; athletes in heavy "
@@ -120,6 +123,39 @@ def test_a_paraphrase_sharing_no_word_is_found_and_nonsense_finds_nothing(app, d
     assert hits[0].text == PROTEIN and hits[0].found_by == ("vectors",)
     # Below the similarity floor nothing counts: chat still says "no matching knowledge".
     assert search(store, "Who won the football world cup in 1966?", k=5) == []
+
+
+def test_a_cached_store_scores_its_vectors_beside_the_full_text_statement(app, db, create_store, add_file,
+                                                                           run_jobs, monkeypatch):
+    """The first hybrid search loads the matrix in the request's thread; later ones embed and score
+    in another thread while the full-text statement runs, with the same hits, and an embedder failing
+    there still leaves full text."""
+    store = create_store("research", embeddings_off=False)
+    add_file(store, [("Nutrition", PROTEIN)])
+    add_file(store, [("Travel", "The night train to Vienna leaves platform nine at 22:40.")])
+    run_jobs()
+    store = db.session.get(Store, store.id)
+    threads = []
+    nearest = search_module._nearest
+
+    def recorded(*args):
+        threads.append(threading.current_thread().name)
+        return nearest(*args)
+
+    monkeypatch.setattr(search_module, "_nearest", recorded)
+    first = search(store, PROTEIN_PARAPHRASE)
+    assert vectors.index.cached(store, store.vector_key) is not None
+    second = search(store, PROTEIN_PARAPHRASE)
+    assert threads[0] == threading.current_thread().name and threads[1].startswith("vector-search")
+    assert second == first and [hit.found_by for hit in first] == [("vectors",)]
+
+    def broken(*args, **kwargs):
+        raise ProviderError("the embedder is unreachable")
+
+    monkeypatch.setattr(provider_embeddings.LocalEmbedder, "query", broken)
+    hits = search(store, "the night train to Vienna")
+    assert hits and {hit.found_by for hit in hits} == {("fulltext",)}
+    assert threads[2].startswith("vector-search")
 
 
 def test_hybrid_recall_at_5_beats_full_text_alone_on_the_fixture(app, db, create_store, add_file, run_jobs):

@@ -26,7 +26,10 @@ The full-text contract (``fulltext_search``; the hybrid keeps it):
 - **Confined to the store**: every hit's chunk has ``store_id == store.id``.
 - **Ranked** by the database's own scoring: FTS5 ``bm25()`` on SQLite,
   ``ts_rank_cd`` on PostgreSQL; ``score`` is higher-is-better on both (bm25 is
-  negated), comparable only within one result list.
+  negated), comparable only within one result list. The exact phrase outranks
+  its words on both: on SQLite bm25 scores the words, and a chunk holding the
+  whole query as a phrase gains what bm25 would give the phrase (its document
+  count estimated, see ``_sqlite_search``).
 - **Any text is a query**: the user's words are reduced to plain terms and
   rebuilt into a match expression of our own (the whole query as a phrase,
   OR each significant word), so operators, quotes, brackets or control
@@ -40,6 +43,7 @@ The full-text contract (``fulltext_search``; the hybrid keeps it):
   that shares a word with the query (see :func:`search` and ``CANDIDATES_PER_WORD``).
 - ``k`` is clamped to ``1..MAX_K``. One query per search.
 """
+import concurrent.futures
 import dataclasses
 import functools
 import html
@@ -197,8 +201,12 @@ def search(store, query, k=DEFAULT_K, *, mode="hybrid"):
         return []
     k = clamp_k(k)
     depth = max(k, FUSION_DEPTH)
-    text_hits = fulltext_search(store, query, depth) if mode != VECTORS else []
-    nearest = vector_search(store, query, depth) if mode != FULLTEXT else None
+    if mode == "hybrid" and (pending := _vector_search_aside(store, query, depth)) is not None:
+        text_hits = fulltext_search(store, query, depth)
+        nearest = pending.result()
+    else:
+        text_hits = fulltext_search(store, query, depth) if mode != VECTORS else []
+        nearest = vector_search(store, query, depth) if mode != FULLTEXT else None
     if nearest is None:
         return [dataclasses.replace(hit, found_by=(FULLTEXT,)) for hit in text_hits[:k]]
     config = current_app.config
@@ -221,25 +229,69 @@ def search(store, query, k=DEFAULT_K, *, mode="hybrid"):
 def vector_search(store, query, k):
     """``[(chunk_id, similarity)]``: the ``k`` nearest chunks at or above the similarity floor, or
     None when the store's vectors cannot be used now (none, incomplete, the embedder failing)."""
+    provider, key = _usable_vectors(store)
+    if key is None:
+        return None
+    return _nearest(store.id, _query_embedder(provider), query, k, current_app.config["VECTOR_SIMILARITY_FLOOR"],
+                    lambda vector, k: vectors.index.nearest(store, key, vector, k))
+
+
+def _vector_search_aside(store, query, k):
+    """``vector_search`` started in another thread (a Future), or None when it must run here.
+
+    The query's embedding and the matrix product hold no GIL (ctypes, or the network, and
+    BLAS), nor does SQLite's or psycopg's statement, so a hybrid search costs about the
+    slower of its two rankings instead of their sum. Only when the store's matrix is
+    already cached: loading it reads the database, which stays in the request's thread.
+    """
+    provider, key = _usable_vectors(store)
+    scorer = vectors.index.cached(store, key) if key is not None else None
+    if scorer is None:
+        return None
+    embedder = _query_embedder(provider)
+    app = current_app._get_current_object()
+    floor, store_id = app.config["VECTOR_SIMILARITY_FLOOR"], store.id  # read here: no ORM in that thread
+
+    def run():
+        with app.app_context():  # the embedder reads its settings from the app
+            return _nearest(store_id, embedder, query, k, floor, scorer)
+
+    return _aside().submit(run)
+
+
+@functools.cache
+def _aside():
+    # A few threads per process: on two cores more would only queue for the CPU. A search
+    # whose vector side finds them all busy waits behind the others' vector work.
+    return concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="vector-search")
+
+
+def _usable_vectors(store):
+    """``(provider, key)`` when the store's vectors of its current model are complete, else ``(None, None)``."""
     if store.vector_key is None or store.embeddings_off:
-        return None  # no complete vectors (checked first: it costs no query)
+        return None, None  # no complete vectors (checked first: it costs no query)
     provider = embedding_provider_for_store(store, create=False)
     if provider is None:
-        return None
+        return None, None
     key = vector_key(provider)
     if store.vector_key != key:
-        return None  # its vectors of this model are not complete yet
+        return None, None  # its vectors of this model are not complete yet
+    return provider, key
+
+
+def _query_embedder(provider):
     config = config_for(provider)
-    config = dataclasses.replace(config, timeout=min(config.timeout, QUERY_EMBED_TIMEOUT))
+    return get_embedder(dataclasses.replace(config, timeout=min(config.timeout, QUERY_EMBED_TIMEOUT)))
+
+
+def _nearest(store_id, embedder, query, k, floor, score):
     try:
-        query_vector = get_embedder(config).query(query)
+        query_vector = embedder.query(query)
     except ProviderError as exc:
-        log.warning("Store %s searches by full text only: the query could not be embedded (%s)", store.id,
+        log.warning("Store %s searches by full text only: the query could not be embedded (%s)", store_id,
                     exc.message)
         return None
-    floor = current_app.config["VECTOR_SIMILARITY_FLOOR"]
-    return [(chunk_id, similarity) for chunk_id, similarity in vectors.index.nearest(store, key, query_vector, k)
-            if similarity >= floor]
+    return [(chunk_id, similarity) for chunk_id, similarity in score(query_vector, k) if similarity >= floor]
 
 
 def _vector_only_hits(store, chunk_ids):
@@ -290,8 +342,9 @@ def fulltext_search(store, query, k=DEFAULT_K):
                       options=_HEADLINE_OPTIONS)
         rows = db.session.execute(_postgresql_search(len(words)), params)
     else:
-        params.update(query=fts5_expression(terms), all=" AND ".join(f'"{word}"' for word in words))
-        rows = db.session.execute(_sqlite_search(len(words)), params)
+        params.update(words=fts5_expression(Terms((), terms.words)), phrase=fts5_expression(Terms(terms.phrase, ())),
+                      all=" AND ".join(f'"{word}"' for word in words))
+        rows = db.session.execute(_sqlite_search(len(words), bool(terms.phrase)), params)
     return [
         SearchHit(
             file_id=row.file_id, file_name=row.file_name, chunk_id=row.chunk_id,
@@ -322,32 +375,65 @@ def render_snippet(marked):
     return Markup("".join(out).strip())
 
 
-@functools.lru_cache(maxsize=MAX_CANDIDATE_WORDS)
-def _sqlite_search(word_count):
+@functools.lru_cache(maxsize=2 * MAX_CANDIDATE_WORDS)
+def _sqlite_search(word_count, phrase):
     # Each part is its own subquery so that its LIMIT applies to it alone; the
     # CROSS JOIN makes FTS5 drive (walk the word's doclist in rowid order and
     # stop at the cap) rather than visit every chunk of the store.
     parts = [f"""SELECT id FROM (
             SELECT c.id FROM {FTS_TABLE} CROSS JOIN knowledge_chunks AS c ON c.id = {FTS_TABLE}.rowid
-            WHERE {FTS_TABLE} MATCH :{name} AND c.store_id = :store_id LIMIT :cap)"""
-             for name in ["all"] + [f"w{n}" for n in range(word_count)]]
-    candidates = "\n        UNION ".join(parts)
+            WHERE {FTS_TABLE} MATCH :w{n} AND c.store_id = :store_id LIMIT :cap)"""
+             for n in range(word_count)]
+    candidates = "\n        UNION ".join(["SELECT id FROM all_words"] + parts)
+    # The whole-query phrase is not part of any walk: a phrase of common words
+    # ("what is the ...") costs FTS5 a position check in nearly every chunk,
+    # once to find the candidates among its matches and once more for bm25's
+    # count of its documents (measured: half of the slowest searches), and a
+    # rowid lookup with it reopens every word's doclist (tens of ms each).
+    # Instead the phrase is walked only as far as the chunks holding all the
+    # words were (all_words: the first of them in rowid order, so the walk
+    # stops at the last of those), and each holder gains what bm25 gives one
+    # occurrence of a phrase held by n of N chunks: log((N - n + 0.5) / (n + 0.5)).
+    # n is estimated from the walked stretch of rowids (its holders, scaled up to
+    # the whole rowid span): exact when the stretch is the whole index, and it
+    # keeps a phrase held by thousands of chunks worth little, as bm25 would.
+    phrase_ctes = f"""phrase_region(id) AS MATERIALIZED (
+        SELECT rowid FROM {FTS_TABLE}
+        WHERE {FTS_TABLE} MATCH :phrase AND rowid <= (SELECT max(id) FROM all_words)
+    ), bonus(value) AS (
+        SELECT max(ln((total - held + 0.5) / (held + 0.5)), 1e-6) FROM (
+            SELECT total, min(total, (SELECT count(*) FROM phrase_region) * (last - first + 1.0)
+                                     / (max(reach, first) - first + 1)) AS held
+            FROM (SELECT (SELECT count(*) FROM knowledge_chunks) AS total,
+                         (SELECT min(id) FROM knowledge_chunks) AS first,
+                         (SELECT max(id) FROM knowledge_chunks) AS last,
+                         (SELECT max(id) FROM all_words) AS reach))
+    ), """ if phrase else ""
+    bonus = (f" - CASE WHEN {FTS_TABLE}.rowid IN (SELECT id FROM phrase_region) THEN (SELECT value FROM bonus) ELSE 0 END"
+             if phrase else "")
     # bm25 weights per FTS5 column (heading, text): a heading repeated over every
     # chunk of a long section should not outrank the text that answers.
     # Ranking: the "+" keeps FTS5 from taking the candidate list as rowid
     # lookups; it would then run one full-text query per candidate and bm25
     # would recount each word's documents every time (seconds). Instead FTS5
-    # walks the doclists of the OR expression once (C, no ranking) and bm25,
-    # the join and the sort run only for the candidates.
+    # walks the doclists of the OR-ed words once (C, no ranking), only between
+    # the first and the last candidate, and bm25, the join and the sort run only
+    # for the candidates. bm25 still counts each word's documents once per
+    # search (one walk of the word's doclist, without positions).
     # snippet() is computed for every row that reaches the sorter, so the
     # winners are picked first and only they are looked up again for snippets
-    # (a rowid lookup with MATCH: FTS5 tokenizes just those k texts).
+    # (a rowid lookup with the words' MATCH: FTS5 tokenizes just those k texts).
     return sa.text(f"""
-    WITH candidates(id) AS (
+    WITH all_words(id) AS MATERIALIZED (
+        SELECT c.id FROM {FTS_TABLE} CROSS JOIN knowledge_chunks AS c ON c.id = {FTS_TABLE}.rowid
+        WHERE {FTS_TABLE} MATCH :all AND c.store_id = :store_id LIMIT :cap
+    ), candidates(id) AS MATERIALIZED (
         {candidates}
-    ), best(id, rank) AS (
-        SELECT {FTS_TABLE}.rowid, bm25({FTS_TABLE}, 0.4, 1.0) FROM {FTS_TABLE}
-        WHERE {FTS_TABLE} MATCH :query AND +{FTS_TABLE}.rowid IN (SELECT id FROM candidates)
+    ), {phrase_ctes}best(id, rank) AS (
+        SELECT {FTS_TABLE}.rowid, bm25({FTS_TABLE}, 0.4, 1.0){bonus} FROM {FTS_TABLE}
+        WHERE {FTS_TABLE} MATCH :words
+          AND {FTS_TABLE}.rowid BETWEEN (SELECT min(id) FROM candidates) AND (SELECT max(id) FROM candidates)
+          AND +{FTS_TABLE}.rowid IN (SELECT id FROM candidates)
         ORDER BY 2, 1
         LIMIT :k
     )
@@ -359,7 +445,7 @@ def _sqlite_search(word_count):
     CROSS JOIN {FTS_TABLE} ON {FTS_TABLE}.rowid = best.id
     JOIN knowledge_chunks AS c ON c.id = best.id
     JOIN knowledge_files AS f ON f.id = c.file_id
-    WHERE {FTS_TABLE} MATCH :query AND c.store_id = :store_id
+    WHERE {FTS_TABLE} MATCH :words AND c.store_id = :store_id
     ORDER BY best.rank, c.id
 """)
 

@@ -19,7 +19,22 @@ touching search or the embedding stage.
   scored from a fresh load each time (correct, slow) and never cached.
 
 float32 in memory rather than float16: numpy has no fast half-precision
-product (measured: ~10x slower), and 100,000 chunks take 154 MB as float32.
+product (measured: ~10x slower).
+
+**Memory and size** (bench/retrieval.py, 384 dimensions, measured 2026-12-07):
+per 100,000 chunks the cache holds 147 MiB (the float32 matrix, 1,536 bytes a
+chunk, plus 0.8 MiB of ids) and the database 73 MiB of float16 blobs; the
+default ``VECTOR_CACHE_MB`` (512) keeps about 340,000 chunks' matrices. Scoring
+is one pass over the matrix, so its time grows linearly with the store: at
+100,000 chunks the vector side (the query's embedding, ~6 ms, included) took
+p50 25 ms, p99 69 ms on SQLite's run of this 2-core machine while it was shared
+(load 3-8), the matrix product alone ~20 ms. A hybrid search runs it beside
+the full-text statement (``search._vector_search_aside``), so it costs about
+the slower of the two. The largest store served within the 30 ms p99 target,
+scaling that run's p99 linearly ((30 - 6) / 62 ms per 100,000 chunks), is
+about 40,000 chunks on this machine under that load; a quiet machine was not
+available to measure. Past that, an engine behind ``VectorIndex`` (int8
+scoring, an approximate index) is the way on.
 """
 import threading
 from collections import OrderedDict
@@ -90,14 +105,18 @@ class MatrixIndex(VectorIndex):
         self._bytes = 0
 
     def nearest(self, store, key, query, k):
-        entry = self._matrix(store, key, query.shape[0])
-        if entry is None or not len(entry.ids):
-            return []
-        scores = entry.matrix @ query
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(entry.ids[i]), float(scores[i])) for i in top]
+        return _score(self._matrix(store, key, query.shape[0]), query, k)
+
+    def cached(self, store, key):
+        """A scorer for ``store``'s cached ``key`` matrix, or None when it is not cached at the store's
+        version. The scorer, ``scorer(query, k)``, answers as :meth:`nearest` without the database
+        or the app: it may run in another thread."""
+        with self._lock:
+            entry = self._cache.get(store.id)
+            if entry is None or entry.version != store.vector_version or entry.key != key:
+                return None
+            self._cache.move_to_end(store.id)
+        return lambda query, k: _score(entry if entry.matrix.shape[1] == query.shape[0] else None, query, k)
 
     def cached_bytes(self):
         return self._bytes
@@ -126,6 +145,16 @@ class MatrixIndex(VectorIndex):
                 self._cache[store.id] = entry
                 self._bytes += entry.nbytes
         return entry
+
+
+def _score(entry, query, k):
+    if entry is None or not len(entry.ids):
+        return []
+    scores = entry.matrix @ query
+    k = min(k, len(scores))
+    top = np.argpartition(-scores, k - 1)[:k]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return [(int(entry.ids[i]), float(scores[i])) for i in top]
 
 
 def _load(store, key, dimension):

@@ -154,3 +154,16 @@ def test_sync_reads_with_application_credentials_only(casdoor):
     requests.get(f"{casdoor.url}/api/get-users", params={"owner": "storehouse", "p": 1, "pageSize": 2},
                  timeout=5)
     assert len(casdoor.controls.webhook_deliveries()) == before
+
+
+def test_a_worker_queues_the_next_sync_without_any_web_request(app, db):
+    # A deployment whose web processes have seen no request yet (or that runs workers
+    # first) still syncs: every `flask jobs worker` queues the periodic jobs when it starts.
+    assert db.session.execute(sa.select(Job).filter_by(kind=SYNC_JOB)).first() is None
+    for _ in range(2):  # a second worker adds nothing: one run per time slot
+        result = app.test_cli_runner().invoke(args=["jobs", "worker", "--once"])
+        assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    [job] = db.session.execute(sa.select(Job).filter_by(kind=SYNC_JOB)).scalars().all()
+    assert timedelta(minutes=9) < job.run_after - utcnow() <= timedelta(minutes=10)
+    assert job.state == "queued"

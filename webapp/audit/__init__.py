@@ -97,10 +97,10 @@ def record_casdoor_changes(user, before, *, source):
 
 
 def init_app(app):
-    """The retention job, queued by each process's first request (one per day, deduplicated)."""
+    """The retention job, queued by every process (a web process's first request, a worker's start; one per day)."""
     from webapp.audit import retention
-    from webapp.jobs import schedule_at_first_request
+    from webapp.jobs import schedule_periodic
 
     if app.config["AUDIT_RETENTION_DAYS"] <= 0 or not app.config["AUDIT_PURGE_SCHEDULED"]:
         return
-    schedule_at_first_request(app, retention.schedule_purge, "the security log's retention job")
+    schedule_periodic(app, retention.schedule_purge, "the security log's retention job")

@@ -12,12 +12,13 @@ def init_app(app):
     from webapp.identity import sync
     from webapp.identity.blueprint import api_bp, oidc_bp
     from webapp.identity.cli import casdoor_cli
-    from webapp.jobs import schedule_at_first_request
+    from webapp.jobs import schedule_periodic
 
     app.register_blueprint(api_bp)
     app.register_blueprint(oidc_bp)
     app.cli.add_command(casdoor_cli)
     if app.extensions.get("casdoor") is None or app.config["CASDOOR_SYNC_MINUTES"] <= 0:
         return
-    # The first request of each process makes sure a run is queued (one per time slot, deduplicated).
-    schedule_at_first_request(app, sync.schedule_next, "the Casdoor sync")
+    # Each process (a web process at its first request, a worker at its start) makes sure a run is
+    # queued (one per time slot, deduplicated).
+    schedule_periodic(app, sync.schedule_next, "the Casdoor sync")

@@ -20,6 +20,9 @@ from webapp.jobs.registry import job_handler  # noqa: F401
 
 log = logging.getLogger("webapp.jobs")
 
+#: ``app.extensions`` key of the periodic jobs registered by :func:`schedule_periodic`.
+PERIODIC_JOBS = "periodic_jobs"
+
 
 def init_app(app):
     """``flask jobs``, and the in-process runner started by the first request when enabled."""
@@ -49,14 +52,19 @@ def init_app(app):
     app.before_request(start_runner)
 
 
-def schedule_at_first_request(app, schedule, what):
-    """Call ``schedule()`` once per process, at the process's first request, and commit it.
+def schedule_periodic(app, schedule, what):
+    """Make sure the periodic job ``schedule`` queues is queued, by every kind of process.
 
-    ``schedule`` queues a periodic job (deduplicated, flush only); ``what`` names it in the
-    log. A request, not ``create_app``: `flask db upgrade` and other commands build the app
-    too. When the database is down the request answers for itself: the failure is logged and
+    ``schedule()`` queues the next run of a periodic job (deduplicated per time slot,
+    flush only; the job queues its successor when it runs); ``what`` names it in the log.
+    It is called once per web process, at its first request (not in ``create_app``:
+    `flask db upgrade` and other commands build the app too), and by every
+    ``flask jobs worker`` when it starts (see :func:`queue_periodic_jobs`), so a
+    deployment whose web processes see no traffic, or that has only workers, still
+    runs its syncs and purges. When the database is down the failure is logged and
     the next process (or the job's own rescheduling) queues it.
     """
+    app.extensions.setdefault(PERIODIC_JOBS, []).append((schedule, what))
     lock = threading.Lock()
     done = []
 
@@ -67,13 +75,27 @@ def schedule_at_first_request(app, schedule, what):
             if done:
                 return
             done.append(True)
-        from webapp.extensions import db
-
-        try:
-            schedule()
-            db.session.commit()
-        except Exception:  # the database may be down: the request answers for itself
-            db.session.rollback()
-            log.exception("Could not queue %s", what)
+        _queue(schedule, what)
 
     app.before_request(schedule_once)
+
+
+def queue_periodic_jobs(app):
+    """Queue every periodic job registered with :func:`schedule_periodic`, each committed alone.
+
+    :returns: the names of those that could not be queued (logged), for the caller to report.
+    """
+    return [what for schedule, what in app.extensions.get(PERIODIC_JOBS, ()) if not _queue(schedule, what)]
+
+
+def _queue(schedule, what):
+    from webapp.extensions import db
+
+    try:
+        schedule()
+        db.session.commit()
+        return True
+    except Exception:  # the database may be down: the caller answers for itself
+        db.session.rollback()
+        log.exception("Could not queue %s", what)
+        return False

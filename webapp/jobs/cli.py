@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from webapp.core.clock import utcnow
 from webapp.extensions import db
 from webapp.jobs import jobqueue as queue
+from webapp.jobs import queue_periodic_jobs
 from webapp.jobs.models import DONE, FAILED, Job
 from webapp.jobs.registry import registered_kinds
 from webapp.jobs.worker import Worker
@@ -31,6 +32,9 @@ def worker(threads, batch, kinds, once):
     if unknown:
         raise click.UsageError(f"Unknown job kind(s): {', '.join(unknown)}. Known: {', '.join(registered_kinds())}.")
     config = current_app.config
+    # A worker makes sure the periodic jobs (Casdoor sync, log retention) are queued: a
+    # deployment may have no web traffic for a while, or run workers first.
+    queue_periodic_jobs(current_app._get_current_object())
     runner = Worker(current_app._get_current_object(), threads=threads or config["JOBS_WORKER_THREADS"],
                     batch=batch or config["JOBS_BATCH_SIZE"], kinds=kinds,
                     poll_interval=config["JOBS_POLL_INTERVAL"], name="jobs-worker")

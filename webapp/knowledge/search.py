@@ -379,10 +379,14 @@ def render_snippet(marked):
 def _sqlite_search(word_count, phrase):
     # Each part is its own subquery so that its LIMIT applies to it alone; the
     # CROSS JOIN makes FTS5 drive (walk the word's doclist in rowid order and
-    # stop at the cap) rather than visit every chunk of the store.
+    # stop at the cap) rather than visit every chunk of the store. Every walk
+    # starts at the store's first chunk and ends at its last (span: two index
+    # lookups), so the chunks of stores indexed before or after it are skipped
+    # by FTS5's seek rather than walked.
     parts = [f"""SELECT id FROM (
             SELECT c.id FROM {FTS_TABLE} CROSS JOIN knowledge_chunks AS c ON c.id = {FTS_TABLE}.rowid
-            WHERE {FTS_TABLE} MATCH :w{n} AND c.store_id = :store_id LIMIT :cap)"""
+            WHERE {FTS_TABLE} MATCH :w{n} AND {FTS_TABLE}.rowid BETWEEN (SELECT lo FROM span) AND (SELECT hi FROM span)
+              AND c.store_id = :store_id LIMIT :cap)"""
              for n in range(word_count)]
     candidates = "\n        UNION ".join(["SELECT id FROM all_words"] + parts)
     # The whole-query phrase is not part of any walk: a phrase of common words
@@ -390,24 +394,24 @@ def _sqlite_search(word_count, phrase):
     # once to find the candidates among its matches and once more for bm25's
     # count of its documents (measured: half of the slowest searches), and a
     # rowid lookup with it reopens every word's doclist (tens of ms each).
-    # Instead the phrase is walked only as far as the chunks holding all the
-    # words were (all_words: the first of them in rowid order, so the walk
-    # stops at the last of those), and each holder gains what bm25 gives one
-    # occurrence of a phrase held by n of N chunks: log((N - n + 0.5) / (n + 0.5)).
-    # n is estimated from the walked stretch of rowids (its holders, scaled up to
-    # the whole rowid span): exact when the stretch is the whole index, and it
-    # keeps a phrase held by thousands of chunks worth little, as bm25 would.
+    # Instead the phrase is walked only over the stretch of rowids where the
+    # chunks holding all the words were found (all_words: the first of them in
+    # the store's rowid order, so a stretch its own walk already covered), and
+    # each holder gains what bm25 gives one occurrence of a phrase held by n of
+    # N chunks: log((N - n + 0.5) / (n + 0.5)). N is the store's rowid span and
+    # n is estimated from the walked stretch (its holders, scaled up to that
+    # span): exact when the stretch is the whole store, and it keeps a phrase
+    # held by thousands of chunks worth little, as bm25 would. No count over
+    # the table: every figure is an index lookup or the stretch already walked.
     phrase_ctes = f"""phrase_region(id) AS MATERIALIZED (
         SELECT rowid FROM {FTS_TABLE}
-        WHERE {FTS_TABLE} MATCH :phrase AND rowid <= (SELECT max(id) FROM all_words)
+        WHERE {FTS_TABLE} MATCH :phrase
+          AND rowid BETWEEN (SELECT min(id) FROM all_words) AND (SELECT max(id) FROM all_words)
     ), bonus(value) AS (
         SELECT max(ln((total - held + 0.5) / (held + 0.5)), 1e-6) FROM (
-            SELECT total, min(total, (SELECT count(*) FROM phrase_region) * (last - first + 1.0)
-                                     / (max(reach, first) - first + 1)) AS held
-            FROM (SELECT (SELECT count(*) FROM knowledge_chunks) AS total,
-                         (SELECT min(id) FROM knowledge_chunks) AS first,
-                         (SELECT max(id) FROM knowledge_chunks) AS last,
-                         (SELECT max(id) FROM all_words) AS reach))
+            SELECT total, min(total, (SELECT count(*) FROM phrase_region) * total / stretch) AS held
+            FROM (SELECT (SELECT hi - lo + 1.0 FROM span) AS total,
+                         (SELECT max(id) - min(id) + 1.0 FROM all_words) AS stretch))
     ), """ if phrase else ""
     bonus = (f" - CASE WHEN {FTS_TABLE}.rowid IN (SELECT id FROM phrase_region) THEN (SELECT value FROM bonus) ELSE 0 END"
              if phrase else "")
@@ -424,9 +428,13 @@ def _sqlite_search(word_count, phrase):
     # winners are picked first and only they are looked up again for snippets
     # (a rowid lookup with the words' MATCH: FTS5 tokenizes just those k texts).
     return sa.text(f"""
-    WITH all_words(id) AS MATERIALIZED (
+    WITH span(lo, hi) AS MATERIALIZED (
+        SELECT (SELECT min(id) FROM knowledge_chunks WHERE store_id = :store_id),
+               (SELECT max(id) FROM knowledge_chunks WHERE store_id = :store_id)
+    ), all_words(id) AS MATERIALIZED (
         SELECT c.id FROM {FTS_TABLE} CROSS JOIN knowledge_chunks AS c ON c.id = {FTS_TABLE}.rowid
-        WHERE {FTS_TABLE} MATCH :all AND c.store_id = :store_id LIMIT :cap
+        WHERE {FTS_TABLE} MATCH :all AND {FTS_TABLE}.rowid BETWEEN (SELECT lo FROM span) AND (SELECT hi FROM span)
+          AND c.store_id = :store_id LIMIT :cap
     ), candidates(id) AS MATERIALIZED (
         {candidates}
     ), {phrase_ctes}best(id, rank) AS (

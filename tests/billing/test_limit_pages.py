@@ -121,14 +121,16 @@ def test_a_default_set_below_what_people_spent_lists_them_at_once_and_raising_it
     db.session.commit()
     assert 'data-testid="limit-alerts"' not in client.get("/admin/billing/limits/").get_data(as_text=True)
     # A default of 2 USD a day: lou (3 spent) is at it, max (1 spent) past 50 %, ann (nothing) and kim are not.
-    post_form(client, "/s/research/limits", {**FORM, "store-enabled": "", "per_person-enabled": "y", "per_person-period": "day",
-                                             "per_person-amount": "2", "per_person-alert_at": "50"})
+    post_form(client, "/s/research/limits", {**FORM, "store-enabled": "", "per_person-enabled": "y",
+                                             "per_person-period": "day", "per_person-amount": "2",
+                                             "per_person-alert_at": "50"})
     page = client.get("/admin/billing/limits/").get_data(as_text=True)
     assert page.count("<tr>") == 4  # head + lou's threshold and limit + max's threshold
     assert ">lou</a>" in page and ">max</a>" in page and ">ann</a>" not in page and ">kim</a>" not in page
     # Raised to 10 USD: nobody is past 50 % any more, and the list says so at once.
-    post_form(client, "/s/research/limits", {**FORM, "store-enabled": "", "per_person-enabled": "y", "per_person-period": "day",
-                                             "per_person-amount": "10", "per_person-alert_at": "50"})
+    post_form(client, "/s/research/limits", {**FORM, "store-enabled": "", "per_person-enabled": "y",
+                                             "per_person-period": "day", "per_person-amount": "10",
+                                             "per_person-alert_at": "50"})
     assert 'data-testid="limit-alerts"' not in client.get("/admin/billing/limits/").get_data(as_text=True)
     # The API does the same.
     response = client.put("/api/v1/s/research/limits", json={"per_person": {

@@ -12,6 +12,10 @@
    (its process stopped: workers get "connection refused" and back off), then Casdoor
    comes back; time from its return until every charge is delivered. Target ≤ 60 s.
 
+0. **Casdoor's own ceiling** (``--ceiling 1,4,8,16``): add-transaction calls/s that the
+   development Casdoor (another instance, same machine) takes from N concurrent clients
+   (two processes, each a ``requests.Session`` per thread, keep-alive): what delivery can at most reach here.
+
 Every run checks exactly-once: one Casdoor transaction per charge, sums equal to the
 last decimal.
 
@@ -72,6 +76,54 @@ class CasdoorProcess:
 
     def transactions(self):
         return requests.get(self.url + "/_dev/transactions", timeout=60).json()
+
+
+def _ceiling_client(url, threads, seconds):
+    """Send add-transaction calls from ``threads`` threads (a keep-alive session each) for ``seconds``;
+    returns how many were recorded."""
+    import threading
+
+    done = []
+    deadline = time.perf_counter() + seconds
+
+    def run():
+        session, count = requests.Session(), 0
+        body = {"owner": "storehouse", "name": "", "application": "ceiling", "category": "bench", "type": "bench",
+                "user": "alice", "tag": "User", "amount": -0.00000001, "currency": "USD", "payment": "",
+                "state": "Paid", "createdTime": "2026-01-01T00:00:00Z"}
+        while time.perf_counter() < deadline:
+            body["subtype"] = str(uuid.uuid4())
+            answer = session.post(url + "/api/add-transaction", params={"id": "storehouse/"}, json=body,
+                                  auth=(CLIENT_ID, CLIENT_SECRET), timeout=10).json()
+            count += answer.get("status") == "ok"
+        done.append(count)
+
+    helpers = [threading.Thread(target=run) for _ in range(threads)]
+    for thread in helpers:
+        thread.start()
+    for thread in helpers:
+        thread.join()
+    return sum(done)
+
+
+def measure_ceiling(tmp, clients, seconds=5.0, processes=2):
+    """``{clients: calls/s}`` of add-transaction at a fresh development Casdoor of its own."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    casdoor = CasdoorProcess(free_port(), tmp / "casdoor-ceiling")
+    casdoor.start()
+    try:
+        found = {}
+        for n in clients:
+            per = [n // processes + (1 if i < n % processes else 0) for i in range(processes)]
+            per = [k for k in per if k]
+            with ProcessPoolExecutor(len(per)) as pool:
+                started = time.perf_counter()
+                total = sum(pool.map(_ceiling_client, [casdoor.url] * len(per), per, [seconds] * len(per)))
+                found[n] = total / (time.perf_counter() - started)
+        return found
+    finally:
+        casdoor.stop()
 
 
 def make_app(database_url, casdoor_url):
@@ -268,9 +320,18 @@ def main():
     parser.add_argument("--backlog", type=int, default=10000)
     parser.add_argument("--answers", type=int, default=300)
     parser.add_argument("--outage", type=float, default=15.0, help="seconds Casdoor stays down")
+    parser.add_argument("--ceiling", default="1,4,8,16",
+                        help="concurrent clients at which Casdoor's own ceiling is measured ('' to skip)")
+    parser.add_argument("--ceiling-only", action="store_true", help="measure Casdoor's ceiling and stop")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-billing-"))
+    if args.ceiling:
+        ceiling = measure_ceiling(tmp, [int(n) for n in args.ceiling.split(",")])
+        print("0. Casdoor's ceiling, add-transaction calls/s by concurrent clients: "
+              + ", ".join(f"{n}: {rate:.0f}" for n, rate in ceiling.items()))
+        if args.ceiling_only:
+            return
     database_url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
     from config import database_url as normalise
 

@@ -5,11 +5,18 @@ Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-07 03:50:00
 
-The rollup starts empty: after upgrading, ``flask usage verify --repair`` fills it from
-the answers already there (new answers add themselves).
+The upgrade fills the rollup from the answers already there (one INSERT … SELECT …
+GROUP BY); new answers add themselves. Days are calendar days in ``BILLING_TIMEZONE``
+as ``webapp.chat.rollup.local_day`` computes them: on PostgreSQL with ``AT TIME ZONE``
+(its own zone database, same IANA names), on SQLite, which knows no time zones, with
+a SQL function registered on the migration's connection for this one statement.
 """
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 from alembic import op
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 
 
 revision = '0009'
@@ -94,6 +101,54 @@ def upgrade():
         batch_op.create_foreign_key(batch_op.f('fk_reservations_store_id_stores'), 'stores', ['store_id'], ['id'],
                                     ondelete='CASCADE')
         batch_op.create_index('ix_reservations_store_id_expires_at', ['store_id', 'expires_at'], unique=False)
+    fill_usage_days(op.get_bind())
+
+
+def _timezone_name():
+    name = current_app.config.get("BILLING_TIMEZONE") if has_app_context() else None
+    return name or "UTC"
+
+
+def _sqlite_local_day(tz):
+    def local_day(created_at):
+        # Stored as SQLAlchemy writes a naive UTC DateTime to SQLite: "YYYY-MM-DD HH:MM:SS[.ffffff]".
+        moment = datetime.fromisoformat(created_at)
+        return moment.replace(tzinfo=UTC).astimezone(tz).date().isoformat()
+    return local_day
+
+
+def fill_usage_days(bind):
+    """One row per (store, person, provider, currency, local day) of the final answers (assistant,
+    not streaming), with their count, tokens and cost, as ``webapp.chat.rollup.record`` keeps them."""
+    name = _timezone_name()
+    tz = ZoneInfo(name)  # an unknown name fails here, before anything is written
+    messages = sa.table('messages', sa.column('store_id'), sa.column('user_id'), sa.column('provider_name'),
+                        sa.column('currency'), sa.column('created_at'), sa.column('prompt_tokens'),
+                        sa.column('completion_tokens'), sa.column('price'), sa.column('role'), sa.column('status'))
+    if bind.dialect.name == 'sqlite':
+        bind.connection.dbapi_connection.create_function('storehouse_local_day', 1, _sqlite_local_day(tz),
+                                                         deterministic=True)
+        day = sa.func.storehouse_local_day(messages.c.created_at)
+    else:
+        known = bind.execute(sa.text("SELECT count(*) FROM pg_timezone_names WHERE name = :name"),
+                             {"name": name}).scalar()
+        if not known:
+            raise RuntimeError(f"BILLING_TIMEZONE {name!r} is not in PostgreSQL's time zone database.")
+        local = sa.func.timezone(name, sa.func.timezone('UTC', messages.c.created_at))
+        day = sa.cast(local, sa.Date)
+    provider = sa.func.coalesce(messages.c.provider_name, '')
+    totals = (sa.select(messages.c.store_id, messages.c.user_id, provider, messages.c.currency, day,
+                        sa.func.count(), sa.func.coalesce(sa.func.sum(messages.c.prompt_tokens), 0),
+                        sa.func.coalesce(sa.func.sum(messages.c.completion_tokens), 0),
+                        sa.func.coalesce(sa.func.sum(messages.c.price), 0))
+              .where(messages.c.role == 'assistant', messages.c.status != 'streaming')
+              .group_by(messages.c.store_id, messages.c.user_id, provider, messages.c.currency, day))
+    usage_days = sa.table('usage_days', *(sa.column(c) for c in (
+        'store_id', 'user_id', 'provider', 'currency', 'day', 'answers', 'prompt_tokens', 'completion_tokens',
+        'cost')))
+    bind.execute(usage_days.insert().from_select(
+        ['store_id', 'user_id', 'provider', 'currency', 'day', 'answers', 'prompt_tokens', 'completion_tokens',
+         'cost'], totals))
 
 
 def downgrade():

@@ -26,8 +26,12 @@ from tests.support.billing import (
 from webapp.billing import service
 from webapp.billing.models import BillingAccount, Reservation
 from webapp.chat.errors import AnswerRefused
+from webapp.core.clock import utcnow
 from webapp.extensions import db
+from webapp.jobs import enqueue
+from webapp.jobs.jobqueue import claim
 from webapp.jobs.models import Job
+from webapp.jobs.worker import Worker, execute_together
 
 
 @pytest.fixture
@@ -404,3 +408,79 @@ def test_charges_piled_up_while_casdoor_was_down_are_sent_without_lookups(app, c
     casdoor.controls.inject_fault("/api/get-transactions", "envelope", count=100, msg="no lookups expected")
     run_jobs()
     assert [c.state for c in charges()] == ["delivered"] * 5 and len(casdoor_rows(casdoor)) == 5
+
+
+# -- a claimed batch: one commit, each charge on its own -------------------------------
+
+
+def test_a_batch_commits_once_and_one_failing_charge_loses_or_doubles_no_other(app, casdoor, store, provider,
+                                                                              alice, run_jobs):
+    keys = {m.charge_key for m in ask(alice, store, provider, n=6)}
+    # A job whose handler raises (no charge id): rolled back alone and retried, the others commit.
+    broken = enqueue(service.DELIVER_JOB, {}).id
+    db.session.commit()
+    # The first send is stored by Casdoor, then the connection drops before the answer.
+    casdoor.controls.inject_fault("/api/add-transaction", "drop_after", count=1)
+    commits = []
+    counter = lambda connection: commits.append(connection)  # noqa: E731
+    sa.event.listen(db.engine, "commit", counter)  # a database COMMIT, not a savepoint's release
+    try:
+        assert Worker(app, batch=10, commit_window=60).run_batch() == 7
+    finally:
+        sa.event.remove(db.engine, "commit", counter)
+    assert len(commits) == 2  # the claim, then the batch's outcomes together
+    db.session.expire_all()
+    states = [c.state for c in charges()]
+    assert states.count("delivered") == 5 and states.count("pending") == 1
+    unheard, = charges("pending")
+    assert unheard.ambiguous_at is not None and len(casdoor_rows(casdoor)) == 6
+    job = db.session.get(Job, broken)
+    assert job.state == "queued" and "KeyError" in job.last_error
+    # The unheard charge is looked up and adopted, never sent again.
+    wait_out_ambiguity()
+    make_due()
+    db.session.execute(sa.delete(Job).where(Job.id == broken))
+    db.session.commit()
+    run_jobs()
+    rows = casdoor_rows(casdoor)
+    assert [c.state for c in charges()] == ["delivered"] * 6
+    assert len(rows) == 6 and {r["subtype"] for r in rows} == keys
+    assert {c.casdoor_name for c in charges()} == {r["name"] for r in rows}
+    assert casdoor_total(casdoor) == ledger_total()
+
+
+def test_a_batch_whose_commit_never_came_is_looked_up_not_sent_again(app, casdoor, store, provider, alice, run_jobs):
+    """The worker dies after sending a batch but before committing it: the next tries find every
+    charge at Casdoor and adopt it."""
+    keys = {m.charge_key for m in ask(alice, store, provider, n=4)}
+    claimed = claim("dying-worker", limit=10)
+    with pytest.raises(RuntimeError):
+        with _commit_dies():
+            execute_together(claimed, window=60)
+    db.session.rollback()
+    db.session.expire_all()
+    assert [c.state for c in charges()] == ["pending"] * 4 and len(casdoor_rows(casdoor)) == 4
+    # Its leases lapse; another worker takes the jobs over.
+    db.session.execute(sa.update(Job).where(Job.state == "running").values(lease_until=utcnow()))
+    db.session.commit()
+    casdoor.controls.inject_fault("/api/add-transaction", "envelope", count=100, msg="no resend expected")
+    run_jobs()
+    casdoor.controls.clear_faults()
+    rows = casdoor_rows(casdoor)
+    assert [c.state for c in charges()] == ["delivered"] * 4
+    assert len(rows) == 4 and {r["subtype"] for r in rows} == keys
+    assert casdoor_total(casdoor) == ledger_total()
+
+
+class _commit_dies:
+    """Every database COMMIT in the block fails, as a killed worker's never happens."""
+
+    def __enter__(self):
+        sa.event.listen(db.engine, "commit", self._die)
+
+    def __exit__(self, *exc):
+        sa.event.remove(db.engine, "commit", self._die)
+
+    @staticmethod
+    def _die(connection):
+        raise RuntimeError("the worker died before committing")

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.support.billing import give_answer, make_chat, make_provider
-from tests.support.client import post_form
+from tests.support.client import csrf_token, post_form
 from webapp.billing import limits
 from webapp.billing.models import PersonLimit, StoreLimit
 from webapp.extensions import db
@@ -104,6 +104,41 @@ def test_admin_billing_limits_lists_this_periods_alerts_only(frozen_clock, app, 
     assert ">lou</a>" in page and "badge-danger" in page
     frozen_clock.set(datetime(2026, 3, 11, 0, 1))  # a new day: the daily limit's alerts are the past
     assert 'data-testid="limit-alerts"' not in client.get("/admin/billing/limits/").get_data(as_text=True)
+
+
+def test_a_default_set_below_what_people_spent_lists_them_at_once_and_raising_it_clears_them(
+        frozen_clock, app, store, boss, client, create_user):
+    frozen_clock.set(datetime(2026, 3, 10, 12, 0))
+    lou, max_, ann, kim = (create_user(name) for name in ("lou", "max", "ann", "kim"))
+    dollar = make_provider("0", "1000000", max_tokens=1, name="dollar")
+    for person, answers in ((lou, 3), (max_, 1), (kim, 5)):
+        chat = make_chat(store, person)
+        for _ in range(answers):
+            give_answer(chat, person, store, dollar, prompt_tokens=0, completion_tokens=1)
+    # Kim has a limit of her own: the default does not apply to her.
+    limits.set_person_limit(store.id, kim.id, {"period": "day", "amount": Decimal(100), "currency": "USD",
+                                               "alert_at": 80})
+    db.session.commit()
+    assert 'data-testid="limit-alerts"' not in client.get("/admin/billing/limits/").get_data(as_text=True)
+    # A default of 2 USD a day: lou (3 spent) is at it, max (1 spent) past 50 %, ann (nothing) and kim are not.
+    post_form(client, "/s/research/limits", {**FORM, "store-enabled": "", "per_person-enabled": "y",
+                                             "per_person-period": "day", "per_person-amount": "2",
+                                             "per_person-alert_at": "50"})
+    page = client.get("/admin/billing/limits/").get_data(as_text=True)
+    assert page.count("<tr>") == 4  # head + lou's threshold and limit + max's threshold
+    assert ">lou</a>" in page and ">max</a>" in page and ">ann</a>" not in page and ">kim</a>" not in page
+    # Raised to 10 USD: nobody is past 50 % any more, and the list says so at once.
+    post_form(client, "/s/research/limits", {**FORM, "store-enabled": "", "per_person-enabled": "y",
+                                             "per_person-period": "day", "per_person-amount": "10",
+                                             "per_person-alert_at": "50"})
+    assert 'data-testid="limit-alerts"' not in client.get("/admin/billing/limits/").get_data(as_text=True)
+    # The API does the same.
+    response = client.put("/api/v1/s/research/limits", json={"per_person": {
+        "period": "day", "amount": "2.5", "currency": "USD", "alert_at": 80}},
+        headers={"X-CSRFToken": csrf_token(client)})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    page = client.get("/admin/billing/limits/").get_data(as_text=True)
+    assert page.count("<tr>") == 3 and ">lou</a>" in page and ">max</a>" not in page
 
 
 def test_limit_pages_are_for_administrators_of_the_store(app, store, client, create_user, grant, login):

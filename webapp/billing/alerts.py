@@ -25,8 +25,9 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
+from webapp.billing import limits
 from webapp.billing.limits import period_of
-from webapp.billing.models import LimitAlert
+from webapp.billing.models import PER_PERSON, STORE, LimitAlert, PersonLimit
 from webapp.chat.rollup import day_start_utc, zone
 from webapp.core.clock import utcnow
 from webapp.database import savepoint
@@ -92,6 +93,36 @@ def note(store_id, statuses, *, refused_subject=None, session=None):
         if url:
             enqueue(WEBHOOK_JOB, {"alert_id": alert.id}, dedupe_key=f"limit-alert:{alert.id}")
     return added
+
+
+def reevaluate(store_id, session=None):
+    """After an administrator set, changed or removed a limit of ``store_id``: make this period's alerts
+    say who is over which limit now (flush only; the view commits).
+
+    Adds what the new limits make reached (the store limit; everyone under the default per-person
+    limit whose period spend passes it: ``limits.people_over_default``, from the rollup) and drops the
+    alerts of the store limit and of the default that the new amounts no longer reach (a raised
+    limit), so *Admin > Billing > Limits* is right at once and a level reached again under the new
+    amount is sent again. People with their own limit keep theirs (it did not change).
+
+    :returns: ``(added, dropped)`` counts.
+    """
+    session = session or db.session
+    statuses = limits.current_status(store_id, session=session) + limits.people_over_default(store_id, session)
+    reached = {(s.limit.user_id or 0, s.limit.subject, s.period.first, level)
+               for s in statuses for level in _levels(s, None)}
+    overridden = sa.select(PersonLimit.user_id).where(PersonLimit.store_id == store_id)
+    standing = session.execute(
+        sa.select(LimitAlert).where(LimitAlert.store_id == store_id, limits.current_alerts(),
+                                    sa.or_(LimitAlert.subject == STORE,
+                                           sa.and_(LimitAlert.subject == PER_PERSON,
+                                                   LimitAlert.user_id.not_in(overridden))))).scalars().all()
+    dropped = [alert for alert in standing
+               if (alert.user_id, alert.subject, alert.period_start, alert.level) not in reached]
+    if dropped:
+        session.execute(sa.delete(LimitAlert).where(LimitAlert.id.in_([alert.id for alert in dropped])))
+    added = note(store_id, statuses, session=session)
+    return len(added), len(dropped)
 
 
 def event_of(alert, store_name, username):

@@ -77,7 +77,7 @@ def put_limits():
         if subject in sent:
             value = getattr(data, subject)
             limits.set_store_limit(g.store.id, subject, value.values() if value is not None else None)
-    alerts.note(g.store.id, limits.current_status(g.store.id))  # set below what was already spent
+    alerts.reevaluate(g.store.id)  # who is over the new limits, at once
     db.session.commit()
     log.info("%s set the limits of store %s: %s", g.user.username, g.store.name, ", ".join(sorted(sent)) or "none")
     return jsonify(_store_limits_payload(g.store))
@@ -89,6 +89,7 @@ def delete_limits():
     """Remove the store limit and the default per person (people's own limits stay)."""
     for subject in (STORE, PER_PERSON):
         limits.set_store_limit(g.store.id, subject, None)
+    alerts.reevaluate(g.store.id)
     db.session.commit()
     log.info("%s removed the limits of store %s", g.user.username, g.store.name)
     return jsonify(_store_limits_payload(g.store))
@@ -136,6 +137,7 @@ def delete_person_limit(user_id):
     """Remove this person's own limit in the store: the store's default applies again."""
     person = _person(user_id)
     limits.set_person_limit(g.store.id, person.id, None)
+    alerts.note(g.store.id, limits.current_status(g.store.id, person.id))  # the default applies again
     db.session.commit()
     log.info("%s removed the limit of %s in store %s", g.user.username, person.username, g.store.name)
     return jsonify(_person_payload(g.store, person))

@@ -19,6 +19,12 @@ Casdoor has no idempotency key (it names transactions itself), so delivery is
   jitter, and after ``max_attempts`` the charge is ``failed`` with the reason
   (``flask billing reconcile --requeue`` sends it again, checking first).
 
+The charges of one claimed batch are loaded in one statement and their outcomes
+committed together (``commit_per_batch``: one savepoint per charge, one commit per
+batch): a charge that fails is rolled back and retried alone, and a worker killed
+before the commit leaves its charges to the next try, which looks them up first
+(the try was not recorded) and adopts what Casdoor already holds.
+
 Several workers never send one charge twice: a job is held by one worker under
 a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a lease on SQLite), and the
 handler renews the lease before it sends, so a worker that fell behind its
@@ -31,6 +37,7 @@ import time
 from datetime import timedelta
 
 import requests
+import sqlalchemy as sa
 from flask import current_app
 
 from webapp.billing import service
@@ -61,8 +68,16 @@ def draft_for(charge, category):
                             detail=charge.detail)
 
 
+def load_charges(jobs):
+    """Load the charges of a claimed batch in one statement and return them (each handler then
+    finds its own in the session instead of reading it)."""
+    ids = [job.payload.get("charge_id") for job in jobs]
+    return db.session.execute(sa.select(Charge).where(Charge.id.in_([i for i in ids if i is not None]))
+                              ).scalars().all()
+
+
 @job_handler(service.DELIVER_JOB, max_attempts=MAX_ATTEMPTS, lease_seconds=60, backoff_base=1.0,
-             backoff_cap=BACKOFF_CAP)
+             backoff_cap=BACKOFF_CAP, commit_per_batch=True, prepare=load_charges)
 def deliver_charge(job):
     """Deliver one charge (payload ``{"charge_id"}``); flushes, the job runner commits."""
     if not _lease_is_fresh(job) and not job.heartbeat():

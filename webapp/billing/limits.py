@@ -172,6 +172,75 @@ def state(user_id, store_id, limits, now=None, session=None, *, balance=True, ve
     return State(user_version, in_flight, store_version, spends)
 
 
+def read_round(user_id, store_id, now=None, session=None, *, balance=True):
+    """``(State, [Limit])``: one round of a reservation in ONE statement: the limits that apply to
+    ``user_id`` in ``store_id`` (as :func:`applying`: store first, the person's override else the
+    default) joined to each one's period spend, with the user's version and in-flight sum (only
+    with ``balance``) and the store's version (None unless a store limit applies).
+
+    Each limit's spend is a correlated subquery chosen by a ``CASE`` on its subject and period
+    (the store's rows, or the person's; the period's first and last day), so no limit means no
+    sum at all, and a store without limits costs the one indexed read of its limit rows.
+    """
+    session = session or db.session
+    now = now or utcnow()
+    tz = zone()
+    periods = {name: period_of(name, now, tz) for name in PERIOD_WORDS}
+    override_exists = sa.exists().where(PersonLimit.store_id == store_id, PersonLimit.user_id == user_id)
+    override = (sa.select(PersonLimit.store_id, sa.literal(PER_PERSON).label("subject"),
+                          sa.literal("override").label("source"), PersonLimit.period, PersonLimit.amount,
+                          PersonLimit.currency, PersonLimit.alert_at)
+                .where(PersonLimit.store_id == store_id, PersonLimit.user_id == user_id))
+    shared = (sa.select(StoreLimit.store_id, StoreLimit.subject,
+                        sa.case((StoreLimit.subject == STORE, sa.literal(STORE)), else_=sa.literal("default")),
+                        StoreLimit.period, StoreLimit.amount, StoreLimit.currency, StoreLimit.alert_at)
+              .where(StoreLimit.store_id == store_id, sa.or_(StoreLimit.subject == STORE, ~override_exists)))
+    limit = sa.union_all(override, shared).subquery("l")
+
+    def by_period(attribute):
+        return sa.case(*[(limit.c.period == name, sa.literal(getattr(period, attribute), sa.Date))
+                         for name, period in periods.items()])
+
+    first, end = by_period("first"), by_period("end")
+    rolled = (sa.select(sa.func.coalesce(sa.func.sum(UsageDay.cost), 0))
+              .where(UsageDay.store_id == store_id, UsageDay.currency == limit.c.currency,
+                     UsageDay.day >= first, UsageDay.day < end))
+    held = (sa.select(sa.func.coalesce(sa.func.sum(Reservation.amount), 0))
+            .where(Reservation.store_id == store_id, Reservation.currency == limit.c.currency,
+                   Reservation.expires_at > now))
+    is_store = limit.c.subject == STORE
+    spent_rolled = sa.case((is_store, rolled.scalar_subquery()),
+                           else_=rolled.where(UsageDay.user_id == user_id).scalar_subquery())
+    spent_held = sa.case((is_store, held.scalar_subquery()),
+                         else_=held.where(Reservation.user_id == user_id).scalar_subquery())
+    head = [sa.select(BillingAccount.version).where(BillingAccount.user_id == user_id).scalar_subquery()
+            .label("user_version"),
+            sa.select(StoreAccount.version).where(StoreAccount.store_id == store_id).scalar_subquery()
+            .label("store_version")]
+    if balance:
+        head += [sa.select(sa.func.coalesce(sa.func.sum(Reservation.amount), 0))
+                 .where(Reservation.user_id == user_id, Reservation.expires_at > now).scalar_subquery()
+                 .label("reserved"),
+                 sa.select(sa.func.coalesce(sa.func.sum(Charge.amount), 0))
+                 .where(Charge.user_id == user_id, Charge.state == PENDING).scalar_subquery().label("undelivered")]
+    versions = sa.select(*head).subquery("v")
+    rows = session.execute(
+        sa.select(versions, limit.c.subject, limit.c.source, limit.c.period, limit.c.amount, limit.c.currency,
+                  limit.c.alert_at, spent_rolled.label("rolled"), spent_held.label("held"))
+        .select_from(versions.outerjoin(limit, sa.true()))).all()
+    first_row = rows[0]
+    found, spends = [], []
+    for row in sorted((r for r in rows if r.subject is not None), key=lambda r: r.subject != STORE):
+        found.append(Limit(row.subject, row.source, store_id, None if row.subject == STORE else user_id,
+                           row.period, Decimal(row.amount), row.currency, row.alert_at))
+        spends.append((found[-1], periods[row.period], Decimal(row.rolled) + Decimal(row.held)))
+    in_flight = ((Decimal(first_row.reserved) + Decimal(first_row.undelivered)).quantize(Decimal("0.00000001"))
+                 if balance else Decimal(0))
+    has_store_limit = any(item.subject == STORE for item in found)
+    return State(first_row.user_version, in_flight, first_row.store_version if has_store_limit else None,
+                 spends), found
+
+
 def describe(limit, store_name):
     """``the monthly limit of store 'research' (100.00 USD)`` / ``your daily limit in 'research' (5.00 USD)``."""
     amount = f"{display(limit.amount)} {limit.currency}"
@@ -332,6 +401,43 @@ def current_alerts(now=None):
     tz = zone()
     return sa.or_(*[sa.and_(LimitAlert.period == name, LimitAlert.period_start == period_of(name, now, tz).first)
                     for name in ("day", "week", "month")])
+
+
+#: People under a store's default per-person limit re-evaluated at most when it is set (bounded work
+#: per request: the rest are noted by their next answer, as before).
+PEOPLE_EVALUATED = 1000
+
+
+def people_over_default(store_id, session=None, now=None):
+    """``[Status]`` of the people of ``store_id`` whose default per-person limit (no override of their own)
+    has passed its threshold this period: what an administrator's new or lowered default means at once.
+
+    Read from the usage rollup over the period's days plus the reservations in flight, grouped by
+    person (one statement, bounded by days x people, never by answers), at most ``PEOPLE_EVALUATED``
+    people, the biggest spenders first.
+    """
+    session = session or db.session
+    now = now or utcnow()
+    default = store_limits(store_id, session)[PER_PERSON]
+    if default is None:
+        return []
+    limit = _limit(default, PER_PERSON, "default", None)
+    period = period_of(limit.period, now)
+    rolled = (sa.select(UsageDay.user_id.label("user_id"), UsageDay.cost.label("amount"))
+              .where(UsageDay.store_id == store_id, UsageDay.currency == limit.currency,
+                     UsageDay.day >= period.first, UsageDay.day < period.end))
+    held = (sa.select(Reservation.user_id.label("user_id"), Reservation.amount.label("amount"))
+            .where(Reservation.store_id == store_id, Reservation.currency == limit.currency,
+                   Reservation.expires_at > now))
+    spends = sa.union_all(rolled, held).subquery()
+    overridden = sa.select(PersonLimit.user_id).where(PersonLimit.store_id == store_id)
+    total = sa.func.sum(spends.c.amount)
+    rows = session.execute(
+        sa.select(spends.c.user_id, total).where(spends.c.user_id.not_in(overridden))
+        .group_by(spends.c.user_id).having(total >= limit.alert_amount)
+        .order_by(total.desc(), spends.c.user_id).limit(PEOPLE_EVALUATED)).all()
+    return [Status(Limit(PER_PERSON, "default", store_id, user_id, limit.period, limit.amount, limit.currency,
+                         limit.alert_at), period, Decimal(spent)) for user_id, spent in rows]
 
 
 def current_status(store_id, user_id=None, session=None):

@@ -153,8 +153,8 @@ def reserve(user, amount, currency, store=None):
     """Check that ``user`` can pay ``amount`` on top of what is in flight, within every spending
     limit of ``store`` that applies to them, and hold it.
 
-    One round: read (one statement, :func:`webapp.billing.limits.state`) the versions, what
-    the user has in flight and each limit's period spend; refuse if the bound does not fit a
+    One round: read (one statement, :func:`webapp.billing.limits.read_round`) the limits that
+    apply, the versions, what the user has in flight and each limit's period spend; refuse if the bound does not fit a
     limit (no network); ask Casdoor's dry run (no lock held); then swap the user's version
     and, with a store limit, the store's (compare-and-swap in a savepoint: a concurrent answer
     that got there first makes this round start over, counting it).
@@ -172,20 +172,24 @@ def reserve(user, amount, currency, store=None):
         return None
     billable = is_billable(user)
     session = db.session
-    applying = limits.applying(store.id, user.id, session) if store is not None else []
-    if not billable and not applying:
-        return None
     client = transactions_client() if billable else None
     config = current_app.config
     store_id = store.id if store is not None else None
     for _ in range(RESERVE_ROUNDS):
         now = utcnow()
-        found = limits.state(user.id, store_id, applying, now, session, balance=billable)
+        if store_id is None:
+            if not billable:
+                return None
+            version, in_flight = outstanding(user.id, session=session, now=now)
+            found, applying = limits.State(version, in_flight, None, []), []
+        else:
+            found, applying = limits.read_round(user.id, store_id, now, session, balance=billable)
+        if not billable and not applying:
+            return None
         if found.user_version is None:
             _ensure_account(session, BillingAccount(user_id=user.id, version=0))
             continue
-        if store_id is not None and found.store_version is None and any(
-                limit.subject == STORE for limit in applying):
+        if found.store_version is None and any(limit.subject == STORE for limit in applying):
             _ensure_account(session, StoreAccount(store_id=store_id, version=0))
             continue
         refused = limits.refusal(found.spends, amount, currency, store.name) if applying else None
@@ -200,15 +204,15 @@ def reserve(user, amount, currency, store=None):
             _check(client, config, user, amount, found.in_flight, currency)
         if not _swap(session, user.id, found.user_version, store_id, found.store_version, clear_overdrawn=billable):
             continue  # another answer reserved meanwhile: check again, counting it
-        reservation = Reservation(user_id=user.id, store_id=store_id, amount=amount, currency=currency,
-                                  created_at=now,
-                                  expires_at=now + timedelta(seconds=config["BILLING_RESERVATION_SECONDS"]))
-        session.add(reservation)
-        session.flush()
+        # Core, not the ORM: nothing reads the row back, and the chat commits right after.
+        reservation_id = session.execute(sa.insert(Reservation).values(
+            user_id=user.id, store_id=store_id, amount=amount, currency=currency, created_at=now,
+            expires_at=now + timedelta(seconds=config["BILLING_RESERVATION_SECONDS"]))
+            .returning(Reservation.id)).scalar_one()
         # Only a limit this answer could take past its threshold is looked at again when it settles
         # (its spend then is at most what was counted here, answers in flight included, plus the bound).
         near = tuple(limit for limit, _, spent in found.spends if spent + amount >= limit.alert_amount)
-        return Hold(reservation.id, user.id, amount, currency, limits=near)
+        return Hold(reservation_id, user.id, amount, currency, limits=near)
     raise AnswerNotAllowed("Too many answers are starting at once here; try again in a moment.")
 
 
@@ -219,10 +223,15 @@ class _Lost(Exception):
 def _swap(session, user_id, version, store_id, store_version, *, clear_overdrawn):
     """Bump the user's version (and the store's, when ``store_version`` is given) if unchanged.
 
-    In a savepoint: when the store's swap loses, the user's row is let go again
-    (PostgreSQL releases a rolled-back savepoint's row locks), so no lock is held
-    while the next round asks Casdoor. The bumped rows stay locked until the caller
-    commits: a concurrent answer waits there, then finds the version changed.
+    The bumped rows stay locked until the caller commits: a concurrent answer waits there,
+    then finds the version changed. With both rows to swap:
+
+    * PostgreSQL: one statement (the store's ``UPDATE`` runs only if the user's matched, in
+      a CTE). When the store's swap loses, the user's row stays bumped and held by this
+      answer's transaction through the next round: only that same user's other answers wait
+      for it (they would lose their own swap to this one anyway); nobody else in the store does.
+    * SQLite (one writer at a time): the two ``UPDATE``s in a savepoint, rolled back if the
+      store's loses.
     """
     values = {"version": BillingAccount.version + 1}
     if clear_overdrawn:  # the balance check passed: the user is not overdrawn (any more)
@@ -231,14 +240,21 @@ def _swap(session, user_id, version, store_id, store_version, *, clear_overdrawn
                  .values(**values))
     if store_version is None:  # one row to swap: no savepoint needed (two statements fewer)
         return session.execute(user_swap).rowcount == 1
+    store_swap = (sa.update(StoreAccount).where(StoreAccount.store_id == store_id,
+                                                StoreAccount.version == store_version)
+                  .values(version=StoreAccount.version + 1))
+    if session.get_bind().dialect.name == "postgresql":
+        user_row = user_swap.returning(BillingAccount.user_id).cte("user_swap")
+        store_row = store_swap.where(sa.exists(sa.select(user_row.c.user_id))).returning(
+            StoreAccount.store_id).cte("store_swap")
+        taken = session.execute(sa.select(sa.select(sa.func.count()).select_from(store_row).scalar_subquery(),
+                                          sa.select(sa.func.count()).select_from(user_row).scalar_subquery()))
+        return taken.one()[0] == 1
     try:
         with savepoint():
             if session.execute(user_swap).rowcount != 1:
                 raise _Lost
-            taken = session.execute(sa.update(StoreAccount).where(
-                StoreAccount.store_id == store_id, StoreAccount.version == store_version)
-                .values(version=StoreAccount.version + 1))
-            if taken.rowcount != 1:
+            if session.execute(store_swap).rowcount != 1:
                 raise _Lost
     except _Lost:
         return False

@@ -84,7 +84,7 @@ def store_limits():
         if shared.validate_on_submit() & default.validate_on_submit():
             limits.set_store_limit(store.id, STORE, shared.values())
             limits.set_store_limit(store.id, PER_PERSON, default.values())
-            alerts.note(store.id, limits.current_status(store.id))  # set below what was already spent
+            alerts.reevaluate(store.id)  # who is over the new limits, at once
             db.session.commit()
             log.info("%s set the limits of store %s", g.user.username, store.name)
             flash("Saved the store's limits.", "success")

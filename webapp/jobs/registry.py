@@ -27,6 +27,15 @@ class JobSpec:
     #: Retry delay: ``base * 2**(attempt-1)`` capped at ``cap``, with jitter.
     backoff_base: float = 1.0
     backoff_cap: float = 300.0
+    #: Jobs of this kind claimed together run in one transaction, one savepoint each, and
+    #: commit together (``webapp.jobs.worker.execute_together``): for short handlers whose
+    #: commit would cost more than their work. Their outcome must survive being rolled back
+    #: with the batch (a killed worker): the next try finds ``attempt > 1`` and checks first.
+    commit_per_batch: bool = False
+    #: Called once with the ``ClaimedJob`` list of such a batch before it runs, to load the rows
+    #: the handlers need in one statement instead of one each; returns them (the runner holds
+    #: them for the batch, so the session's identity map keeps them).
+    prepare: Callable | None = None
 
 
 def job_handler(kind, **options):

@@ -5,7 +5,10 @@ the one owner of the commit: a handler that returns normally has its changes
 committed together with the job's completion; a handler that raises
 ``RetryLater`` or ``PermanentFailure`` has its changes committed with the job's
 new state; any other exception rolls the handler's changes back and the job is
-retried with backoff. Stopping (SIGTERM, Ctrl-C) lets the running job finish;
+retried with backoff. Kinds declared ``commit_per_batch`` run the jobs of one claim
+in one transaction instead (:func:`execute_together`), a savepoint per job, and
+commit once per batch (or once per ``JOBS_BATCH_COMMIT_SECONDS`` when the batch is
+slow). Stopping (SIGTERM, Ctrl-C) lets the running job finish;
 a worker killed outright loses nothing: its lease lapses and another worker
 takes the job over.
 """
@@ -16,6 +19,7 @@ import threading
 import time
 
 from webapp import metrics
+from webapp.database import savepoint
 from webapp.extensions import db
 from webapp.jobs import jobqueue as queue
 from webapp.jobs.errors import PermanentFailure, RetryLater
@@ -61,16 +65,110 @@ def execute(job):
     return state
 
 
+def batch_commit_seconds(app):
+    """``JOBS_BATCH_COMMIT_SECONDS``, or by default 1 s on PostgreSQL (where a commit waits for
+    the disk, and the open transaction holds only the batch's own rows) and 0 on SQLite (a commit
+    after every job: in WAL mode it does not wait for the disk, and an open transaction would hold
+    the one writer lock, which answers and the other worker threads wait for, across Casdoor calls)."""
+    configured = app.config.get("JOBS_BATCH_COMMIT_SECONDS")
+    if configured is not None:
+        return float(configured)
+    return 1.0 if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else 0.0
+
+
+class _LeaseLost(Exception):
+    """Settling found another worker holding the job: its savepoint is rolled back."""
+
+
+class _HandlerRaised(Exception):
+    """The handler raised something unexpected: its savepoint is rolled back, the job retried."""
+
+
+def _run_nested(job):
+    """Run one job of a batch in a savepoint and settle it (no commit). Returns its new state."""
+    started = time.monotonic()
+    try:
+        with savepoint():
+            try:
+                job.spec.handler(job)
+            except RetryLater as outcome:
+                state = queue.mark_retry(job, outcome.message, delay=outcome.delay)
+            except PermanentFailure as outcome:
+                state = queue.mark_failed(job, outcome.message)
+            except Exception as exc:
+                raise _HandlerRaised(f"{type(exc).__name__}: {exc}") from exc
+            else:
+                state = queue.DONE if queue.mark_done(job) else None
+            if state is None:
+                raise _LeaseLost
+    except _LeaseLost:
+        log.warning("Job %s (%s): lease lost after %.1f s; changes discarded", job.id, job.kind,
+                    time.monotonic() - started)
+        return None
+    except _HandlerRaised as raised:
+        log.error("Job %s (%s) raised on attempt %s", job.id, job.kind, job.attempt, exc_info=raised.__cause__)
+        state = queue.mark_retry(job, str(raised))
+    if state in (queue.QUEUED, queue.FAILED):
+        metrics.job_failures.labels(job.kind, "retry" if state == queue.QUEUED else "failed").inc()
+    return state
+
+
+def execute_together(jobs, *, window=0.25, claimed_at=None):
+    """Run the jobs of one claim (all of ``commit_per_batch`` kinds) and commit their outcomes together.
+
+    Each job runs in a savepoint: one that raises, or whose lease was lost, is rolled back
+    alone, and the others commit. The open transaction is committed before the next job
+    once it has been open ``window`` seconds (on SQLite it holds the one writer lock while
+    the next handler waits on the network), and before any job once a third of the lease
+    has passed since ``claimed_at`` (``time.monotonic()``; a handler may then renew its
+    lease in a connection of its own, which must not wait on our uncommitted writes).
+    A worker killed before a commit loses the outcomes since the last one, never the
+    jobs: their leases lapse and the next try (``attempt > 1``) checks what was done.
+
+    :returns: ``{job.id: state}`` (None: lease lost).
+    """
+    states = {}
+    if not jobs:
+        return states
+    claimed_at = claimed_at if claimed_at is not None else time.monotonic()
+    prepare = jobs[0].spec.prepare
+    # Held for the batch: the session keeps loaded rows only while something refers to them.
+    loaded = prepare(jobs) if prepare is not None else None  # noqa: F841
+    opened = None
+    # What the batch loaded stays loaded across its own commits: reading it again inside the next
+    # transaction would, on SQLite, take a snapshot that another writer's commit makes stale before
+    # our first write ("database is locked" at once instead of waiting for the lock).
+    session = db.session()  # this thread's Session behind the scoped one
+    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        for job in jobs:
+            now = time.monotonic()
+            if opened is not None and (now - opened >= window or now - claimed_at >= job.spec.lease_seconds / 3):
+                db.session.commit()
+                opened = None
+            if opened is None:
+                opened = now
+            states[job.id] = _run_nested(job)
+        db.session.commit()
+    finally:
+        session.expire_on_commit = expire_on_commit
+    return states
+
+
 class Worker:
     """Claims and runs jobs until ``stop`` is set.
 
     :param threads: jobs run in parallel (each thread claims its own).
     :param batch: jobs claimed per claim statement (fewer round trips under load).
     :param kinds: only these job kinds (default: all).
+    :param commit_window: seconds a batch of ``commit_per_batch`` jobs keeps its transaction
+        open before committing what it has (default ``JOBS_BATCH_COMMIT_SECONDS``).
     """
 
-    def __init__(self, app, *, threads=1, batch=1, kinds=None, poll_interval=0.5, name="worker"):
+    def __init__(self, app, *, threads=1, batch=1, kinds=None, poll_interval=0.5, name="worker",
+                 commit_window=None):
         self.app = app
+        self.commit_window = commit_window if commit_window is not None else batch_commit_seconds(app)
         self.threads = max(1, int(threads))
         self.batch = max(1, int(batch))
         self.kinds = list(kinds) if kinds else None
@@ -86,7 +184,23 @@ class Worker:
             db.session.rollback()
             log.exception("Could not claim jobs (database unavailable?)")
             return 0
+        claimed_at = time.monotonic()
+        together = [job for job in claimed if job.spec is not None and job.spec.commit_per_batch]
+        together_ids = {job.id for job in together}
+        for kind in dict.fromkeys(job.kind for job in together):
+            jobs = [job for job in together if job.kind == kind]
+            try:
+                execute_together(jobs, window=self.commit_window, claimed_at=claimed_at)
+            except Exception:
+                # The database went away mid-batch: the leases will lapse and the jobs
+                # run again (checking first); nothing is lost.
+                db.session.rollback()
+                log.exception("Could not settle a batch of %s %s job(s)", len(jobs), kind)
+            finally:
+                db.session.remove()
         for job in claimed:
+            if job.id in together_ids:
+                continue
             try:
                 execute(job)
             except Exception:

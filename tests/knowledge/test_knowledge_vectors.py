@@ -332,3 +332,20 @@ def test_reindex_runs_both_stages_again(app, db, signed_in, store, run_jobs):
     chunk_ids = db.session.execute(sa.select(KnowledgeChunk.id)).scalars().all()
     assert db.session.execute(sa.select(KnowledgeVector.chunk_id)).scalars().all() == chunk_ids
     assert db.session.get(KnowledgeFile, file_id).vector_status == "ready"
+
+
+def test_hybrid_marks_the_winners_snippets_and_vectors_alone_never_falls_back(app, db, create_store, add_file,
+                                                                             run_jobs):
+    store = create_store("research", embeddings_off=False)
+    add_file(store, [("Travel", "The night train to Vienna leaves platform nine at 22:40.")])
+    add_file(store, [("Nutrition", PROTEIN)])
+    run_jobs()
+    store = db.session.get(Store, store.id)
+    [first, *rest] = search(store, "night train to Vienna", k=5)
+    assert first.found_by[0] == "fulltext" and "<mark>" in first.snippet and "Vienna" in first.snippet
+    assert all("<mark>" not in hit.snippet for hit in rest if hit.found_by == ("vectors",))
+    # Vectors alone, in a store whose vectors are off, find nothing: never full text in disguise.
+    plain = create_store("plain")
+    add_file(plain, [("Travel", "The night train to Vienna leaves platform nine at 22:40.")])
+    assert search(plain, "night train to Vienna", k=5, mode="vectors") == []
+    assert [hit.found_by for hit in search(plain, "night train to Vienna", k=5)] == [("fulltext",)]

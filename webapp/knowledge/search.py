@@ -201,14 +201,21 @@ def search(store, query, k=DEFAULT_K, *, mode="hybrid"):
         return []
     k = clamp_k(k)
     depth = max(k, FUSION_DEPTH)
+    # The full-text side ranks `depth` chunks but marks snippets only for the k that win:
+    # a snippet re-reads its chunk's text (PostgreSQL's ts_headline, FTS5's snippet), the
+    # dearest part of the statement, and most of the depth never reaches the answer.
+    # Full text alone (no usable vectors) stays one statement, snippets included.
     if mode == "hybrid" and (pending := _vector_search_aside(store, query, depth)) is not None:
-        text_hits = fulltext_search(store, query, depth)
+        text_hits = fulltext_search(store, query, depth, snippets=False)
         nearest = pending.result()
     else:
-        text_hits = fulltext_search(store, query, depth) if mode != VECTORS else []
         nearest = vector_search(store, query, depth) if mode != FULLTEXT else None
+        if nearest is None:
+            return [] if mode == VECTORS else [dataclasses.replace(hit, found_by=(FULLTEXT,))
+                                                for hit in fulltext_search(store, query, k)]
+        text_hits = fulltext_search(store, query, depth, snippets=False) if mode != VECTORS else []
     if nearest is None:
-        return [dataclasses.replace(hit, found_by=(FULLTEXT,)) for hit in text_hits[:k]]
+        return _with_snippets(store, query, [dataclasses.replace(hit, found_by=(FULLTEXT,)) for hit in text_hits[:k]])
     config = current_app.config
     weights = {FULLTEXT: config["SEARCH_FULLTEXT_WEIGHT"], VECTORS: config["SEARCH_VECTOR_WEIGHT"]}
     scores, found = {}, {}
@@ -222,8 +229,39 @@ def search(store, query, k=DEFAULT_K, *, mode="hybrid"):
     by_id = {hit.chunk_id: hit for hit in text_hits}
     missing = [chunk_id for chunk_id in winners if chunk_id not in by_id]
     by_id.update(_vector_only_hits(store, missing))
-    return [dataclasses.replace(by_id[chunk_id], score=scores[chunk_id], found_by=tuple(found[chunk_id]))
-            for chunk_id in winners if chunk_id in by_id]
+    return _with_snippets(store, query, [
+        dataclasses.replace(by_id[chunk_id], score=scores[chunk_id], found_by=tuple(found[chunk_id]))
+        for chunk_id in winners if chunk_id in by_id])
+
+
+def _with_snippets(store, query, hits):
+    """``hits`` with the full-text snippet of each one found by full text (one statement for all)."""
+    wanted = [hit.chunk_id for hit in hits if FULLTEXT in hit.found_by]
+    if not wanted:
+        return hits
+    marked = fulltext_snippets(store, query, wanted)
+    return [dataclasses.replace(hit, snippet=marked[hit.chunk_id]) if hit.chunk_id in marked else hit
+            for hit in hits]
+
+
+def fulltext_snippets(store, query, chunk_ids):
+    """``{chunk_id: snippet}`` for ``chunk_ids`` of ``store``, matched terms in ``<mark>`` (safe HTML).
+
+    One statement; it reads only those chunks (a rowid lookup each). A chunk the query's
+    words do not match (or another store's) is left out.
+    """
+    terms = query_terms(query)
+    if not terms or not chunk_ids:
+        return {}
+    params = {"store_id": store.id, "ids": list(chunk_ids)}
+    if db.engine.dialect.name == "postgresql":
+        params.update(query=websearch_expression(terms), options=_HEADLINE_OPTIONS)
+        statement = _POSTGRESQL_SNIPPETS
+    else:
+        params.update(words=fts5_expression(Terms((), terms.words)))
+        statement = _SQLITE_SNIPPETS
+    rows = db.session.execute(statement, params)
+    return {row.chunk_id: render_snippet(row.snippet) for row in rows}
 
 
 def vector_search(store, query, k):
@@ -315,11 +353,13 @@ def _vector_only_hits(store, chunk_ids):
     return hits
 
 
-def fulltext_search(store, query, k=DEFAULT_K):
+def fulltext_search(store, query, k=DEFAULT_K, *, snippets=True):
     """The ``k`` chunks of ``store`` that best match ``query`` by full text, best first.
 
     :param query: anything a person typed; an empty or word-less query gives ``[]``.
     :param k: clamped to ``1..MAX_K`` (non-integers count as ``DEFAULT_K``).
+    :param snippets: False leaves every hit's ``snippet`` empty (``search`` marks only its
+        winners', with :func:`fulltext_snippets`).
     :returns: a list of :class:`SearchHit`. Reads only; one SQL statement.
 
     The statement ranks a bounded candidate set, not every matching chunk: the
@@ -340,11 +380,11 @@ def fulltext_search(store, query, k=DEFAULT_K):
     if db.engine.dialect.name == "postgresql":
         params.update(query=websearch_expression(terms), phrase=" ".join(terms.phrase), all=" ".join(words),
                       options=_HEADLINE_OPTIONS)
-        rows = db.session.execute(_postgresql_search(len(words)), params)
+        rows = db.session.execute(_postgresql_search(len(words), snippets), params)
     else:
         params.update(words=fts5_expression(Terms((), terms.words)), phrase=fts5_expression(Terms(terms.phrase, ())),
                       all=" AND ".join(f'"{word}"' for word in words))
-        rows = db.session.execute(_sqlite_search(len(words), bool(terms.phrase)), params)
+        rows = db.session.execute(_sqlite_search(len(words), bool(terms.phrase), snippets), params)
     return [
         SearchHit(
             file_id=row.file_id, file_name=row.file_name, chunk_id=row.chunk_id,
@@ -375,8 +415,8 @@ def render_snippet(marked):
     return Markup("".join(out).strip())
 
 
-@functools.lru_cache(maxsize=2 * MAX_CANDIDATE_WORDS)
-def _sqlite_search(word_count, phrase):
+@functools.lru_cache(maxsize=4 * MAX_CANDIDATE_WORDS)
+def _sqlite_search(word_count, phrase, snippets=True):
     # Each part is its own subquery so that its LIMIT applies to it alone; the
     # CROSS JOIN makes FTS5 drive (walk the word's doclist in rowid order and
     # stop at the cap) rather than visit every chunk of the store. Every walk
@@ -447,19 +487,28 @@ def _sqlite_search(word_count, phrase):
     )
     SELECT c.id AS chunk_id, c.file_id AS file_id, f.name AS file_name, c.heading AS heading, c.text AS text,
            c.page AS page, c.page_end AS page_end,
-           snippet({FTS_TABLE}, 1, char(2), char(3), '…', 32) AS snippet,
+           {f"snippet({FTS_TABLE}, 1, char(2), char(3), '…', 32)" if snippets else "NULL"} AS snippet,
            -best.rank AS score
     FROM best
-    CROSS JOIN {FTS_TABLE} ON {FTS_TABLE}.rowid = best.id
+    {f"CROSS JOIN {FTS_TABLE} ON {FTS_TABLE}.rowid = best.id" if snippets else ""}
     JOIN knowledge_chunks AS c ON c.id = best.id
     JOIN knowledge_files AS f ON f.id = c.file_id
-    WHERE {FTS_TABLE} MATCH :words AND c.store_id = :store_id
+    WHERE {f"{FTS_TABLE} MATCH :words AND" if snippets else ""} c.store_id = :store_id
     ORDER BY best.rank, c.id
 """)
 
 
-@functools.lru_cache(maxsize=MAX_CANDIDATE_WORDS)
-def _postgresql_search(word_count):
+# Snippets of given chunks: a rowid lookup with the words' MATCH each (FTS5 tokenizes just those texts).
+_SQLITE_SNIPPETS = sa.text(f"""
+    SELECT c.id AS chunk_id, snippet({FTS_TABLE}, 1, char(2), char(3), '…', 32) AS snippet
+    FROM knowledge_chunks AS c
+    CROSS JOIN {FTS_TABLE} ON {FTS_TABLE}.rowid = c.id
+    WHERE c.id IN :ids AND c.store_id = :store_id AND {FTS_TABLE} MATCH :words
+""").bindparams(sa.bindparam("ids", expanding=True))
+
+
+@functools.lru_cache(maxsize=2 * MAX_CANDIDATE_WORDS)
+def _postgresql_search(word_count, snippets=True):
     # plainto_tsquery of one word is that word's lexeme (empty, matching
     # nothing, for a stop word); of all the words, their AND. Each part stops at
     # its LIMIT: the planner takes the GIN index for a rare word and, for a
@@ -481,7 +530,7 @@ def _postgresql_search(word_count):
     )
     SELECT best.chunk_id, best.file_id, f.name AS file_name, best.heading, best.text, best.score,
            best.page, best.page_end,
-           ts_headline('{PG_CONFIG}', best.text, best.query, :options) AS snippet
+           {f"ts_headline('{PG_CONFIG}', best.text, best.query, :options)" if snippets else "NULL"} AS snippet
     FROM (
         SELECT c.id AS chunk_id, c.file_id, c.heading, c.text, c.page, c.page_end, q.query,
                ts_rank_cd(c.search_vector, q.query, 33) + ts_rank_cd(c.search_vector, q.phrase, 33)
@@ -497,6 +546,13 @@ def _postgresql_search(word_count):
     ORDER BY best.score DESC, best.chunk_id
 """)
 
+
+_POSTGRESQL_SNIPPETS = sa.text(f"""
+    SELECT c.id AS chunk_id, ts_headline('{PG_CONFIG}', c.text, websearch_to_tsquery('{PG_CONFIG}', :query), :options)
+           AS snippet
+    FROM knowledge_chunks AS c
+    WHERE c.id IN :ids AND c.store_id = :store_id
+""").bindparams(sa.bindparam("ids", expanding=True))
 
 _HEADLINE_OPTIONS = (f'StartSel="{_START}", StopSel="{_STOP}", MaxWords=40, MinWords=18, '
                      'ShortWord=2, MaxFragments=2, FragmentDelimiter=" … "')

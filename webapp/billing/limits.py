@@ -15,6 +15,7 @@ reservations of the answers in flight, in the limit's currency. ``state`` reads 
 it, and the versions that serialise reservations, in ONE statement; ``refusal`` says
 whether an answer's upper bound fits. ``webapp.billing.service.reserve`` applies both.
 """
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, timedelta
 from decimal import Decimal
@@ -186,6 +187,29 @@ def read_round(user_id, store_id, now=None, session=None, *, balance=True):
     now = now or utcnow()
     tz = zone()
     periods = {name: period_of(name, now, tz) for name in PERIOD_WORDS}
+    params = {"user_id": user_id, "store_id": store_id, "now": now}
+    for name, period in periods.items():
+        params.update({f"{name}_first": period.first, f"{name}_end": period.end})
+    rows = session.execute(_round_statement(balance), params).all()
+    first_row = rows[0]
+    found, spends = [], []
+    for row in sorted((r for r in rows if r.subject is not None), key=lambda r: r.subject != STORE):
+        found.append(Limit(row.subject, row.source, store_id, None if row.subject == STORE else user_id,
+                           row.period, Decimal(row.amount), row.currency, row.alert_at))
+        spends.append((found[-1], periods[row.period], Decimal(row.rolled) + Decimal(row.held)))
+    in_flight = ((Decimal(first_row.reserved) + Decimal(first_row.undelivered)).quantize(Decimal("0.00000001"))
+                 if balance else Decimal(0))
+    has_store_limit = any(item.subject == STORE for item in found)
+    return State(first_row.user_version, in_flight, first_row.store_version if has_store_limit else None,
+                 spends), found
+
+
+@functools.cache
+def _round_statement(balance):
+    """:func:`read_round`'s statement, built once per process (building it cost more than running
+    it): ``user_id``, ``store_id``, ``now`` and each period's ``<name>_first`` / ``<name>_end`` bound."""
+    user_id, store_id = sa.bindparam("user_id", type_=sa.Integer), sa.bindparam("store_id", type_=sa.Integer)
+    now = sa.bindparam("now", type_=Reservation.expires_at.type)
     override_exists = sa.exists().where(PersonLimit.store_id == store_id, PersonLimit.user_id == user_id)
     override = (sa.select(PersonLimit.store_id, sa.literal(PER_PERSON).label("subject"),
                           sa.literal("override").label("source"), PersonLimit.period, PersonLimit.amount,
@@ -198,8 +222,8 @@ def read_round(user_id, store_id, now=None, session=None, *, balance=True):
     limit = sa.union_all(override, shared).subquery("l")
 
     def by_period(attribute):
-        return sa.case(*[(limit.c.period == name, sa.literal(getattr(period, attribute), sa.Date))
-                         for name, period in periods.items()])
+        return sa.case(*[(limit.c.period == name, sa.bindparam(f"{name}_{attribute}", type_=UsageDay.day.type))
+                         for name in PERIOD_WORDS])
 
     first, end = by_period("first"), by_period("end")
     rolled = (sa.select(sa.func.coalesce(sa.func.sum(UsageDay.cost), 0))
@@ -224,21 +248,9 @@ def read_round(user_id, store_id, now=None, session=None, *, balance=True):
                  sa.select(sa.func.coalesce(sa.func.sum(Charge.amount), 0))
                  .where(Charge.user_id == user_id, Charge.state == PENDING).scalar_subquery().label("undelivered")]
     versions = sa.select(*head).subquery("v")
-    rows = session.execute(
-        sa.select(versions, limit.c.subject, limit.c.source, limit.c.period, limit.c.amount, limit.c.currency,
-                  limit.c.alert_at, spent_rolled.label("rolled"), spent_held.label("held"))
-        .select_from(versions.outerjoin(limit, sa.true()))).all()
-    first_row = rows[0]
-    found, spends = [], []
-    for row in sorted((r for r in rows if r.subject is not None), key=lambda r: r.subject != STORE):
-        found.append(Limit(row.subject, row.source, store_id, None if row.subject == STORE else user_id,
-                           row.period, Decimal(row.amount), row.currency, row.alert_at))
-        spends.append((found[-1], periods[row.period], Decimal(row.rolled) + Decimal(row.held)))
-    in_flight = ((Decimal(first_row.reserved) + Decimal(first_row.undelivered)).quantize(Decimal("0.00000001"))
-                 if balance else Decimal(0))
-    has_store_limit = any(item.subject == STORE for item in found)
-    return State(first_row.user_version, in_flight, first_row.store_version if has_store_limit else None,
-                 spends), found
+    return (sa.select(versions, limit.c.subject, limit.c.source, limit.c.period, limit.c.amount, limit.c.currency,
+                      limit.c.alert_at, spent_rolled.label("rolled"), spent_held.label("held"))
+            .select_from(versions.outerjoin(limit, sa.true())))
 
 
 def describe(limit, store_name):

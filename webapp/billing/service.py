@@ -33,6 +33,7 @@ to the swap, so the answers of everyone in the store are checked one after
 another as one user's are. Answers of people without a Casdoor account are
 reserved too whenever a limit applies, so they count against it while in flight.
 """
+import functools
 import logging
 import uuid
 from dataclasses import dataclass
@@ -233,33 +234,50 @@ def _swap(session, user_id, version, store_id, store_version, *, clear_overdrawn
     * SQLite (one writer at a time): the two ``UPDATE``s in a savepoint, rolled back if the
       store's loses.
     """
-    values = {"version": BillingAccount.version + 1}
-    if clear_overdrawn:  # the balance check passed: the user is not overdrawn (any more)
-        values.update(overdrawn_at=None, overdrawn_reason="")
-    user_swap = (sa.update(BillingAccount).where(BillingAccount.user_id == user_id, BillingAccount.version == version)
-                 .values(**values))
+    dialect = session.get_bind().dialect.name
+    user_swap, store_swap, both = _swap_statements(dialect, clear_overdrawn)
+    params = {"b_user_id": user_id, "b_version": version, "b_store_id": store_id, "b_store_version": store_version}
     if store_version is None:  # one row to swap: no savepoint needed (two statements fewer)
-        return session.execute(user_swap).rowcount == 1
-    store_swap = (sa.update(StoreAccount).where(StoreAccount.store_id == store_id,
-                                                StoreAccount.version == store_version)
-                  .values(version=StoreAccount.version + 1))
-    if session.get_bind().dialect.name == "postgresql":
-        user_row = user_swap.returning(BillingAccount.user_id).cte("user_swap")
-        store_row = store_swap.where(sa.exists(sa.select(user_row.c.user_id))).returning(
-            StoreAccount.store_id).cte("store_swap")
-        taken = session.execute(sa.select(sa.select(sa.func.count()).select_from(store_row).scalar_subquery(),
-                                          sa.select(sa.func.count()).select_from(user_row).scalar_subquery()))
-        return taken.one()[0] == 1
+        return session.execute(user_swap, params).rowcount == 1
+    if both is not None:
+        return session.execute(both, params).one()[0] == 1
     try:
         with savepoint():
-            if session.execute(user_swap).rowcount != 1:
+            if session.execute(user_swap, params).rowcount != 1:
                 raise _Lost
-            if session.execute(store_swap).rowcount != 1:
+            if session.execute(store_swap, params).rowcount != 1:
                 raise _Lost
     except _Lost:
         return False
     return True
 
+
+
+@functools.cache
+def _swap_statements(dialect, clear_overdrawn):
+    """``(user_swap, store_swap, both)`` for :func:`_swap`, built once per process (building them
+    cost more than running them); ``both`` is PostgreSQL's single statement, else None.
+    Bound: ``b_user_id``, ``b_version``, ``b_store_id``, ``b_store_version`` (an UPDATE reserves
+    its columns' own names)."""
+    values = {"version": BillingAccount.version + 1}
+    if clear_overdrawn:  # the balance check passed: the user is not overdrawn (any more)
+        values.update(overdrawn_at=None, overdrawn_reason="")
+    user_swap = (sa.update(BillingAccount)
+                 .where(BillingAccount.user_id == sa.bindparam("b_user_id"),
+                        BillingAccount.version == sa.bindparam("b_version"))
+                 .values(**values))
+    store_swap = (sa.update(StoreAccount)
+                  .where(StoreAccount.store_id == sa.bindparam("b_store_id"),
+                         StoreAccount.version == sa.bindparam("b_store_version"))
+                  .values(version=StoreAccount.version + 1))
+    if dialect != "postgresql":
+        return user_swap, store_swap, None
+    user_row = user_swap.returning(BillingAccount.user_id).cte("user_swap")
+    store_row = store_swap.where(sa.exists(sa.select(user_row.c.user_id))).returning(
+        StoreAccount.store_id).cte("store_swap")
+    both = sa.select(sa.select(sa.func.count()).select_from(store_row).scalar_subquery(),
+                     sa.select(sa.func.count()).select_from(user_row).scalar_subquery())
+    return user_swap, store_swap, both
 
 def _ensure_account(session, row):
     """The user's ``billing_accounts`` row (or the store's ``billing_store_accounts`` row), created

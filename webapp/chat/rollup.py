@@ -13,7 +13,7 @@ spending limits' periods use.
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -49,13 +49,19 @@ def day_start_utc(day, tz=None):
 
 def _upsert(session, values):
     """One ``INSERT … ON CONFLICT (key) DO UPDATE SET total = total + excluded.total``."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(UsageDay).values(**values)
+    session.execute(_upsert_statement(session.get_bind().dialect.name), values)
+
+
+@cache
+def _upsert_statement(dialect):
+    # Built once per process, the values bound at each call: building it cost more than running it.
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = UsageDay.__table__
-    statement = statement.on_conflict_do_update(
+    statement = insert(UsageDay).values({name: sa.bindparam(name, type_=table.c[name].type)
+                                         for name in KEY + TOTALS})
+    return statement.on_conflict_do_update(
         index_elements=list(KEY),
         set_={name: table.c[name] + statement.excluded[name] for name in TOTALS})
-    session.execute(statement)
 
 
 def record(message, *, session=None):

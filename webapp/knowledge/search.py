@@ -415,6 +415,10 @@ def render_snippet(marked):
     return Markup("".join(out).strip())
 
 
+#: A chunk's text with the matched terms marked (FTS5; the rows must come from a MATCH).
+_FTS5_SNIPPET = f"snippet({FTS_TABLE}, 1, char(2), char(3), '…', 32)"
+
+
 @functools.lru_cache(maxsize=4 * MAX_CANDIDATE_WORDS)
 def _sqlite_search(word_count, phrase, snippets=True):
     # Each part is its own subquery so that its LIMIT applies to it alone; the
@@ -487,7 +491,7 @@ def _sqlite_search(word_count, phrase, snippets=True):
     )
     SELECT c.id AS chunk_id, c.file_id AS file_id, f.name AS file_name, c.heading AS heading, c.text AS text,
            c.page AS page, c.page_end AS page_end,
-           {f"snippet({FTS_TABLE}, 1, char(2), char(3), '…', 32)" if snippets else "NULL"} AS snippet,
+           {_FTS5_SNIPPET if snippets else "NULL"} AS snippet,
            -best.rank AS score
     FROM best
     {f"CROSS JOIN {FTS_TABLE} ON {FTS_TABLE}.rowid = best.id" if snippets else ""}
@@ -500,7 +504,7 @@ def _sqlite_search(word_count, phrase, snippets=True):
 
 # Snippets of given chunks: a rowid lookup with the words' MATCH each (FTS5 tokenizes just those texts).
 _SQLITE_SNIPPETS = sa.text(f"""
-    SELECT c.id AS chunk_id, snippet({FTS_TABLE}, 1, char(2), char(3), '…', 32) AS snippet
+    SELECT c.id AS chunk_id, {_FTS5_SNIPPET} AS snippet
     FROM knowledge_chunks AS c
     CROSS JOIN {FTS_TABLE} ON {FTS_TABLE}.rowid = c.id
     WHERE c.id IN :ids AND c.store_id = :store_id AND {FTS_TABLE} MATCH :words

@@ -111,11 +111,9 @@ class MatrixIndex(VectorIndex):
         """A scorer for ``store``'s cached ``key`` matrix, or None when it is not cached at the store's
         version. The scorer, ``scorer(query, k)``, answers as :meth:`nearest` without the database
         or the app: it may run in another thread."""
-        with self._lock:
-            entry = self._cache.get(store.id)
-            if entry is None or entry.version != store.vector_version or entry.key != key:
-                return None
-            self._cache.move_to_end(store.id)
+        entry = self._fresh(store, key)
+        if entry is None:
+            return None
         return lambda query, k: _score(entry if entry.matrix.shape[1] == query.shape[0] else None, query, k)
 
     def cached_bytes(self):
@@ -126,12 +124,19 @@ class MatrixIndex(VectorIndex):
             self._cache.clear()
             self._bytes = 0
 
-    def _matrix(self, store, key, dimension):
+    def _fresh(self, store, key):
+        """The cached entry of ``store`` at its current version and ``key`` (marked recently used), or None."""
         with self._lock:
             entry = self._cache.get(store.id)
-            if entry is not None and entry.version == store.vector_version and entry.key == key:
-                self._cache.move_to_end(store.id)
-                return entry if entry.matrix.shape[1] == dimension else None
+            if entry is None or entry.version != store.vector_version or entry.key != key:
+                return None
+            self._cache.move_to_end(store.id)
+            return entry
+
+    def _matrix(self, store, key, dimension):
+        entry = self._fresh(store, key)
+        if entry is not None:
+            return entry if entry.matrix.shape[1] == dimension else None
         entry = _load(store, key, dimension)
         budget = int(current_app.config.get("VECTOR_CACHE_MB", 512) * MiB)
         with self._lock:

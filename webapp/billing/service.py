@@ -155,10 +155,10 @@ def reserve(user, amount, currency, store=None):
     limit of ``store`` that applies to them, and hold it.
 
     One round: read (one statement, :func:`webapp.billing.limits.read_round`) the limits that
-    apply, the versions, what the user has in flight and each limit's period spend; refuse if the bound does not fit a
-    limit (no network); ask Casdoor's dry run (no lock held); then swap the user's version
-    and, with a store limit, the store's (compare-and-swap in a savepoint: a concurrent answer
-    that got there first makes this round start over, counting it).
+    apply, the versions, what the user has in flight and each limit's period spend; refuse if
+    the bound does not fit a limit (no network); ask Casdoor's dry run (no lock held); then swap the user's version
+    and, with a store limit, the store's (compare-and-swap, see :func:`_swap`: a concurrent
+    answer that got there first makes this round start over, counting it).
 
     :param amount: the answer's upper bound (:func:`upper_bound`).
     :param store: the store the answer is in (its limits apply); None: no limits.

@@ -33,7 +33,6 @@ to the swap, so the answers of everyone in the store are checked one after
 another as one user's are. Answers of people without a Casdoor account are
 reserved too whenever a limit applies, so they count against it while in flight.
 """
-import functools
 import logging
 import uuid
 from dataclasses import dataclass
@@ -44,7 +43,7 @@ import sqlalchemy as sa
 from flask import current_app, has_request_context
 from sqlalchemy.exc import IntegrityError
 
-from webapp.billing import alerts, limits
+from webapp.billing import alerts, limits, statements
 from webapp.billing.client import QUANTUM, TransactionDraft, TransactionsClient
 from webapp.billing.errors import BillingError, BillingRejected, InsufficientBalance
 from webapp.billing.models import (
@@ -62,7 +61,7 @@ from webapp.core.clock import utcnow
 from webapp.core.money import display
 from webapp.database import savepoint
 from webapp.extensions import db
-from webapp.jobs import enqueue
+from webapp.jobs import enqueue, enqueue_new
 from webapp.urls import PublicUrlRequired, public_origin
 from webapp.users.models import User
 
@@ -71,7 +70,7 @@ log = logging.getLogger("webapp.billing")
 MILLION = Decimal(1_000_000)
 #: Compare-and-swap rounds before an answer is refused as "too many at once".
 RESERVE_ROUNDS = 25
-DELIVER_JOB = "billing.deliver_charge"
+DELIVER_JOB = statements.DELIVER_JOB
 
 
 class AnswerNotAllowed(BillingError):
@@ -157,7 +156,7 @@ def reserve(user, amount, currency, store=None):
     One round: read (one statement, :func:`webapp.billing.limits.read_round`) the limits that
     apply, the versions, what the user has in flight and each limit's period spend; refuse if
     the bound does not fit a limit (no network); ask Casdoor's dry run (no lock held); then swap the user's version
-    and, with a store limit, the store's (compare-and-swap, see :func:`_swap`: a concurrent
+    and, with a store limit, the store's (compare-and-swap, see :func:`_hold`: a concurrent
     answer that got there first makes this round start over, counting it).
 
     :param amount: the answer's upper bound (:func:`upper_bound`).
@@ -203,13 +202,13 @@ def reserve(user, amount, currency, store=None):
             raise AnswerNotAllowed(message, error="limit_reached")
         if billable:
             _check(client, config, user, amount, found.in_flight, currency)
-        if not _swap(session, user.id, found.user_version, store_id, found.store_version, clear_overdrawn=billable):
+        reservation_id = _hold(session, {
+            "b_user_id": user.id, "b_version": found.user_version, "b_store_id": store_id,
+            "b_store_version": found.store_version, "b_amount": amount, "b_currency": currency, "b_created_at": now,
+            "b_expires_at": now + timedelta(seconds=config["BILLING_RESERVATION_SECONDS"])},
+            clear_overdrawn=billable)
+        if reservation_id is None:
             continue  # another answer reserved meanwhile: check again, counting it
-        # Core, not the ORM: nothing reads the row back, and the chat commits right after.
-        reservation_id = session.execute(sa.insert(Reservation).values(
-            user_id=user.id, store_id=store_id, amount=amount, currency=currency, created_at=now,
-            expires_at=now + timedelta(seconds=config["BILLING_RESERVATION_SECONDS"]))
-            .returning(Reservation.id)).scalar_one()
         # Only a limit this answer could take past its threshold is looked at again when it settles
         # (its spend then is at most what was counted here, answers in flight included, plus the bound).
         near = tuple(limit for limit, _, spent in found.spends if spent + amount >= limit.alert_amount)
@@ -221,63 +220,33 @@ class _Lost(Exception):
     """A version moved between the read and the swap."""
 
 
-def _swap(session, user_id, version, store_id, store_version, *, clear_overdrawn):
-    """Bump the user's version (and the store's, when ``store_version`` is given) if unchanged.
+def _hold(session, params, *, clear_overdrawn):
+    """Swap the user's version (and the store's, when ``b_store_version`` is given) if unchanged,
+    and then insert the reservation: its id, or None when a version had moved (nothing held).
 
     The bumped rows stay locked until the caller commits: a concurrent answer waits there,
-    then finds the version changed. With both rows to swap:
-
-    * PostgreSQL: one statement (the store's ``UPDATE`` runs only if the user's matched, in
-      a CTE). When the store's swap loses, the user's row stays bumped and held by this
-      answer's transaction through the next round: only that same user's other answers wait
-      for it (they would lose their own swap to this one anyway); nobody else in the store does.
-    * SQLite (one writer at a time): the two ``UPDATE``s in a savepoint, rolled back if the
-      store's loses.
+    then finds the version changed. PostgreSQL does it all in one statement
+    (``statements.hold``); SQLite (one writer at a time, no round trip) runs the ``UPDATE``s
+    and the insert, in a savepoint rolled back if the store's swap loses.
     """
-    dialect = session.get_bind().dialect.name
-    user_swap, store_swap, both = _swap_statements(dialect, clear_overdrawn)
-    params = {"b_user_id": user_id, "b_version": version, "b_store_id": store_id, "b_store_version": store_version}
-    if store_version is None:  # one row to swap: no savepoint needed (two statements fewer)
-        return session.execute(user_swap, params).rowcount == 1
-    if both is not None:
-        return session.execute(both, params).one()[0] == 1
-    try:
-        with savepoint():
-            if session.execute(user_swap, params).rowcount != 1:
-                raise _Lost
-            if session.execute(store_swap, params).rowcount != 1:
-                raise _Lost
-    except _Lost:
-        return False
-    return True
+    with_store = params["b_store_version"] is not None
+    if session.get_bind().dialect.name == "postgresql":
+        return session.execute(statements.hold(clear_overdrawn, with_store), params).scalar()
+    user_swap, store_swap = statements.swap(clear_overdrawn)
+    if not with_store:  # one row to swap: no savepoint needed (two statements fewer)
+        if session.execute(user_swap, params).rowcount != 1:
+            return None
+    else:
+        try:
+            with savepoint():
+                if session.execute(user_swap, params).rowcount != 1:
+                    raise _Lost
+                if session.execute(store_swap, params).rowcount != 1:
+                    raise _Lost
+        except _Lost:
+            return None
+    return session.execute(statements.insert_reservation(), params).scalar_one()
 
-
-
-@functools.cache
-def _swap_statements(dialect, clear_overdrawn):
-    """``(user_swap, store_swap, both)`` for :func:`_swap`, built once per process (building them
-    cost more than running them); ``both`` is PostgreSQL's single statement, else None.
-    Bound: ``b_user_id``, ``b_version``, ``b_store_id``, ``b_store_version`` (an UPDATE reserves
-    its columns' own names)."""
-    values = {"version": BillingAccount.version + 1}
-    if clear_overdrawn:  # the balance check passed: the user is not overdrawn (any more)
-        values.update(overdrawn_at=None, overdrawn_reason="")
-    user_swap = (sa.update(BillingAccount)
-                 .where(BillingAccount.user_id == sa.bindparam("b_user_id"),
-                        BillingAccount.version == sa.bindparam("b_version"))
-                 .values(**values))
-    store_swap = (sa.update(StoreAccount)
-                  .where(StoreAccount.store_id == sa.bindparam("b_store_id"),
-                         StoreAccount.version == sa.bindparam("b_store_version"))
-                  .values(version=StoreAccount.version + 1))
-    if dialect != "postgresql":
-        return user_swap, store_swap, None
-    user_row = user_swap.returning(BillingAccount.user_id).cte("user_swap")
-    store_row = store_swap.where(sa.exists(sa.select(user_row.c.user_id))).returning(
-        StoreAccount.store_id).cte("store_swap")
-    both = sa.select(sa.select(sa.func.count()).select_from(store_row).scalar_subquery(),
-                     sa.select(sa.func.count()).select_from(user_row).scalar_subquery())
-    return user_swap, store_swap, both
 
 def _ensure_account(session, row):
     """The user's ``billing_accounts`` row (or the store's ``billing_store_accounts`` row), created
@@ -339,7 +308,7 @@ def release(hold):
     (``BILLING_RESERVATION_SECONDS``)."""
     if hold is None or hold.reservation_id is None:
         return
-    db.session.execute(sa.delete(Reservation).where(Reservation.id == hold.reservation_id))
+    db.session.execute(statements.release(), {"b_reservation_id": hold.reservation_id})
 
 
 # -- with the answer -------------------------------------------------------------------
@@ -353,41 +322,53 @@ def settle(hold, message, *, user=None):
       delivery job, committed with the answer;
     * otherwise a ``local_only`` charge: kept here, never sent (the UI says so).
 
-    :returns: the ``Charge``, or None for a price of zero.
+    :returns: the new charge's id, or None for a price of zero.
+
+    On PostgreSQL the reservation's release, the charge and its job are one statement
+    (``statements.settle``); elsewhere, up to three. Core, not the ORM: nothing reads the
+    charge back in this transaction, and the unit of work's flush cost more than the inserts.
     """
-    if hold is not None and hold.reservation_id is not None:
-        db.session.execute(sa.delete(Reservation).where(Reservation.id == hold.reservation_id))
+    reservation_id = hold.reservation_id if hold is not None else None
     price = Decimal(message.price or 0)
+    session = db.session
     if price <= 0:
+        if reservation_id is not None:
+            session.execute(statements.release(), {"b_reservation_id": reservation_id})
         return None
-    user = user or db.session.get(User, message.user_id)
+    user = user or session.get(User, message.user_id)
     client = transactions_client()
     username = casdoor_username(user)
     billable = client is not None and username is not None
     store = message.store
-    charge = Charge(
-        message_id=message.id, store_id=message.store_id, user_id=message.user_id,
-        key=message.charge_key or str(uuid.uuid4()), amount=price.quantize(QUANTUM), currency=message.currency,
-        state=PENDING if billable else LOCAL_ONLY,
-        reason="" if billable else ("Casdoor is not configured: recorded here only." if client is None else
-                                    "No Casdoor account: recorded here only, not sent to Casdoor."),
-        casdoor_org=client.organization if client else "", casdoor_user=username or "",
-        chat_label=f"{store.name if store else 'store'}/chat-{message.chat_id}"[:100],
-        provider=(message.provider_name or "")[:100], domain=_public_url()[:1000],
-        detail=_detail(message), answered_at=message.created_at or utcnow(), created_at=utcnow(),
-        next_attempt_at=utcnow() if billable else None,
-    )
-    db.session.add(charge)
-    db.session.flush()
-    if billable:
-        # A new charge has no job yet: no dedupe key to check (requeue uses one).
-        enqueue(DELIVER_JOB, {"charge_id": charge.id})
+    now = utcnow()
+    params = {
+        "b_reservation_id": reservation_id, "b_job_now": now,
+        "b_message_id": message.id, "b_store_id": message.store_id, "b_user_id": message.user_id,
+        "b_key": message.charge_key or str(uuid.uuid4()), "b_amount": price.quantize(QUANTUM),
+        "b_currency": message.currency, "b_state": PENDING if billable else LOCAL_ONLY,
+        "b_reason": "" if billable else ("Casdoor is not configured: recorded here only." if client is None else
+                                         "No Casdoor account: recorded here only, not sent to Casdoor."),
+        "b_casdoor_org": client.organization if client else "", "b_casdoor_user": username or "",
+        "b_chat_label": f"{store.name if store else 'store'}/chat-{message.chat_id}"[:100],
+        "b_provider": (message.provider_name or "")[:100], "b_domain": _public_url()[:1000],
+        "b_detail": _detail(message), "b_answered_at": message.created_at or now, "b_created_at": now,
+        "b_next_attempt_at": now if billable else None, "b_attempts": 0, "b_tries_recorded": 0,
+    }
+    if session.get_bind().dialect.name == "postgresql":
+        charge_id = session.execute(statements.settle(with_job=billable), params).scalar_one()
+    else:
+        if reservation_id is not None:
+            session.execute(statements.release(), {"b_reservation_id": reservation_id})
+        charge_id = session.execute(statements.insert_charge(), params).scalar_one()
+        if billable:
+            # A new charge has no job yet: no dedupe key to check (requeue uses one).
+            enqueue_new(DELIVER_JOB, {"charge_id": charge_id})
     if hold is not None and hold.limits and message.store_id is not None:
         # The rollup holds this answer already (the seam records it first): a threshold or
         # a limit it reached is recorded, and sent out, once per period (one statement when none is).
         found = limits.state(message.user_id, message.store_id, list(hold.limits), balance=False, versions=False)
         alerts.note(message.store_id, [limits.Status(*spend) for spend in found.spends])
-    return charge
+    return charge_id
 
 
 def _public_url():

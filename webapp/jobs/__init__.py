@@ -5,6 +5,7 @@ go through it, so there is one set of rules for "must happen, exactly once in
 effect, even if a process dies":
 
 * ``enqueue(kind, payload)`` adds a job in the caller's transaction (an outbox);
+  ``enqueue_new`` the same in one statement, for a hot path (no dedupe key, no ORM object);
 * ``@job_handler(kind)`` declares the function that does the work;
 * ``flask jobs worker`` runs jobs in production (several, on several hosts:
   claims use ``FOR UPDATE SKIP LOCKED`` on PostgreSQL and SQLite's single
@@ -15,7 +16,7 @@ import logging
 import threading
 
 from webapp.jobs.errors import PermanentFailure, RetryLater  # noqa: F401
-from webapp.jobs.jobqueue import enqueue  # noqa: F401
+from webapp.jobs.jobqueue import enqueue, enqueue_new  # noqa: F401
 from webapp.jobs.registry import job_handler  # noqa: F401
 
 log = logging.getLogger("webapp.jobs")

@@ -11,7 +11,7 @@ exact amount and its currency, and an alert threshold in percent.
 
 A period's spend is the usage rollup's cost over the period's days (every final answer:
 charges delivered, pending, local-only, refused; ``webapp.chat.rollup``) plus the
-reservations of the answers in flight, in the limit's currency. ``state`` reads all of
+reservations of the answers in flight, in the limit's currency. ``read_round`` reads all of
 it, and the versions that serialise reservations, in ONE statement; ``refusal`` says
 whether an answer's upper bound fits. ``webapp.billing.service.reserve`` applies both.
 """
@@ -95,40 +95,6 @@ def _limit(row, subject, source, user_id):
     return Limit(subject, source, row.store_id, user_id, row.period, row.amount, row.currency, row.alert_at)
 
 
-def applying(store_id, user_id, session=None):
-    """The limits that apply to ``user_id``'s answers in ``store_id``: the store limit and the
-    per-person one (the override, else the default), store first. One indexed query."""
-    session = session or db.session
-    override = (sa.select(PersonLimit.store_id, sa.literal("override").label("subject"), PersonLimit.period,
-                          PersonLimit.amount, PersonLimit.currency, PersonLimit.alert_at)
-                .where(PersonLimit.store_id == store_id, PersonLimit.user_id == user_id))
-    shared = (sa.select(StoreLimit.store_id, StoreLimit.subject, StoreLimit.period, StoreLimit.amount,
-                        StoreLimit.currency, StoreLimit.alert_at).where(StoreLimit.store_id == store_id))
-    rows = {row.subject: row for row in session.execute(sa.union_all(override, shared))}
-    found = []
-    if STORE in rows:
-        found.append(_limit(rows[STORE], STORE, STORE, None))
-    if "override" in rows:
-        found.append(_limit(rows["override"], PER_PERSON, "override", user_id))
-    elif PER_PERSON in rows:
-        found.append(_limit(rows[PER_PERSON], PER_PERSON, "default", user_id))
-    return found
-
-
-def _spent_expression(limit, period, now):
-    """Scalar subqueries: the rollup's cost over ``period`` and the reservations in flight, for ``limit``."""
-    rolled = (sa.select(sa.func.coalesce(sa.func.sum(UsageDay.cost), 0))
-              .where(UsageDay.store_id == limit.store_id, UsageDay.currency == limit.currency,
-                     UsageDay.day >= period.first, UsageDay.day < period.end))
-    held = (sa.select(sa.func.coalesce(sa.func.sum(Reservation.amount), 0))
-            .where(Reservation.store_id == limit.store_id, Reservation.currency == limit.currency,
-                   Reservation.expires_at > now))
-    if limit.subject == PER_PERSON:
-        rolled = rolled.where(UsageDay.user_id == limit.user_id)
-        held = held.where(Reservation.user_id == limit.user_id)
-    return rolled.scalar_subquery(), held.scalar_subquery()
-
-
 @dataclass(frozen=True)
 class State:
     """What one round of a reservation reads (one statement)."""
@@ -140,44 +106,14 @@ class State:
     spends: list
 
 
-def state(user_id, store_id, limits, now=None, session=None, *, balance=True, versions=True):
-    """The user's billing version and what they have in flight against their balance (live
-    reservations + charges not yet delivered; only with ``balance``), the store's version (when a
-    store limit applies) and each limit's period spend: ONE statement of indexed scalar subqueries.
-    ``versions=False`` leaves the versions out (they are None): the spends only.
-    """
-    session = session or db.session
-    now = now or utcnow()
-    tz = zone()
-    columns = [sa.select(BillingAccount.version).where(BillingAccount.user_id == user_id).scalar_subquery()
-               if versions else sa.null()]
-    if balance:
-        columns.append(sa.select(sa.func.coalesce(sa.func.sum(Reservation.amount), 0))
-                       .where(Reservation.user_id == user_id, Reservation.expires_at > now).scalar_subquery())
-        columns.append(sa.select(sa.func.coalesce(sa.func.sum(Charge.amount), 0))
-                       .where(Charge.user_id == user_id, Charge.state == PENDING).scalar_subquery())
-    has_store_limit = versions and any(limit.subject == STORE for limit in limits)
-    if has_store_limit:
-        columns.append(sa.select(StoreAccount.version).where(StoreAccount.store_id == store_id).scalar_subquery())
-    periods = [period_of(limit.period, now, tz) for limit in limits]
-    for limit, period in zip(limits, periods, strict=True):
-        columns.extend(_spent_expression(limit, period, now))
-    row = list(session.execute(sa.select(*columns)).one())
-    user_version = row.pop(0)
-    in_flight = (Decimal(row.pop(0)) + Decimal(row.pop(0))).quantize(Decimal("0.00000001")) if balance else Decimal(0)
-    store_version = row.pop(0) if has_store_limit else None
-    spends = []
-    for limit, period in zip(limits, periods, strict=True):
-        spent = Decimal(row.pop(0)) + Decimal(row.pop(0))
-        spends.append((limit, period, spent))
-    return State(user_version, in_flight, store_version, spends)
-
-
 def read_round(user_id, store_id, now=None, session=None, *, balance=True):
     """``(State, [Limit])``: one round of a reservation in ONE statement: the limits that apply to
-    ``user_id`` in ``store_id`` (as :func:`applying`: store first, the person's override else the
-    default) joined to each one's period spend, with the user's version and in-flight sum (only
+    ``user_id`` in ``store_id`` (store first, then the person's override, else the store's default
+    per person) joined to each one's period spend, with the user's version and in-flight sum (only
     with ``balance``) and the store's version (None unless a store limit applies).
+
+    The one place a period's spend is computed: reserving, settling and every page showing a
+    limit read it here. ``store_id`` None: no limits, the user's version and in-flight sum only.
 
     Each limit's spend is a correlated subquery chosen by a ``CASE`` on its subject and period
     (the store's rows, or the person's; the period's first and last day), so no limit means no
@@ -327,12 +263,8 @@ class Status:
 
 
 def status_for(store_id, user_id, session=None):
-    """``[Status]`` of every limit that applies to ``user_id`` in ``store_id`` (two statements)."""
-    limits = applying(store_id, user_id, session)
-    if not limits:
-        return []
-    found = state(user_id, store_id, limits, session=session, balance=False, versions=False)
-    return [Status(limit, period, spent) for limit, period, spent in found.spends]
+    """``[Status]`` of every limit that applies to ``user_id`` in ``store_id`` (one statement)."""
+    return [Status(*spend) for spend in read_round(user_id, store_id, session=session, balance=False)[0].spends]
 
 
 # -- setting limits (administrators of the store) -------------------------------------
@@ -397,7 +329,7 @@ STORES_SHOWN = 10
 def limits_of_person(user, stores_query, session=None):
     """``[(Store, [Status])]``: the limits that apply to ``user`` in the stores of ``stores_query``
     (those they may use) that have any, by store name, at most ``STORES_SHOWN`` stores
-    (one query for the stores, two per store shown)."""
+    (one query for the stores, one per store shown)."""
     session = session or db.session
     limited = sa.union(sa.select(StoreLimit.store_id),
                        sa.select(PersonLimit.store_id).where(PersonLimit.user_id == user.id))
@@ -455,9 +387,5 @@ def people_over_default(store_id, session=None, now=None):
 def current_status(store_id, user_id=None, session=None):
     """``[Status]`` right now of the store's limit and, with ``user_id``, of that person's limit: for
     noting alerts when an administrator sets a limit below what its period has already spent."""
-    found = [limit for limit in applying(store_id, user_id or 0, session)
-             if limit.subject == STORE or user_id is not None]
-    if not found:
-        return []
-    spends = state(user_id or 0, store_id, found, session=session, balance=False, versions=False).spends
-    return [Status(limit, period, spent) for limit, period, spent in spends]
+    spends = read_round(user_id or 0, store_id, session=session, balance=False)[0].spends
+    return [Status(*spend) for spend in spends if spend[0].subject == STORE or user_id is not None]

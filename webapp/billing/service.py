@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_CEILING, Decimal
 
-import sqlalchemy as sa
 from flask import current_app, has_request_context
 from sqlalchemy.exc import IntegrityError
 
@@ -52,8 +51,6 @@ from webapp.billing.models import (
     PENDING,
     STORE,
     BillingAccount,
-    Charge,
-    Reservation,
     StoreAccount,
 )
 from webapp.casdoor.errors import CasdoorError, CasdoorUnavailable
@@ -134,16 +131,9 @@ def upper_bound(prompt_tokens, max_answer_tokens, input_price, output_price):
 def outstanding(user_id, *, session=None, now=None):
     """``(version, amount)``: this user's billing version (None before their first
     reservation), and what is in flight here and not yet in Casdoor's balance (live
-    reservations + charges not yet delivered). One query, on two indexes."""
-    session = session or db.session
-    now = now or utcnow()
-    reserved = (sa.select(sa.func.coalesce(sa.func.sum(Reservation.amount), 0))
-                .where(Reservation.user_id == user_id, Reservation.expires_at > now).scalar_subquery())
-    undelivered = (sa.select(sa.func.coalesce(sa.func.sum(Charge.amount), 0))
-                   .where(Charge.user_id == user_id, Charge.state == PENDING).scalar_subquery())
-    version = (sa.select(BillingAccount.version).where(BillingAccount.user_id == user_id).scalar_subquery())
-    row = session.execute(sa.select(version, reserved, undelivered)).one()
-    return row[0], (Decimal(row[1]) + Decimal(row[2])).quantize(QUANTUM)
+    reservations + charges not yet delivered). One query (``limits.read_round``'s, without a store)."""
+    found, _ = limits.read_round(user_id, None, now, session)
+    return found.user_version, found.in_flight
 
 
 # -- before the answer ------------------------------------------------------------
@@ -177,13 +167,9 @@ def reserve(user, amount, currency, store=None):
     store_id = store.id if store is not None else None
     for _ in range(RESERVE_ROUNDS):
         now = utcnow()
-        if store_id is None:
-            if not billable:
-                return None
-            version, in_flight = outstanding(user.id, session=session, now=now)
-            found, applying = limits.State(version, in_flight, None, []), []
-        else:
-            found, applying = limits.read_round(user.id, store_id, now, session, balance=billable)
+        if store_id is None and not billable:
+            return None
+        found, applying = limits.read_round(user.id, store_id, now, session, balance=billable)
         if not billable and not applying:
             return None
         if found.user_version is None:
@@ -366,8 +352,9 @@ def settle(hold, message, *, user=None):
     if hold is not None and hold.limits and message.store_id is not None:
         # The rollup holds this answer already (the seam records it first): a threshold or
         # a limit it reached is recorded, and sent out, once per period (one statement when none is).
-        found = limits.state(message.user_id, message.store_id, list(hold.limits), balance=False, versions=False)
-        alerts.note(message.store_id, [limits.Status(*spend) for spend in found.spends])
+        near = {limit.subject for limit in hold.limits}
+        found, _ = limits.read_round(message.user_id, message.store_id, session=session, balance=False)
+        alerts.note(message.store_id, [limits.Status(*spend) for spend in found.spends if spend[0].subject in near])
     return charge_id
 
 

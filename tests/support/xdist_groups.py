@@ -96,6 +96,7 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 def pytest_unconfigure(config):
+    """Remove the controller's folder of group files, if the run made one."""
     if _FOLDER in config.stash:
         shutil.rmtree(config.stash[_FOLDER], ignore_errors=True)
 

@@ -1,8 +1,8 @@
 """Fixtures for every test live in ``tests.support.fixtures``; helpers in ``tests.support``.
 
-This file also gives the test process an instance folder of its own and, when the suite runs in
-parallel (``make test``: pytest-xdist, ``--dist loadgroup``), keeps some tests together in one
-worker: see ``pytest_itemcollected``.
+This file also gives the test process an instance folder of its own. When the suite runs in
+parallel (``make test``: pytest-xdist, ``--dist loadgroup``), ``tests.support.xdist_groups`` keeps
+the ``serial`` tests in one worker, one after another, and the llama.cpp server's tests in one.
 """
 import os
 import shutil
@@ -28,27 +28,8 @@ pytest_plugins = [
     "tests.support.fixtures.browser",
     "tests.support.fixtures.clock",
     "tests.support.fixtures.s3",
+    "tests.support.xdist_groups",
 ]
-
-
-def pytest_itemcollected(item):
-    """Under pytest-xdist, put into one ``xdist_group`` (one worker, one after another):
-
-    * the tests marked ``serial`` (several processes or hosts, many threads at once, timing):
-      they never run beside each other, only beside ordinary tests of the other workers;
-    * the tests that use the llama.cpp server, so that the run starts one (a second would
-      load the model again and compete for the same cores).
-
-    Done as each test is collected, before pytest-xdist reads the groups. pytest-xdist 3.8 applies
-    a group by renaming ``item._nodeid``, which pytest 9 no longer reads: until it follows, the
-    groups are not applied and these tests are spread over the workers (they pass so too).
-    """
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        return
-    if item.get_closest_marker("serial"):
-        item.add_marker(pytest.mark.xdist_group("serial"))
-    elif "llama_server" in getattr(item, "fixturenames", ()):
-        item.add_marker(pytest.mark.xdist_group("llama-server"))
 
 
 def pytest_unconfigure(config):

@@ -28,11 +28,6 @@ def app_config(sso_app_config):
 
 
 @pytest.fixture
-def store(create_store):
-    return create_store("research")
-
-
-@pytest.fixture
 def limited(store):
     """A store limit and a default per person, high enough never to refuse: their whole path runs."""
     for subject in ("store", "per_person"):

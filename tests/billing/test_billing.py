@@ -40,11 +40,6 @@ def app_config(sso_app_config):
 
 
 @pytest.fixture
-def store(create_store):
-    return create_store("research")
-
-
-@pytest.fixture
 def provider(app):
     return make_provider()
 

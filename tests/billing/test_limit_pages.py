@@ -13,11 +13,6 @@ from webapp.extensions import db
 
 
 @pytest.fixture
-def store(create_store):
-    return create_store("research")
-
-
-@pytest.fixture
 def boss(app, client, create_user, login):
     admin = create_user("boss", is_admin=True)
     login(client, admin)

@@ -23,11 +23,6 @@ from webapp.users.models import User
 
 
 @pytest.fixture
-def store(create_store):
-    return create_store("research")
-
-
-@pytest.fixture
 def dollar(app):
     """Each answer (0 prompt tokens, 1 answer token) is bounded by and costs exactly 1.00 USD."""
     return make_provider("0", "1000000", max_tokens=1, name="dollar")

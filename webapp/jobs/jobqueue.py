@@ -2,9 +2,10 @@
 
 The rules that make the queue safe with several workers on several hosts:
 
-* a claim is one ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)`` on
-  PostgreSQL; on SQLite the same statement runs under SQLite's single writer
-  lock, so two workers can never both claim one job;
+* a claim is one ``UPDATE … WHERE id = ANY(ARRAY(SELECT … LIMIT n FOR UPDATE SKIP
+  LOCKED))`` on PostgreSQL (at most ``n`` jobs, whatever plan is chosen); on SQLite
+  ``… WHERE id IN (SELECT … LIMIT n)`` runs under SQLite's single writer lock, so two
+  workers can never both claim one job;
 * a claim sets a fresh ``lease_token`` and ``lease_until``; settling a job
   (done, retry, failed) only happens ``WHERE lease_token = <ours>``, so a worker
   whose lease lapsed (it hung, or was killed and came back) cannot overwrite the
@@ -132,12 +133,18 @@ def claim(worker_name, *, limit=1, kinds=None, lease_seconds=None):
     if kinds:
         candidates = candidates.where(Job.kind.in_(list(kinds)))
     if db.engine.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
+        # ``id = ANY(ARRAY(SELECT …))`` runs the locking subquery once. As ``id IN (SELECT …)``
+        # the planner may make it the inner side of a nested loop (it does while the table's
+        # statistics are stale, e.g. a queue that just filled up), running it again for every
+        # due row: each run locks the next ``limit`` rows, and one claim took the whole queue.
+        chosen = Job.id == sa.any_(sa.func.array(candidates.with_for_update(skip_locked=True).scalar_subquery()))
+    else:
+        chosen = Job.id.in_(candidates.scalar_subquery())
     # The lease is the longest of the claimed kinds' leases; refined per job below.
     lease = timedelta(seconds=lease_seconds or 60)
     rows = db.session.execute(
         sa.update(Job)
-        .where(Job.id.in_(candidates.scalar_subquery()), _due(now))
+        .where(chosen, _due(now))
         .values(state=RUNNING, attempts=Job.attempts + 1, lease_token=token, leased_by=worker_name[:120],
                 lease_until=now + lease, updated_at=now)
         .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts)

@@ -164,9 +164,11 @@ def claim(worker_name, *, limit=1, kinds=None, lease_seconds=None):
 def _settle(job, **values):
     """Update ``job`` if we still hold its lease; True when we did (flushes, the runner commits)."""
     values.setdefault("updated_at", utcnow())
+    # No session synchronisation: the runner never loads Job objects (a ClaimedJob is not one),
+    # and "auto" would compare every object in the session (a batch's charges) with the WHERE.
     result = db.session.execute(
         sa.update(Job).where(Job.id == job.id, Job.lease_token == job.token, Job.state == RUNNING)
-        .values(**values)
+        .values(**values), execution_options={"synchronize_session": False}
     )
     return result.rowcount == 1
 

@@ -90,6 +90,8 @@ class ClaimedJob:
     max_attempts: int
     token: str
     spec: JobSpec = field(repr=False, default=None)
+    #: Set when a heartbeat found the job held by another worker (our lease lapsed).
+    is_lost: bool = False
 
     @property
     def is_retry(self):
@@ -110,7 +112,9 @@ class ClaimedJob:
                 sa.update(Job).where(Job.id == self.id, Job.lease_token == self.token, Job.state == RUNNING)
                 .values(lease_until=utcnow() + timedelta(seconds=seconds), updated_at=utcnow())
             )
-        return result.rowcount == 1
+        if result.rowcount != 1:
+            self.is_lost = True
+        return not self.is_lost
 
 
 def _due(now):
@@ -173,11 +177,34 @@ def _settle(job, **values):
     return result.rowcount == 1
 
 
+def _done_values(now):
+    return {"state": DONE, "finished_at": now, "lease_until": None, "lease_token": None, "dedupe_key": None,
+            "last_error": None, "updated_at": now}
+
+
 def mark_done(job):
     """Finish ``job`` (in the runner's transaction, with the handler's changes)."""
-    now = utcnow()
-    return _settle(job, state=DONE, finished_at=now, lease_until=None, lease_token=None,
-                   dedupe_key=None, last_error=None)
+    return _settle(job, **_done_values(utcnow()))
+
+
+def mark_all_done(jobs):
+    """Finish ``jobs`` in one statement per claim (one for a claimed batch), in the runner's
+    transaction; flushes.
+
+    :returns: the ids of those finished; a job missing from them was no longer ours
+        (its lease lapsed and another worker holds it), and nothing was written for it.
+    """
+    claims = {}
+    for job in jobs:
+        claims.setdefault(job.token, []).append(job.id)
+    values = _done_values(utcnow())
+    finished = set()
+    for token, ids in claims.items():
+        finished.update(db.session.execute(
+            sa.update(Job).where(Job.id.in_(ids), Job.lease_token == token, Job.state == RUNNING)
+            .values(**values).returning(Job.id), execution_options={"synchronize_session": False}
+        ).scalars())
+    return finished
 
 
 def backoff_delay(spec, attempt):

@@ -467,6 +467,66 @@ def test_a_batch_whose_commit_never_came_is_looked_up_not_sent_again(app, casdoo
     assert casdoor_total(casdoor) == ledger_total()
 
 
+def test_a_batch_settles_its_finished_jobs_in_one_statement(app, casdoor, store, provider, alice):
+    ask(alice, store, provider, n=8)
+    statements = []
+    collect = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
+    sa.event.listen(db.engine, "before_cursor_execute", collect)
+    try:
+        assert Worker(app, batch=10, commit_window=60).run_batch() == 8
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", collect)
+    job_updates = [s for s in statements if s.lstrip().upper().startswith("UPDATE JOBS")]
+    assert len(job_updates) == 2  # the claim, then the eight settled together
+    assert {j.state for j in db.session.execute(sa.select(Job)).scalars()} == {"done"}
+    assert [c.state for c in charges()] == ["delivered"] * 8 and len(casdoor_rows(casdoor)) == 8
+
+
+def test_a_batch_with_a_job_taken_over_meanwhile_discards_its_outcomes_and_sends_nothing_twice(
+        app, casdoor, store, provider, alice, run_jobs):
+    """The worker stalled past its lease: another worker took one of its jobs over before the
+    commit. None of the batch's outcomes counts; every charge is looked up and adopted."""
+    keys = {m.charge_key for m in ask(alice, store, provider, n=4)}
+    claimed = claim("stalled-worker", limit=10)
+    db.session.execute(sa.update(Job).where(Job.id == claimed[2].id).values(lease_token="another-worker"))
+    db.session.commit()
+    states = execute_together(claimed, window=60)
+    assert states == {job.id: None for job in claimed}
+    db.session.expire_all()
+    assert [c.state for c in charges()] == ["pending"] * 4 and len(casdoor_rows(casdoor)) == 4
+    assert db.session.get(Job, claimed[2].id).lease_token == "another-worker"  # left to its holder
+    # The leases lapse (the other worker's too, as if it died): the next tries adopt, never resend.
+    db.session.execute(sa.update(Job).where(Job.state == "running").values(lease_until=utcnow()))
+    db.session.commit()
+    casdoor.controls.inject_fault("/api/add-transaction", "envelope", count=100, msg="no resend expected")
+    run_jobs()
+    casdoor.controls.clear_faults()
+    rows = casdoor_rows(casdoor)
+    assert [c.state for c in charges()] == ["delivered"] * 4
+    assert len(rows) == 4 and {r["subtype"] for r in rows} == keys
+    assert casdoor_total(casdoor) == ledger_total()
+
+
+def test_a_job_whose_heartbeat_finds_it_taken_over_is_dropped_alone(app, casdoor, store, provider, alice,
+                                                                   monkeypatch):
+    """A claim old enough that each charge renews its lease before sending: the one another
+    worker now holds is not sent and not settled; the others are delivered and committed."""
+    from webapp.billing import delivery
+
+    ask(alice, store, provider, n=3)
+    claimed = claim("slow-worker", limit=10)
+    claimed_at = time.monotonic() - 59
+    monkeypatch.setitem(delivery._claims_seen, claimed[0].token, claimed_at)
+    db.session.execute(sa.update(Job).where(Job.id == claimed[1].id).values(lease_token="another-worker"))
+    db.session.commit()
+    states = execute_together(claimed, window=60, claimed_at=claimed_at)
+    assert states == {claimed[0].id: "done", claimed[1].id: None, claimed[2].id: "done"}
+    db.session.expire_all()
+    assert [c.state for c in charges()] == ["delivered", "pending", "delivered"]
+    assert len(casdoor_rows(casdoor)) == 2
+    assert db.session.get(Job, claimed[1].id).lease_token == "another-worker"
+
+
 class _commit_dies:
     """Every database COMMIT in the block fails, as a killed worker's never happens."""
 

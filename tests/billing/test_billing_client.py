@@ -113,6 +113,25 @@ def test_dry_run_when_casdoor_is_down():
         TransactionsClient(CasdoorClient(settings)).check_balance(draft())
 
 
+def test_the_proxy_environment_is_honoured_and_read_once_per_host(casdoor, monkeypatch):
+    """Calls go through ``HTTP_PROXY`` unless ``NO_PROXY`` names the host, as with requests
+    everywhere; what the environment said for a host is kept (it is not read on every call)."""
+    with monkeypatch.context() as env:  # undone before the server's own fixtures tidy up
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+            env.delenv(name, raising=False)
+            env.delenv(name.lower(), raising=False)
+        env.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+        with pytest.raises(CasdoorUnavailable):
+            make_client(casdoor).check_balance(draft())
+        env.setenv("NO_PROXY", "127.0.0.1")
+        client = make_client(casdoor)
+        client.check_balance(draft())
+        env.delenv("NO_PROXY")
+        client.check_balance(draft())  # still straight to Casdoor: the host's answer was kept
+        with pytest.raises(CasdoorUnavailable):
+            make_client(casdoor).check_balance(draft())  # a new client reads the environment again
+
+
 def test_dry_run_answered_with_an_error_page_is_unavailable(client, casdoor):
     casdoor.controls.inject_fault("/api/add-transaction", "http500")
     with pytest.raises(CasdoorUnavailable):

@@ -82,6 +82,9 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(app, cas
     worker = start_worker(app, sso_app_config, log, threads=2, batch=20)
     try:
         wait_until(lambda: delivered_count() >= 40, 60, 0.1, message=lambda: (tmp_path / "worker.log").read_text())
+        # Kill it while Casdoor holds sends it has not committed (not just after a batch's commit).
+        wait_until(lambda: len(casdoor_rows(casdoor)) > delivered_count(), 60, 0.01,
+                   message=lambda: (tmp_path / "worker.log").read_text())
         worker.send_signal(signal.SIGKILL)
         worker.wait()
         at_kill = delivered_count()

@@ -216,3 +216,23 @@ def test_retry_failed_requeues_with_fresh_attempts(app, db):
     db.session.commit()
     job = _job(db, job.id)
     assert (job.state, job.attempts) == (QUEUED, 0)
+
+
+def test_a_claim_takes_at_most_its_limit_when_the_statistics_saw_no_queued_job(app, db):
+    """The queue's statistics were gathered while every job was done (the usual state of the
+    table); then a burst is queued. Planned from those statistics, a claim must still take
+    ``limit`` jobs, not the burst: the other workers and threads need their share."""
+    now = utcnow()
+    db.session.execute(sa.insert(Job), [{"kind": "test.slow", "payload": {}, "state": DONE, "attempts": 1,
+                                         "max_attempts": 3, "run_after": now, "created_at": now,
+                                         "updated_at": now, "finished_at": now} for _ in range(2000)])
+    db.session.commit()
+    db.session.execute(sa.text("ANALYZE jobs"))
+    db.session.commit()
+    ids = [enqueue("test.slow", {"tag": f"burst{n}"}).id for n in range(200)]
+    db.session.commit()
+    with app.app_context():
+        claimed = queue.claim("w", limit=10)
+    assert [job.id for job in claimed] == ids[:10]
+    states = Counter(db.session.execute(sa.select(Job.state).where(Job.id.in_(ids))).scalars())
+    assert states == {RUNNING: 10, QUEUED: 190}

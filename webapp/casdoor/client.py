@@ -14,6 +14,7 @@ import requests
 
 from webapp import metrics
 from webapp.casdoor.errors import CasdoorError, CasdoorRefused, CasdoorUnavailable, NotCasdoor
+from webapp.casdoor.sessions import HostSession
 
 log = logging.getLogger("webapp.casdoor")
 
@@ -36,7 +37,7 @@ def unavailable(settings, exc):
 class CasdoorClient:
     def __init__(self, settings, http=None):
         self.settings = settings
-        self.http = http or requests.Session()
+        self.http = http or HostSession()
         self._lock = threading.Lock()
         self._metadata = None
         self._metadata_at = 0.0

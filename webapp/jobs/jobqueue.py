@@ -2,9 +2,10 @@
 
 The rules that make the queue safe with several workers on several hosts:
 
-* a claim is one ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)`` on
-  PostgreSQL; on SQLite the same statement runs under SQLite's single writer
-  lock, so two workers can never both claim one job;
+* a claim is one ``UPDATE … WHERE id = ANY(ARRAY(SELECT … LIMIT n FOR UPDATE SKIP
+  LOCKED))`` on PostgreSQL (at most ``n`` jobs, whatever plan is chosen); on SQLite
+  ``… WHERE id IN (SELECT … LIMIT n)`` runs under SQLite's single writer lock, so two
+  workers can never both claim one job;
 * a claim sets a fresh ``lease_token`` and ``lease_until``; settling a job
   (done, retry, failed) only happens ``WHERE lease_token = <ours>``, so a worker
   whose lease lapsed (it hung, or was killed and came back) cannot overwrite the
@@ -135,6 +136,8 @@ class ClaimedJob:
     max_attempts: int
     token: str
     spec: JobSpec = field(repr=False, default=None)
+    #: Set when a heartbeat found the job held by another worker (our lease lapsed).
+    is_lost: bool = False
 
     @property
     def is_retry(self):
@@ -155,7 +158,9 @@ class ClaimedJob:
                 sa.update(Job).where(Job.id == self.id, Job.lease_token == self.token, Job.state == RUNNING)
                 .values(lease_until=utcnow() + timedelta(seconds=seconds), updated_at=utcnow())
             )
-        return result.rowcount == 1
+        if result.rowcount != 1:
+            self.is_lost = True
+        return not self.is_lost
 
 
 def _due(now):
@@ -178,12 +183,18 @@ def claim(worker_name, *, limit=1, kinds=None, lease_seconds=None):
     if kinds:
         candidates = candidates.where(Job.kind.in_(list(kinds)))
     if db.engine.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
+        # ``id = ANY(ARRAY(SELECT …))`` runs the locking subquery once. As ``id IN (SELECT …)``
+        # the planner may make it the inner side of a nested loop (it does while the table's
+        # statistics are stale, e.g. a queue that just filled up), running it again for every
+        # due row: each run locks the next ``limit`` rows, and one claim took the whole queue.
+        chosen = Job.id == sa.any_(sa.func.array(candidates.with_for_update(skip_locked=True).scalar_subquery()))
+    else:
+        chosen = Job.id.in_(candidates.scalar_subquery())
     # The lease is the longest of the claimed kinds' leases; refined per job below.
     lease = timedelta(seconds=lease_seconds or 60)
     rows = db.session.execute(
         sa.update(Job)
-        .where(Job.id.in_(candidates.scalar_subquery()), _due(now))
+        .where(chosen, _due(now))
         .values(state=RUNNING, attempts=Job.attempts + 1, lease_token=token, leased_by=worker_name[:120],
                 lease_until=now + lease, updated_at=now)
         .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts)
@@ -203,18 +214,43 @@ def claim(worker_name, *, limit=1, kinds=None, lease_seconds=None):
 def _settle(job, **values):
     """Update ``job`` if we still hold its lease; True when we did (flushes, the runner commits)."""
     values.setdefault("updated_at", utcnow())
+    # No session synchronisation: the runner never loads Job objects (a ClaimedJob is not one),
+    # and "auto" would compare every object in the session (a batch's charges) with the WHERE.
     result = db.session.execute(
         sa.update(Job).where(Job.id == job.id, Job.lease_token == job.token, Job.state == RUNNING)
-        .values(**values)
+        .values(**values), execution_options={"synchronize_session": False}
     )
     return result.rowcount == 1
 
 
+def _done_values(now):
+    return {"state": DONE, "finished_at": now, "lease_until": None, "lease_token": None, "dedupe_key": None,
+            "last_error": None, "updated_at": now}
+
+
 def mark_done(job):
     """Finish ``job`` (in the runner's transaction, with the handler's changes)."""
-    now = utcnow()
-    return _settle(job, state=DONE, finished_at=now, lease_until=None, lease_token=None,
-                   dedupe_key=None, last_error=None)
+    return _settle(job, **_done_values(utcnow()))
+
+
+def mark_all_done(jobs):
+    """Finish ``jobs`` in one statement per claim (one for a claimed batch), in the runner's
+    transaction; flushes.
+
+    :returns: the ids of those finished; a job missing from them was no longer ours
+        (its lease lapsed and another worker holds it), and nothing was written for it.
+    """
+    claims = {}
+    for job in jobs:
+        claims.setdefault(job.token, []).append(job.id)
+    values = _done_values(utcnow())
+    finished = set()
+    for token, ids in claims.items():
+        finished.update(db.session.execute(
+            sa.update(Job).where(Job.id.in_(ids), Job.lease_token == token, Job.state == RUNNING)
+            .values(**values).returning(Job.id), execution_options={"synchronize_session": False}
+        ).scalars())
+    return finished
 
 
 def backoff_delay(spec, attempt):

@@ -6,11 +6,11 @@ committed together with the job's completion; a handler that raises
 ``RetryLater`` or ``PermanentFailure`` has its changes committed with the job's
 new state; any other exception rolls the handler's changes back and the job is
 retried with backoff. Kinds declared ``commit_per_batch`` run the jobs of one claim
-in one transaction instead (:func:`execute_together`), a savepoint per job, and
-commit once per batch (or once per ``JOBS_BATCH_COMMIT_SECONDS`` when the batch is
-slow). Stopping (SIGTERM, Ctrl-C) lets the running job finish;
-a worker killed outright loses nothing: its lease lapses and another worker
-takes the job over.
+in one transaction instead (:func:`execute_together`), a savepoint per job; the
+finished ones are settled in one statement and committed once per batch (or once
+per ``JOBS_BATCH_COMMIT_SECONDS`` when the batch is slow). Stopping (SIGTERM,
+Ctrl-C) lets the running job finish; a worker killed outright loses nothing: its
+lease lapses and another worker takes the job over.
 """
 import logging
 import os
@@ -85,7 +85,9 @@ class _HandlerRaised(Exception):
 
 
 def _run_nested(job):
-    """Run one job of a batch in a savepoint and settle it (no commit). Returns its new state."""
+    """Run one job of a batch in a savepoint (no commit). Returns its new state: a job that
+    failed or is to be retried is settled now, one that is done (``DONE``) is left for
+    :func:`_commit_outcomes` to settle with the others; None: lease lost."""
     started = time.monotonic()
     try:
         with savepoint():
@@ -98,7 +100,8 @@ def _run_nested(job):
             except Exception as exc:
                 raise _HandlerRaised(f"{type(exc).__name__}: {exc}") from exc
             else:
-                state = queue.DONE if queue.mark_done(job) else None
+                # A handler that found its lease lost (heartbeat) did nothing that may count.
+                state = None if job.is_lost else queue.DONE
             if state is None:
                 raise _LeaseLost
     except _LeaseLost:
@@ -113,17 +116,43 @@ def _run_nested(job):
     return state
 
 
+def _commit_outcomes(ran, states):
+    """Settle the jobs of ``ran`` (run since the last commit) that are done, in one statement,
+    and commit. When one of them turns out to be another worker's now (our lease lapsed while
+    we ran it: a worker stalled for longer than the lease), its changes cannot be told apart
+    from the others' any more (their savepoints are released), so the whole transaction is
+    rolled back: every job of ``ran`` is left to its next try, which looks up what this one did
+    (``attempt > 1``), as after a worker killed before its commit."""
+    done = [job for job in ran if states[job.id] == queue.DONE]
+    if done:
+        finished = queue.mark_all_done(done)
+        if len(finished) < len(done):
+            db.session.rollback()
+            log.warning("Jobs %s (%s): lease lost before the commit; the outcomes of %s job(s) since the last "
+                        "commit discarded, their next tries look up what was done",
+                        ", ".join(str(job.id) for job in done if job.id not in finished), ran[0].kind, len(ran))
+            for job in ran:
+                states[job.id] = None
+            ran.clear()
+            return
+    db.session.commit()
+    ran.clear()
+
+
 def execute_together(jobs, *, window=0.25, claimed_at=None):
     """Run the jobs of one claim (all of ``commit_per_batch`` kinds) and commit their outcomes together.
 
-    Each job runs in a savepoint: one that raises, or whose lease was lost, is rolled back
-    alone, and the others commit. The open transaction is committed before the next job
-    once it has been open ``window`` seconds (on SQLite it holds the one writer lock while
-    the next handler waits on the network), and before any job once a third of the lease
-    has passed since ``claimed_at`` (``time.monotonic()``; a handler may then renew its
-    lease in a connection of its own, which must not wait on our uncommitted writes).
-    A worker killed before a commit loses the outcomes since the last one, never the
-    jobs: their leases lapse and the next try (``attempt > 1``) checks what was done.
+    Each job runs in a savepoint: one that raises is rolled back alone, and the others commit.
+    The jobs that are done are settled together at the commit (one statement, not one each);
+    should one of them have been taken over by another worker meanwhile (our lease lapsed),
+    the outcomes since the last commit are all discarded (see :func:`_commit_outcomes`). The
+    open transaction is committed before the next job once it has been open ``window``
+    seconds (on SQLite it holds the one writer lock while the next handler waits on the
+    network), and before any job once a third of the lease has passed since ``claimed_at``
+    (``time.monotonic()``; a handler may then renew its lease in a connection of its own,
+    which must not wait on our uncommitted writes). A worker killed before a commit loses the
+    outcomes since the last one, never the jobs: their leases lapse and the next try
+    (``attempt > 1``) checks what was done.
 
     :returns: ``{job.id: state}`` (None: lease lost).
     """
@@ -135,6 +164,7 @@ def execute_together(jobs, *, window=0.25, claimed_at=None):
     # Held for the batch: the session keeps loaded rows only while something refers to them.
     loaded = prepare(jobs) if prepare is not None else None  # noqa: F841
     opened = None
+    ran = []  # since the last commit
     # What the batch loaded stays loaded across its own commits: reading it again inside the next
     # transaction would, on SQLite, take a snapshot that another writer's commit makes stale before
     # our first write ("database is locked" at once instead of waiting for the lock).
@@ -144,12 +174,13 @@ def execute_together(jobs, *, window=0.25, claimed_at=None):
         for job in jobs:
             now = time.monotonic()
             if opened is not None and (now - opened >= window or now - claimed_at >= job.spec.lease_seconds / 3):
-                db.session.commit()
+                _commit_outcomes(ran, states)
                 opened = None
             if opened is None:
                 opened = now
             states[job.id] = _run_nested(job)
-        db.session.commit()
+            ran.append(job)
+        _commit_outcomes(ran, states)
     finally:
         session.expire_on_commit = expire_on_commit
     return states

@@ -119,3 +119,33 @@ def test_a_stale_version_holds_nothing_and_a_current_one_holds_the_reservation(a
     session.commit()
     assert session.get(Reservation, reservation_id).amount == Decimal("0.5")
     assert (session.get(BillingAccount, carol.id).version, session.get(StoreAccount, store.id).version) == (5, 8)
+
+
+def test_the_rounds_pending_sum_reads_only_pending_charges_by_index(app, store, create_user):
+    """A person's long history of delivered charges is not walked by every reservation: the
+    round's sum of pending charges is served by ``ix_charges_user_id_state``."""
+    from webapp.billing.limits import PERIOD_WORDS, _round_statement, period_of
+
+    dave = create_user("dave")
+    now = utcnow()
+    db.session.execute(sa.insert(Charge.__table__), [
+        {"user_id": dave.id, "store_id": store.id, "key": f"00000000-0000-4000-8000-{n:012d}",
+         "amount": Decimal("0.01"), "currency": "USD", "state": "delivered" if n > 1 else PENDING,
+         "answered_at": now, "created_at": now} for n in range(2000)])
+    db.session.commit()
+    connection = db.session.connection()
+    dialect = connection.dialect.name
+    connection.exec_driver_sql("ANALYZE")
+    params = {"user_id": dave.id, "store_id": store.id, "now": now}
+    for name in PERIOD_WORDS:
+        period = period_of(name, now)
+        params.update({f"{name}_first": period.first, f"{name}_end": period.end})
+    compiled = _round_statement(True).compile(dialect=connection.dialect)
+    values = compiled.construct_params(params)
+    if dialect == "postgresql":
+        plan = connection.exec_driver_sql("EXPLAIN " + str(compiled), values).all()
+    else:
+        plan = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled),
+                                          tuple(values[name] for name in compiled.positiontup)).all()
+    assert "ix_charges_user_id_state" in " ".join(str(row) for row in plan), plan
+    assert service.outstanding(dave.id)[1] == Decimal("0.02")

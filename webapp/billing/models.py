@@ -41,9 +41,11 @@ class Charge(db.Model):
     __table_args__ = (
         # The delivery health query: pending charges, oldest first.
         db.Index("ix_charges_state_created_at", "state", "created_at"),
-        # A user's ledger, newest first, keyset by (created_at, id); also the
-        # per-user sum of undelivered charges in the balance check.
+        # A user's ledger, newest first, keyset by (created_at, id).
         db.Index("ix_charges_user_id_created_at_id", "user_id", "created_at", "id"),
+        # The per-user sum of undelivered charges in every reservation's round: only the
+        # user's pending charges, however long their history (the ledger's index walked it all).
+        db.Index("ix_charges_user_id_state", "user_id", "state"),
         # Everybody's ledger for administrators, keyset by (created_at, id).
         db.Index("ix_charges_created_at_id", "created_at", "id"),
     )

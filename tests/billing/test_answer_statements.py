@@ -15,8 +15,8 @@ from tests.support.billing import casdoor_user, give_answer, make_chat, make_pro
 from tests.support.database import counting_queries
 from webapp.billing import delivery, limits, service
 from webapp.billing.models import PENDING, BillingAccount, Charge, Reservation, StoreAccount
-from webapp.chat import charging, rollup
-from webapp.chat.models import Message
+from webapp.chat import charging
+from webapp.chat.models import Message, UsageDay
 from webapp.core.clock import utcnow
 from webapp.extensions import db
 from webapp.jobs.models import QUEUED, Job
@@ -38,8 +38,8 @@ def limited(store):
 
 
 def _billing_statements(user, store, provider, chat):
-    """The statements of one priced answer's ``before_answer`` and ``after_answer`` (the rollup's
-    upsert, which every answer makes, priced or not, left out); committed like the chat.
+    """The statements of one priced answer's ``before_answer`` and ``after_answer`` (which also
+    adds the answer to the usage rollup, as every final answer does); committed like the chat.
     The rows the chat has loaded already are loaded first (a commit expires them)."""
     for row in (user, store, provider, chat):
         db.session.refresh(row)
@@ -51,9 +51,8 @@ def _billing_statements(user, store, provider, chat):
                       charge_key="0b4b3c1e-9a51-4d8e-b4a9-7f0c2e1d3a55")
     db.session.add(message)
     db.session.flush()
-    rollup.record(message)
     with counting_queries(db.engine) as settling:
-        charge_id = service.settle(hold, message)
+        charge_id = charging.after_answer(hold, message)
     db.session.commit()
     return reserving, settling, charge_id
 
@@ -68,17 +67,19 @@ def test_a_priced_answer_in_a_limited_store_costs_billing_three_statements_on_po
 
     if db.engine.dialect.name == "postgresql":
         assert len(reserving) == 2, reserving  # the round's read; the swaps and the reservation
-        assert len(settling) == 1, settling  # release, charge, delivery job
+        assert len(settling) == 1, settling  # rollup, release, charge, delivery job
     else:
         # read; user swap, store swap and the insert, the swaps in a savepoint (2 more)
         assert len(reserving) == 6, reserving
-        assert len(settling) == 3, settling  # release; charge; job
+        assert len(settling) == 4, settling  # rollup; release; charge; job
     charge = db.session.get(Charge, charge_id)
     assert (charge.state, charge.amount, charge.casdoor_user, charge.chat_label) == (
         PENDING, Decimal("0.045"), "alice", f"research/chat-{chat.id}")
     job = db.session.execute(sa.select(Job).where(Job.kind == service.DELIVER_JOB).order_by(Job.id.desc())).scalar()
     assert (job.state, job.payload, job.max_attempts) == (QUEUED, {"charge_id": charge_id}, delivery.MAX_ATTEMPTS)
     assert db.session.execute(sa.select(sa.func.count()).select_from(Reservation)).scalar() == 0
+    assert db.session.execute(sa.select(UsageDay.answers, UsageDay.cost).where(
+        UsageDay.store_id == limited.id, UsageDay.user_id == alice.id)).one() == (2, Decimal("0.09"))
 
 
 def test_a_local_only_charge_queues_no_job(app, store, create_user):

@@ -54,6 +54,7 @@ from webapp.billing.models import (
     StoreAccount,
 )
 from webapp.casdoor.errors import CasdoorError, CasdoorUnavailable
+from webapp.chat import rollup
 from webapp.core.clock import utcnow
 from webapp.core.money import display
 from webapp.database import savepoint
@@ -300,8 +301,11 @@ def release(hold):
 # -- with the answer -------------------------------------------------------------------
 
 
-def settle(hold, message, *, user=None):
+def settle(hold, message, *, user=None, usage=None):
     """Record what ``message`` (a saved answer) costs, in the caller's transaction (flush only).
+
+    ``usage``: the answer's values for the usage rollup (``webapp.chat.rollup.usage_of``), added
+    here, first: on PostgreSQL in the same statement as a priced answer's charge.
 
     * price 0: nothing is recorded; the reservation is dropped;
     * a user Casdoor knows (and Casdoor configured): a ``pending`` charge and its
@@ -310,13 +314,16 @@ def settle(hold, message, *, user=None):
 
     :returns: the new charge's id, or None for a price of zero.
 
-    On PostgreSQL the reservation's release, the charge and its job are one statement
-    (``statements.settle``); elsewhere, up to three. Core, not the ORM: nothing reads the
+    On PostgreSQL the rollup's upsert, the reservation's release, the charge and its job are
+    one statement (``statements.settle``); elsewhere, up to four. Core, not the ORM: nothing reads the
     charge back in this transaction, and the unit of work's flush cost more than the inserts.
     """
     reservation_id = hold.reservation_id if hold is not None else None
     price = Decimal(message.price or 0)
     session = db.session
+    folded = price > 0 and session.get_bind().dialect.name == "postgresql"
+    if usage is not None and not folded:
+        session.execute(rollup.upsert_statement(session.get_bind().dialect.name), usage)
     if price <= 0:
         if reservation_id is not None:
             session.execute(statements.release(), {"b_reservation_id": reservation_id})
@@ -340,8 +347,9 @@ def settle(hold, message, *, user=None):
         "b_detail": _detail(message), "b_answered_at": message.created_at or now, "b_created_at": now,
         "b_next_attempt_at": now if billable else None, "b_attempts": 0, "b_tries_recorded": 0,
     }
-    if session.get_bind().dialect.name == "postgresql":
-        charge_id = session.execute(statements.settle(with_job=billable), params).scalar_one()
+    if folded:
+        charge_id = session.execute(statements.settle(billable, usage is not None), {**params, **(usage or {})}
+                                    ).scalar_one()
     else:
         if reservation_id is not None:
             session.execute(statements.release(), {"b_reservation_id": reservation_id})

@@ -10,8 +10,10 @@ On PostgreSQL the answer's writes are folded into two statements, one per transa
   the reservation only if every swap matched (compare-and-swap, see
   ``webapp.billing.service.reserve``): data-modifying CTEs, each gated on the ``RETURNING``
   of the one before;
-* :func:`settle` deletes the reservation, inserts the charge and, for a charge that goes to
-  Casdoor, queues its delivery job (``webapp.jobs.jobqueue.insert_from``).
+* :func:`settle` deletes the reservation, inserts the charge, for a charge that goes to
+  Casdoor queues its delivery job (``webapp.jobs.jobqueue.insert_from``), and adds the answer
+  to the usage rollup (which every final answer does, priced or not: folded in here, a priced
+  answer costs no round trip more than a free one for it).
 
 SQLite cannot modify data in a CTE; there (in-process, no round trip) the same work is the
 separate statements :func:`swap` and the plain inserts, run in a savepoint where two must
@@ -22,6 +24,7 @@ import functools
 import sqlalchemy as sa
 
 from webapp.billing.models import BillingAccount, Charge, Reservation, StoreAccount
+from webapp.chat import rollup
 from webapp.jobs.jobqueue import insert_from
 
 #: ``billing.deliver_charge``: delivery of one charge (its handler is in ``webapp.billing.delivery``).
@@ -105,14 +108,17 @@ def insert_charge():
 
 
 @functools.cache
-def settle(with_job):
+def settle(with_job, with_usage):
     """PostgreSQL: drop the reservation (``b_reservation_id``; none matches NULL), insert the
-    charge (``b_<column>``) and, ``with_job``, queue its delivery job (``b_job_now``), in one
-    statement whose one row is the charge's id."""
+    charge (``b_<column>``), ``with_job`` queue its delivery job (``b_job_now``) and
+    ``with_usage`` add the answer to the usage rollup (``webapp.chat.rollup.upsert_statement``,
+    bound by its own names), in one statement whose one row is the charge's id."""
     released = release().returning(_RESERVATIONS.c.id).cte("released")
     charge = insert_charge().cte("charge")
     statement = sa.select(charge.c.id).add_cte(released)
     if with_job:
-        job = insert_from(DELIVER_JOB, charge, charge_id=charge.c.id).cte("job")
-        statement = statement.add_cte(job)
+        statement = statement.add_cte(insert_from(DELIVER_JOB, charge, charge_id=charge.c.id).cte("job"))
+    if with_usage:
+        usage = rollup.upsert_statement("postgresql")
+        statement = statement.add_cte(usage.returning(usage.table.c.day).cte("usage"))
     return statement

@@ -71,7 +71,7 @@ def charges_of(messages):
 
 def after_answer(reservation, message):
     """Record ``message``'s usage in the rollup and its charge, in the current transaction (flush only)."""
-    rollup.record(message)
     if reservation is None and not message.price:
+        rollup.record(message)
         return None
-    return service.settle(reservation, message)
+    return service.settle(reservation, message, usage=rollup.usage_of(message))

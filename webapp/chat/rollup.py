@@ -47,14 +47,11 @@ def day_start_utc(day, tz=None):
     return datetime.combine(day, time.min, tzinfo=tz or zone()).astimezone(UTC).replace(tzinfo=None)
 
 
-def _upsert(session, values):
-    """One ``INSERT … ON CONFLICT (key) DO UPDATE SET total = total + excluded.total``."""
-    session.execute(_upsert_statement(session.get_bind().dialect.name), values)
-
-
 @cache
-def _upsert_statement(dialect):
-    # Built once per process, the values bound at each call: building it cost more than running it.
+def upsert_statement(dialect):
+    """``INSERT … ON CONFLICT (key) DO UPDATE SET total = total + excluded.total`` for ``dialect``,
+    the values bound by the columns' names (:func:`usage_of`). Built once per process: building it
+    cost more than running it. Billing folds it into a priced answer's settling statement."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = UsageDay.__table__
     statement = insert(UsageDay).values({name: sa.bindparam(name, type_=table.c[name].type)
@@ -64,20 +61,29 @@ def _upsert_statement(dialect):
         set_={name: table.c[name] + statement.excluded[name] for name in TOTALS})
 
 
+def usage_of(message):
+    """The values :func:`upsert_statement` binds for the answer ``message``, or None for a question or
+    an answer still streaming (not in the rollup)."""
+    if message.role != "assistant" or message.status == STREAMING:
+        return None
+    return {"store_id": message.store_id, "user_id": message.user_id, "provider": message.provider_name or "",
+            "currency": message.currency, "day": local_day(message.created_at),
+            "answers": 1, "prompt_tokens": int(message.prompt_tokens or 0),
+            "completion_tokens": int(message.completion_tokens or 0), "cost": Decimal(message.price or 0)}
+
+
 def record(message, *, session=None):
     """Add the final answer ``message`` to its rollup row (flush only; the caller commits).
 
-    Call it exactly once per answer, in the transaction that saves its final state.
-    Questions and answers still streaming are ignored.
+    Call it exactly once per answer, in the transaction that saves its final state (or let
+    billing fold :func:`usage_of` into its statement). Questions and answers still streaming
+    are ignored.
     """
-    if message.role != "assistant" or message.status == STREAMING:
+    values = usage_of(message)
+    if values is None:
         return
     session = session or db.session
-    _upsert(session, {
-        "store_id": message.store_id, "user_id": message.user_id, "provider": message.provider_name or "",
-        "currency": message.currency, "day": local_day(message.created_at),
-        "answers": 1, "prompt_tokens": int(message.prompt_tokens or 0),
-        "completion_tokens": int(message.completion_tokens or 0), "cost": Decimal(message.price or 0)})
+    session.execute(upsert_statement(session.get_bind().dialect.name), values)
 
 
 # -- flask usage verify ---------------------------------------------------------------

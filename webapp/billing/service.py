@@ -323,7 +323,7 @@ def settle(hold, message, *, user=None, usage=None):
     session = db.session
     folded = price > 0 and session.get_bind().dialect.name == "postgresql"
     if usage is not None and not folded:
-        session.execute(rollup.upsert_statement(session.get_bind().dialect.name), usage)
+        rollup.add(usage, session=session)
     if price <= 0:
         if reservation_id is not None:
             session.execute(statements.release(), {"b_reservation_id": reservation_id})

@@ -80,8 +80,12 @@ def record(message, *, session=None):
     are ignored.
     """
     values = usage_of(message)
-    if values is None:
-        return
+    if values is not None:
+        add(values, session=session)
+
+
+def add(values, *, session=None):
+    """Add one answer's :func:`usage_of` values to its rollup row (flush only; the caller commits)."""
     session = session or db.session
     session.execute(upsert_statement(session.get_bind().dialect.name), values)
 

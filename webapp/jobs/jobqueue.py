@@ -36,6 +36,14 @@ log = logging.getLogger("webapp.jobs")
 ERROR_MAX_LENGTH = 2000
 
 
+def _spec(kind):
+    """The ``JobSpec`` of ``kind``; a kind nobody handles is refused before anything is queued."""
+    spec = spec_for(kind)
+    if spec is None:
+        raise ValueError(f"no handler is registered for job kind {kind!r}")
+    return spec
+
+
 def enqueue(kind, payload=None, *, dedupe_key=None, run_after=None, max_attempts=None):
     """Add a job in the caller's transaction and return it (flushes; the caller commits).
 
@@ -47,9 +55,7 @@ def enqueue(kind, payload=None, *, dedupe_key=None, run_after=None, max_attempts
         or running), it is returned and nothing is added.
     :param run_after: not before this (naive UTC) time.
     """
-    spec = spec_for(kind)
-    if spec is None:
-        raise ValueError(f"no handler is registered for job kind {kind!r}")
+    spec = _spec(kind)
     if dedupe_key is not None:
         existing = _unfinished(dedupe_key)
         if existing is not None:
@@ -82,9 +88,7 @@ def enqueue_new(kind, payload=None, *, session=None):
     For work queued on a hot path, once per request (a priced answer's delivery), where the
     ORM's unit of work cost more than the insert itself. Nothing about the job differs.
     """
-    spec = spec_for(kind)
-    if spec is None:
-        raise ValueError(f"no handler is registered for job kind {kind!r}")
+    spec = _spec(kind)
     now = utcnow()
     return (session or db.session).execute(_insert_statement(), {
         "kind": kind, "payload": dict(payload or {}), "state": QUEUED, "attempts": 0,
@@ -107,9 +111,7 @@ def insert_from(kind, rows, **payload):
     The jobs are the ones :func:`enqueue` adds (no dedupe key), and so is the check: ``kind``
     must have a handler when the statement is built.
     """
-    spec = spec_for(kind)
-    if spec is None:
-        raise ValueError(f"no handler is registered for job kind {kind!r}")
+    spec = _spec(kind)
     table = Job.__table__
     now = sa.bindparam("b_job_now", type_=table.c.run_after.type)
     fields = [part for key, column in payload.items() for part in (sa.cast(sa.literal(key), sa.Text), column)]

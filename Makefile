@@ -12,10 +12,22 @@ DEV_CASDOOR_PORT ?= 8000
 
 .PHONY: run test install browser casdoor-dev db-upgrade clean bench bench-auth bench-hosts install-model bench-answers
 
+# llama.cpp is compiled for the machine's CPU family, not with -march=native: on some virtual
+# machines the CPU advertises AMX and AVX-512 that the guest cannot use, and a native build
+# crashes at the first token (general protection fault in libggml-cpu). The wheel is built once
+# per machine into a folder of its own (pip's own cache may hold a native build of the same
+# version, so it is not asked), and installed from there.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+LLAMA_WHEELS ?= $(HOME)/.cache/storehouse/llama-cpp-portable
+LLAMA_VERSION := $(shell sed -n 's/^llama-cpp-python==//p' requirements.txt)
+
 $(BIN)/.installed: requirements.txt requirements-nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip wheel --quiet --no-cache-dir --no-deps \
+			-w $(LLAMA_WHEELS) "llama-cpp-python==$(LLAMA_VERSION)"
+	$(BIN)/python -m pip install --quiet --find-links $(LLAMA_WHEELS) -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	touch $@
 

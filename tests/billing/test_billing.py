@@ -311,6 +311,23 @@ def test_balance_dropping_between_dry_run_and_charge_is_recorded_as_refused(app,
     assert "refused: balance too low" in page and 'data-testid="overdrawn"' in page
 
 
+def test_only_a_passing_balance_check_clears_the_overdrawn_flag(app, casdoor, store, provider, alice):
+    service.flag_overdrawn(alice.id, "Insufficient balance: new balance -0.01 would be below credit limit 0")
+    db.session.commit()
+    casdoor.controls.patch_user("storehouse", "alice", balance=0.01)
+    with pytest.raises(AnswerRefused):
+        ask(alice, store, provider)
+    db.session.rollback()
+    assert db.session.get(BillingAccount, alice.id).is_overdrawn
+    assert db.session.execute(sa.select(sa.func.count()).select_from(Reservation)).scalar() == 0
+
+    casdoor.controls.patch_user("storehouse", "alice", balance=5)
+    ask(alice, store, provider)
+    db.session.expire_all()
+    account = db.session.get(BillingAccount, alice.id)
+    assert not account.is_overdrawn and account.overdrawn_reason == ""
+
+
 def test_unknown_casdoor_user_fails_for_good_with_the_reason(app, casdoor, store, provider, create_user, run_jobs):
     ghost = casdoor_user(create_user, "ghost")
     # No dry run can pass for an unknown user, so the charge comes from an answer settled directly.

@@ -143,46 +143,53 @@ def read_round(user_id, store_id, now=None, session=None, *, balance=True):
 @functools.cache
 def _round_statement(balance):
     """:func:`read_round`'s statement, built once per process (building it cost more than running
-    it): ``user_id``, ``store_id``, ``now`` and each period's ``<name>_first`` / ``<name>_end`` bound."""
+    it): ``user_id``, ``store_id``, ``now`` and each period's ``<name>_first`` / ``<name>_end`` bound.
+
+    Written with the tables' columns, not the mapped attributes: a statement of mapped attributes
+    takes the ORM's execution path at every run, which cost more than this one's round trip.
+    """
+    person_limit, store_limit, usage, reservation, charge, account, store_account = (
+        model.__table__.c for model in (PersonLimit, StoreLimit, UsageDay, Reservation, Charge, BillingAccount,
+                                        StoreAccount))
     user_id, store_id = sa.bindparam("user_id", type_=sa.Integer), sa.bindparam("store_id", type_=sa.Integer)
-    now = sa.bindparam("now", type_=Reservation.expires_at.type)
-    override_exists = sa.exists().where(PersonLimit.store_id == store_id, PersonLimit.user_id == user_id)
-    override = (sa.select(PersonLimit.store_id, sa.literal(PER_PERSON).label("subject"),
-                          sa.literal("override").label("source"), PersonLimit.period, PersonLimit.amount,
-                          PersonLimit.currency, PersonLimit.alert_at)
-                .where(PersonLimit.store_id == store_id, PersonLimit.user_id == user_id))
-    shared = (sa.select(StoreLimit.store_id, StoreLimit.subject,
-                        sa.case((StoreLimit.subject == STORE, sa.literal(STORE)), else_=sa.literal("default")),
-                        StoreLimit.period, StoreLimit.amount, StoreLimit.currency, StoreLimit.alert_at)
-              .where(StoreLimit.store_id == store_id, sa.or_(StoreLimit.subject == STORE, ~override_exists)))
+    now = sa.bindparam("now", type_=reservation.expires_at.type)
+    override_exists = sa.exists().where(person_limit.store_id == store_id, person_limit.user_id == user_id)
+    override = (sa.select(person_limit.store_id, sa.literal(PER_PERSON).label("subject"),
+                          sa.literal("override").label("source"), person_limit.period, person_limit.amount,
+                          person_limit.currency, person_limit.alert_at)
+                .where(person_limit.store_id == store_id, person_limit.user_id == user_id))
+    shared = (sa.select(store_limit.store_id, store_limit.subject,
+                        sa.case((store_limit.subject == STORE, sa.literal(STORE)), else_=sa.literal("default")),
+                        store_limit.period, store_limit.amount, store_limit.currency, store_limit.alert_at)
+              .where(store_limit.store_id == store_id, sa.or_(store_limit.subject == STORE, ~override_exists)))
     limit = sa.union_all(override, shared).subquery("l")
 
     def by_period(attribute):
-        return sa.case(*[(limit.c.period == name, sa.bindparam(f"{name}_{attribute}", type_=UsageDay.day.type))
+        return sa.case(*[(limit.c.period == name, sa.bindparam(f"{name}_{attribute}", type_=usage.day.type))
                          for name in PERIOD_WORDS])
 
     first, end = by_period("first"), by_period("end")
-    rolled = (sa.select(sa.func.coalesce(sa.func.sum(UsageDay.cost), 0))
-              .where(UsageDay.store_id == store_id, UsageDay.currency == limit.c.currency,
-                     UsageDay.day >= first, UsageDay.day < end))
-    held = (sa.select(sa.func.coalesce(sa.func.sum(Reservation.amount), 0))
-            .where(Reservation.store_id == store_id, Reservation.currency == limit.c.currency,
-                   Reservation.expires_at > now))
+    rolled = (sa.select(sa.func.coalesce(sa.func.sum(usage.cost), 0))
+              .where(usage.store_id == store_id, usage.currency == limit.c.currency,
+                     usage.day >= first, usage.day < end))
+    held = (sa.select(sa.func.coalesce(sa.func.sum(reservation.amount), 0))
+            .where(reservation.store_id == store_id, reservation.currency == limit.c.currency,
+                   reservation.expires_at > now))
     is_store = limit.c.subject == STORE
     spent_rolled = sa.case((is_store, rolled.scalar_subquery()),
-                           else_=rolled.where(UsageDay.user_id == user_id).scalar_subquery())
+                           else_=rolled.where(usage.user_id == user_id).scalar_subquery())
     spent_held = sa.case((is_store, held.scalar_subquery()),
-                         else_=held.where(Reservation.user_id == user_id).scalar_subquery())
-    head = [sa.select(BillingAccount.version).where(BillingAccount.user_id == user_id).scalar_subquery()
+                         else_=held.where(reservation.user_id == user_id).scalar_subquery())
+    head = [sa.select(account.version).where(account.user_id == user_id).scalar_subquery()
             .label("user_version"),
-            sa.select(StoreAccount.version).where(StoreAccount.store_id == store_id).scalar_subquery()
+            sa.select(store_account.version).where(store_account.store_id == store_id).scalar_subquery()
             .label("store_version")]
     if balance:
-        head += [sa.select(sa.func.coalesce(sa.func.sum(Reservation.amount), 0))
-                 .where(Reservation.user_id == user_id, Reservation.expires_at > now).scalar_subquery()
+        head += [sa.select(sa.func.coalesce(sa.func.sum(reservation.amount), 0))
+                 .where(reservation.user_id == user_id, reservation.expires_at > now).scalar_subquery()
                  .label("reserved"),
-                 sa.select(sa.func.coalesce(sa.func.sum(Charge.amount), 0))
-                 .where(Charge.user_id == user_id, Charge.state == PENDING).scalar_subquery().label("undelivered")]
+                 sa.select(sa.func.coalesce(sa.func.sum(charge.amount), 0))
+                 .where(charge.user_id == user_id, charge.state == PENDING).scalar_subquery().label("undelivered")]
     versions = sa.select(*head).subquery("v")
     return (sa.select(versions, limit.c.subject, limit.c.source, limit.c.period, limit.c.amount, limit.c.currency,
                       limit.c.alert_at, spent_rolled.label("rolled"), spent_held.label("held"))

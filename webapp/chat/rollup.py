@@ -51,10 +51,12 @@ def day_start_utc(day, tz=None):
 def upsert_statement(dialect):
     """``INSERT … ON CONFLICT (key) DO UPDATE SET total = total + excluded.total`` for ``dialect``,
     the values bound by the columns' names (:func:`usage_of`). Built once per process: building it
-    cost more than running it. Billing folds it into a priced answer's settling statement."""
+    cost more than running it. Billing folds it into a priced answer's settling statement.
+    On the table, not the mapped class: an ``INSERT`` of a mapped class takes the ORM's bulk
+    path at every run."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = UsageDay.__table__
-    statement = insert(UsageDay).values({name: sa.bindparam(name, type_=table.c[name].type)
+    statement = insert(table).values({name: sa.bindparam(name, type_=table.c[name].type)
                                          for name in KEY + TOTALS})
     return statement.on_conflict_do_update(
         index_elements=list(KEY),

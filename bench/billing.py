@@ -482,8 +482,8 @@ def main():
         wait_delivered(app, 2 * args.answers, 120)
         stop_workers(workers)
 
-        seed_charges(app, ids, args.charges)
         before = last_job_id(app)
+        seed_charges(app, ids, args.charges)
         target = 2 * args.answers + args.charges  # priced answers in both stores, then the bulk
         started = time.perf_counter()
         workers = start_workers(database_url, casdoor.url, args.workers, args.threads, args.batch)

@@ -6,16 +6,14 @@ forbids inline styles), and nh3 then keeps only the tags and attributes
 listed here, so neither a model's answer nor a quoted file can run script or
 inject markup. Citations ``[n]`` that name one of the answer's sources become
 links to that source; the others are dropped.
+
+The three libraries are imported at the first answer rendered, not with the module:
+a process that renders none (``flask jobs worker``) starts without them.
 """
+import functools
 import re
 
-import nh3
-from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
-from pygments import highlight
-from pygments.formatters import HtmlFormatter
-from pygments.lexers import get_lexer_by_name
-from pygments.util import ClassNotFound
 
 TAGS = {"p", "br", "hr", "strong", "em", "del", "s", "code", "pre", "blockquote", "ul", "ol", "li",
         "h1", "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td", "a", "span", "sup",
@@ -26,21 +24,36 @@ ATTRIBUTES = {"a": {"href", "title", "class"}, "code": {"class"}, "span": {"clas
 _OPEN, _CLOSE = "\ue010", "\ue011"
 _CITATION = re.compile(r"\[(\d{1,3})\](?!\()")
 _MARKED = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
-_formatter = HtmlFormatter(nowrap=True)
+
+
+@functools.cache
+def _formatter():
+    from pygments.formatters import HtmlFormatter
+
+    return HtmlFormatter(nowrap=True)
 
 
 def _highlight(code, language, _attrs):
+    from pygments import highlight
+    from pygments.lexers import get_lexer_by_name
+    from pygments.util import ClassNotFound
+
     try:
         lexer = get_lexer_by_name(language) if language else None
     except ClassNotFound:
         lexer = None
     if lexer is None:
         return ""  # markdown-it escapes the code itself
-    return highlight(code, lexer, _formatter)
+    return highlight(code, lexer, _formatter())
 
 
-_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False,
-                                      "highlight": _highlight}).enable("table").enable("strikethrough")
+@functools.cache
+def _markdown():
+    """The one renderer of this process (built at its first use)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False,
+                                     "highlight": _highlight}).enable("table").enable("strikethrough")
 
 
 def render_answer(text, source_count, anchor_prefix="src"):
@@ -49,7 +62,9 @@ def render_answer(text, source_count, anchor_prefix="src"):
         n = int(match.group(1))
         return f"{_OPEN}{n}{_CLOSE}" if 1 <= n <= source_count else ""
 
-    html = _markdown.render(_CITATION.sub(mark, text or ""))
+    import nh3
+
+    html = _markdown().render(_CITATION.sub(mark, text or ""))
     html = _MARKED.sub(lambda m: (f'<sup class="cite"><a href="#{anchor_prefix}-{m.group(1)}" '
                                   f'class="cite-link">[{m.group(1)}]</a></sup>'), html)
     clean = nh3.clean(html, tags=TAGS, attributes=ATTRIBUTES, url_schemes={"http", "https", "mailto"},

@@ -35,31 +35,43 @@ scaling that run's p99 linearly ((30 - 6) / 62 ms per 100,000 chunks), is
 about 40,000 chunks on this machine under that load; a quiet machine was not
 available to measure. Past that, an engine behind ``VectorIndex`` (int8
 scoring, an approximate index) is the way on.
+
+numpy is imported where vectors are handled, not with the module: a process that
+handles none (``flask jobs worker`` delivering charges) starts without it.
 """
+from __future__ import annotations
+
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
 import sqlalchemy as sa
 from flask import current_app
 
 from webapp.extensions import db
 from webapp.knowledge.models import KnowledgeVector
 
-#: How vectors are stored: little-endian float16.
-STORED_DTYPE = np.dtype("<f2")
+if TYPE_CHECKING:
+    import numpy as np
+
+#: How vectors are stored: little-endian float16 (a numpy dtype spec).
+STORED_DTYPE = "<f2"
 MiB = 1024 * 1024
 
 
 def encode(vectors):
     """Rows of ``vectors`` (float32, n x d) as stored blobs (float16 bytes), one per row."""
+    import numpy as np
+
     half = np.asarray(vectors, dtype=np.float32).astype(STORED_DTYPE)
     return [row.tobytes() for row in half]
 
 
 def decode(blobs, dimension):
     """Stored blobs of ``dimension`` as one float32 matrix (n x d)."""
+    import numpy as np
+
     if not blobs:
         return np.zeros((0, dimension), dtype=np.float32)
     return np.frombuffer(b"".join(blobs), dtype=STORED_DTYPE).reshape(len(blobs), dimension).astype(np.float32)
@@ -155,6 +167,8 @@ class MatrixIndex(VectorIndex):
 def _score(entry, query, k):
     if entry is None or not len(entry.ids):
         return []
+    import numpy as np
+
     scores = entry.matrix @ query
     k = min(k, len(scores))
     top = np.argpartition(-scores, k - 1)[:k]
@@ -170,6 +184,8 @@ def _load(store, key, dimension):
                KnowledgeVector.model == model, KnowledgeVector.dimension == dimension)
         .order_by(KnowledgeVector.chunk_id)
     ).all()
+    import numpy as np
+
     ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
     return _Matrix(store.vector_version, key, ids, decode([row[1] for row in rows], dimension))
 

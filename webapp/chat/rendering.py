@@ -72,6 +72,13 @@ def render_answer(text, source_count, anchor_prefix="src"):
     return Markup(clean)
 
 
+def warm_up():
+    """Load the renderer now (markdown-it, Pygments, nh3: about 90 ms the first time), so the first
+    answer a web process renders does not wait for it. gunicorn calls this in each web process
+    before its first request (``post_worker_init``); job workers never do."""
+    render_answer("*warm* [1]\n\n```python\npass\n```", 1)
+
+
 def cites_a_source(text, source_count):
     """True when ``text`` cites one of its ``source_count`` sources as ``[n]`` (what becomes a link)."""
     return any(1 <= int(n) <= source_count for n in _CITATION.findall(text or ""))
